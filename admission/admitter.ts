@@ -1,0 +1,187 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { RedisClient } from '../shared/redis.js';
+import type { Logger } from '../shared/logger.js';
+import { metrics } from '../shared/metrics.js';
+import { sumStats, type Inventory } from '../inventory/inventory-service.js';
+import { poolOfHold } from '../inventory/keys.js';
+import { saleKeys, salesIndexKey } from './keys.js';
+import { AdmissionScripts } from './scripts.js';
+import { SaleEvents, type BuyerFrame } from './sale-events.js';
+
+export interface AdmitterOptions {
+  tickMs: number;
+  /** How long a lease outlives its last renewal: a crashed owner's sales move on after this. */
+  leaseMs: number;
+  /** Most admissions per sale per tick. */
+  batch: number;
+  log: Logger;
+}
+
+interface SaleMemo {
+  lastPublish: number;
+  lastServed: number;
+  /** Admissions of the last few seconds, for the observed rate behind ETAs. */
+  window: { at: number; n: number }[];
+}
+
+/**
+ * Runs every sale's tick: sweep expired holds, seal the pre-queue at the start, admit up to the token
+ * bucket, and publish one message per tick. Any process may run it; a Redis lease per sale makes sure
+ * one process at a time does the work for a sale.
+ */
+export class Admitter {
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly scripts: AdmissionScripts;
+  private readonly events: SaleEvents;
+  private readonly leased = new Set<string>();
+  private readonly memo = new Map<string, SaleMemo>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = true;
+
+  constructor(readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory, readonly opts: AdmitterOptions) {
+    this.scripts = new AdmissionScripts(redis);
+    this.events = new SaleEvents(redis, prefix);
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      if (this.stopped) return;
+      const began = Date.now();
+      await this.tickAll().catch((err) => this.opts.log.error({ err }, 'admitter tick failed'));
+      if (!this.stopped) this.timer = setTimeout(loop, Math.max(0, this.opts.tickMs - (Date.now() - began)));
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  /** Stops ticking and gives the leases back so another process takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    for (const id of this.leased) {
+      const k = saleKeys(this.prefix, id);
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, k.lease, this.owner).catch(() => {});
+    }
+    this.leased.clear();
+  }
+
+  async tickAll(): Promise<void> {
+    this.running = true;
+    try {
+      const ids = await this.redis.smembers(salesIndexKey(this.prefix));
+      await Promise.all(ids.map((id) => this.tickSale(id).catch((err) => this.opts.log.error({ err, sale: id }, 'sale tick failed'))));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  async tickSale(saleId: string): Promise<void> {
+    const k = saleKeys(this.prefix, saleId);
+    if ((await this.scripts.lease(k, this.owner, this.opts.leaseMs)) !== 1) {
+      this.leased.delete(saleId);
+      return;
+    }
+    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut] = await this.redis.hmget(
+      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut');
+    if (!poolsS) return;
+    const pools = Number(poolsS);
+    const holdSeconds = Number(holdS);
+    if (!this.leased.has(saleId)) {
+      this.leased.add(saleId);
+      await this.recover(saleId, holdSeconds);
+    }
+    metrics.admitterTicks.inc();
+    const memo = this.memo.get(saleId) ?? { lastPublish: 0, lastServed: -1, window: [] };
+    this.memo.set(saleId, memo);
+    const frames: { b: string; f: BuyerFrame }[] = [];
+
+    if (sealed !== '1' && Date.now() >= Number(startsS)) {
+      for (let i = 0; i < 20; i++) {
+        if ((await this.scripts.seal(k, 5000)) === 1) {
+          await this.events.publish(saleId, { t: 'sealed' });
+          break;
+        }
+      }
+    }
+
+    for (const e of await this.inventory.expireDue(saleId, pools)) {
+      frames.push({ b: e.buyer, f: { type: 'hold_expired', holdId: e.holdId } });
+      metrics.holdsExpired.inc({ sale: saleId });
+    }
+
+    const perPool = await this.inventory.poolStats(saleId, pools);
+    const total = sumStats(perPool);
+    // Sold out only when nothing is free and nothing is held or paying that could come back.
+    const isSoldOut = total.available + total.held + total.paying === 0;
+    if (isSoldOut !== (soldOut === '1')) {
+      await this.redis.hset(k.sale, 'soldOut', isSoldOut ? '1' : '0');
+      await this.events.publish(saleId, { t: 'state', state: isSoldOut ? 'sold_out' : 'open' });
+    }
+    const active = total.held + total.paying;
+    const maxNew = Math.max(0, Math.min(Number(maxS) - active, total.available));
+    let served = memo.lastServed;
+    if (status === 'active' && !isSoldOut) {
+      const nonce = randomBytes(5).toString('hex');
+      const reply = await this.scripts.admit(k, maxNew, this.opts.batch, nonce, perPool.map((p) => p.available));
+      served = Number(reply[0]);
+      const count = Number(reply[1]);
+      const done = await Promise.all(
+        Array.from({ length: count }, (_, i) => {
+          const at = 2 + i * 4;
+          return this.finishAdmission(saleId, String(reply[at]), String(reply[at + 1]), Number(reply[at + 2]), holdSeconds);
+        }),
+      );
+      for (const f of done) if (f) frames.push(f);
+      if (count > 0) metrics.admissions.inc({ sale: saleId }, count);
+      memo.window.push({ at: Date.now(), n: count });
+    }
+    metrics.holdsActive.set({ sale: saleId }, active);
+    metrics.sold.set({ sale: saleId }, total.sold);
+
+    const now = Date.now();
+    memo.window = memo.window.filter((w) => now - w.at <= 5000);
+    const span = Math.max(1, Math.min(5000, now - (memo.window[0]?.at ?? now))) / 1000;
+    const rate = memo.window.reduce((a, w) => a + w.n, 0) / span;
+    if (frames.length > 0 || served !== memo.lastServed || now - memo.lastPublish >= 1000) {
+      await this.events.publish(saleId, { t: 'tick', served, rate: Math.round(rate * 10) / 10, buyers: frames });
+      memo.lastPublish = now;
+      memo.lastServed = served;
+    }
+  }
+
+  /** Takes the unit of one admission in its pool, then points the buyer at it (or re-queues them). */
+  private async finishAdmission(saleId: string, buyer: string, holdId: string, pool: number, holdSeconds: number): Promise<{ b: string; f: BuyerFrame } | null> {
+    const k = saleKeys(this.prefix, saleId);
+    const taken = await this.inventory.take(saleId, pool, holdId, buyer, holdSeconds);
+    if (!taken) {
+      await this.scripts.admitDone(k, buyer, holdId, 'requeue');
+      return null;
+    }
+    const outcome = await this.scripts.admitDone(k, buyer, holdId, 'held');
+    if (outcome === 'left') {
+      await this.inventory.release(saleId, holdId, '');
+      return null;
+    }
+    if (outcome !== 'held') return null;
+    return { b: buyer, f: { type: 'admitted', holdId, expiresAt: new Date(taken.deadline).toISOString() } };
+  }
+
+  /** A new lease owner finishes admissions a crashed owner started (take is idempotent per hold id). */
+  private async recover(saleId: string, holdSeconds: number): Promise<void> {
+    const pending = await this.redis.hgetall(saleKeys(this.prefix, saleId).admitting);
+    const frames: { b: string; f: BuyerFrame }[] = [];
+    for (const [holdId, buyer] of Object.entries(pending)) {
+      const pool = poolOfHold(holdId);
+      if (pool === null) continue;
+      const f = await this.finishAdmission(saleId, buyer, holdId, pool, holdSeconds);
+      if (f) frames.push(f);
+    }
+    if (frames.length > 0) {
+      this.opts.log.warn({ sale: saleId, finished: frames.length }, 'finished admissions of a previous admitter');
+      for (const f of frames) await this.events.toBuyer(saleId, f.b, f.f);
+    }
+  }
+}

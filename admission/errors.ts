@@ -1,0 +1,30 @@
+/** Domain failures of the admission scripts (small negative integers from Lua). */
+export enum AdmissionCode {
+  SaleNotFound = -1,
+  SaleEnded = -2,
+  SoldOut = -6,
+}
+
+export type AdmissionErrorCode = 'sale_not_found' | 'sale_ended' | 'sold_out';
+
+const BY_CODE: Record<number, [AdmissionErrorCode, string]> = {
+  [AdmissionCode.SaleNotFound]: ['sale_not_found', 'no such sale'],
+  [AdmissionCode.SaleEnded]: ['sale_ended', 'this sale has ended'],
+  [AdmissionCode.SoldOut]: ['sold_out', 'this sale is sold out'],
+};
+
+export class AdmissionError extends Error {
+  override name = 'AdmissionError';
+  constructor(readonly code: AdmissionErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export function checkAdmission<T>(reply: T | number): T {
+  if (typeof reply === 'number' && reply < 0) {
+    const known = BY_CODE[reply];
+    if (!known) throw new Error(`admission script returned unknown code ${reply}`);
+    throw new AdmissionError(known[0], known[1]);
+  }
+  return reply as T;
+}

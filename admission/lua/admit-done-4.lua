@@ -1,0 +1,22 @@
+--[[
+  Finishes one admission after its unit was taken (or could not be): the buyer record points at the
+  hold, or the buyer goes back to the front of the queue with their ticket.
+  KEYS[1] sale hash   KEYS[2] buyer hash   KEYS[3] admitting hash   KEYS[4] waiting zset
+  ARGV[1] buyer id   ARGV[2] hold id   ARGV[3] 'held' | 'requeue'
+  Returns 'held', 'requeued', 'left' (the buyer left meanwhile: the caller gives the unit back),
+  or 'stale' (this admission was already finished).
+]]
+redis.call('HDEL', KEYS[3], ARGV[2])
+local rec = redis.call('HMGET', KEYS[2], 'state', 'holdId', 'ticket')
+if rec[2] ~= ARGV[2] then return 'stale' end
+if rec[1] == 'left' then return 'left' end
+if rec[1] ~= 'admitting' then return 'stale' end
+if ARGV[3] == 'held' then
+  redis.call('HSET', KEYS[2], 'state', 'holding')
+  redis.call('HINCRBY', KEYS[1], 'admitted', 1)
+  return 'held'
+end
+redis.call('HSET', KEYS[2], 'state', 'waiting')
+redis.call('HDEL', KEYS[2], 'holdId', 'pool')
+redis.call('ZADD', KEYS[4], tonumber(rec[3]), ARGV[1])
+return 'requeued'

@@ -1,0 +1,33 @@
+import type { RedisClient } from '../shared/redis.js';
+import { saleKeys } from './keys.js';
+
+/** A frame of the contract for one buyer, as settlement or the admitter produce it. */
+export type BuyerFrame =
+  | { type: 'admitted'; holdId: string; expiresAt: string }
+  | { type: 'hold_expired'; holdId: string }
+  | { type: 'payment_pending'; holdId: string }
+  | { type: 'order_confirmed'; holdId: string; orderId: string }
+  | { type: 'payment_failed'; holdId: string; reason: string; retryable: boolean };
+
+/**
+ * Messages on a sale's channel. One message per admitter tick carries every admission and expiry of
+ * the tick and the new served ticket; each gateway turns it into frames for its own sockets, so the
+ * cost per tick is O(admitted), not O(waiting).
+ */
+export type SaleEvent =
+  | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame }[] }
+  | { t: 'buyer'; b: string; f: BuyerFrame }
+  | { t: 'state'; state: string }
+  | { t: 'sealed' };
+
+export class SaleEvents {
+  constructor(readonly redis: RedisClient, readonly prefix: string) {}
+
+  publish(saleId: string, event: SaleEvent): Promise<number> {
+    return this.redis.publish(saleKeys(this.prefix, saleId).channel, JSON.stringify(event));
+  }
+
+  toBuyer(saleId: string, buyer: string, frame: BuyerFrame): Promise<number> {
+    return this.publish(saleId, { t: 'buyer', b: buyer, f: frame });
+  }
+}

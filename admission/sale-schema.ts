@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/** The contract's sale, as operators send it. Unknown fields are refused so a typo is not ignored. */
+export const saleInput = z
+  .object({
+    id: z.string().regex(/^[a-z0-9-]{1,64}$/, 'id must match [a-z0-9-]{1,64}').optional(),
+    name: z.string().trim().min(1).max(200),
+    sku: z.string().trim().min(1).max(64),
+    price: z.object({
+      amount: z.number().int().positive().max(100_000_000),
+      currency: z.string().regex(/^[a-z]{3}$/, 'currency is an ISO-4217 code in lower case, e.g. "eur"'),
+    }).strict(),
+    stock: z.number().int().positive().max(10_000_000),
+    pools: z.number().int().min(1).max(64).default(1),
+    startsAt: z.iso.datetime({ offset: true }).optional(),
+    endsAt: z.iso.datetime({ offset: true }).optional(),
+    admitPerSecond: z.number().int().min(1).max(100_000).default(100),
+    maxActiveHolds: z.number().int().min(1).max(1_000_000).default(1000),
+    holdSeconds: z.number().int().min(1).max(86_400).default(300),
+    perBuyerLimit: z.number().int().min(1).max(100).default(1),
+  })
+  .strict()
+  .refine((s) => s.pools <= s.stock, { message: 'pools must not exceed stock', path: ['pools'] });
+
+export const salePatch = z
+  .object({
+    admitPerSecond: z.number().int().min(1).max(100_000),
+    maxActiveHolds: z.number().int().min(1).max(1_000_000),
+    holdSeconds: z.number().int().min(1).max(86_400),
+    endsAt: z.iso.datetime({ offset: true }),
+  })
+  .partial()
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt' });
+
+export const restockInput = z.object({ quantity: z.number().int().positive().max(10_000_000) }).strict();
+
+export type SaleInput = z.infer<typeof saleInput>;
+export type SalePatch = z.infer<typeof salePatch>;
+
+export type SaleStatus = 'active' | 'paused' | 'ended';
+export type SaleState = 'scheduled' | 'open' | 'paused' | 'sold_out' | 'ended';
+
+/** A sale as stored (Postgres is the durable copy). */
+export interface Sale {
+  id: string;
+  name: string;
+  sku: string;
+  price: { amount: number; currency: string };
+  stock: number;
+  pools: number;
+  startsAt: string;
+  endsAt: string;
+  admitPerSecond: number;
+  maxActiveHolds: number;
+  holdSeconds: number;
+  perBuyerLimit: number;
+  status: SaleStatus;
+  prequeueKey: string;
+}
+
+export interface SaleStats {
+  state: SaleState;
+  stock: number;
+  available: number;
+  held: number;
+  paying: number;
+  sold: number;
+  waiting: number;
+  admitted: number;
+  expired: number;
+}
+
+/** The public view: the pre-queue key is published only once the sale has started (verifiable shuffle). */
+export function publicSale(s: Sale, now = Date.now()) {
+  const { prequeueKey, status: _status, ...rest } = s;
+  return Date.parse(s.startsAt) <= now ? { ...rest, prequeueKey } : rest;
+}
+
+export function saleState(s: Pick<Sale, 'status' | 'startsAt' | 'endsAt'>, soldOut: boolean, now = Date.now()): SaleState {
+  if (s.status === 'ended' || now >= Date.parse(s.endsAt)) return 'ended';
+  if (soldOut) return 'sold_out';
+  if (s.status === 'paused') return 'paused';
+  if (now < Date.parse(s.startsAt)) return 'scheduled';
+  return 'open';
+}

@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../shared/db.js';
+import type { RedisClient } from '../shared/redis.js';
+import type { Inventory } from '../inventory/inventory-service.js';
+import { saleKeys, salesIndexKey } from './keys.js';
+import { AdmissionScripts } from './scripts.js';
+import { SaleEvents } from './sale-events.js';
+import { SaleStore } from './sale-store.js';
+import { saleState, type Sale, type SaleInput, type SalePatch, type SaleStats, type SaleStatus } from './sale-schema.js';
+
+export class SaleExistsError extends Error {
+  override name = 'SaleExistsError';
+}
+
+/** The runtime copy of a sale's settings in its Redis hash (times in ms, as the scripts compare). */
+function redisFields(s: Sale): Record<string, string | number> {
+  return {
+    status: s.status,
+    startsAt: Date.parse(s.startsAt),
+    endsAt: Date.parse(s.endsAt),
+    admitPerSecond: s.admitPerSecond,
+    maxActiveHolds: s.maxActiveHolds,
+    holdSeconds: s.holdSeconds,
+    perBuyerLimit: s.perBuyerLimit,
+    pools: s.pools,
+    prequeueKey: s.prequeueKey,
+  };
+}
+
+/**
+ * Creating and steering sales. Postgres is written first (the durable copy), then Redis; Redis is
+ * rebuilt from the ledger whenever a sale's hash is missing (Redis lost its data).
+ */
+export class SaleService {
+  readonly store: SaleStore;
+  readonly scripts: AdmissionScripts;
+  readonly events: SaleEvents;
+  constructor(readonly db: Db, readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory) {
+    this.store = new SaleStore(db);
+    this.scripts = new AdmissionScripts(redis);
+    this.events = new SaleEvents(redis, prefix);
+  }
+
+  async create(input: SaleInput, now = Date.now()): Promise<Sale> {
+    const startsAt = input.startsAt ? new Date(input.startsAt).toISOString() : new Date(now).toISOString();
+    const endsAt = input.endsAt ? new Date(input.endsAt).toISOString() : new Date(Date.parse(startsAt) + 3600_000).toISOString();
+    if (Date.parse(endsAt) <= Date.parse(startsAt)) throw new RangeError('endsAt must be after startsAt');
+    const sale: Sale = {
+      ...input,
+      id: input.id ?? `sale-${randomBytes(6).toString('hex')}`,
+      startsAt,
+      endsAt,
+      status: 'active',
+      prequeueKey: randomBytes(16).toString('hex'),
+    };
+    const stored = await this.store.insert(sale);
+    if (!stored) throw new SaleExistsError(`a sale with id ${sale.id} exists`);
+    await this.ensureRedis(stored);
+    return stored;
+  }
+
+  /** Makes sure Redis has the sale and its pools; rebuilds them from the Postgres ledger if not. */
+  async ensureRedis(sale: Sale): Promise<void> {
+    const k = saleKeys(this.prefix, sale.id);
+    const created = await this.scripts.putSale(k, 'create', redisFields(sale));
+    if (created === 1) {
+      const ledger = await this.ledgerCounts(sale.id);
+      await this.inventory.initPools(sale.id, sale.stock, sale.pools, { sold: ledger.sold, paying: ledger.paying });
+      if (ledger.sold >= sale.stock) await this.redis.hset(k.sale, 'soldOut', '1');
+      for (const o of ledger.orders) await this.redis.sadd(k.orders(o.buyer_id), o.hold_id);
+    }
+    await this.redis.sadd(salesIndexKey(this.prefix), sale.id);
+  }
+
+  private async ledgerCounts(saleId: string) {
+    const orders = await this.db.query<{ buyer_id: string; hold_id: string }>('SELECT buyer_id, hold_id FROM orders WHERE sale_id = $1', [saleId]);
+    // Payments still in flight: their holds were lost with Redis, but money may move, so their
+    // units stay out of the pool until reconciliation settles them.
+    const inflight = await this.db.query<{ n: string }>(
+      `SELECT count(DISTINCT hold_id) AS n FROM payment_attempts a WHERE sale_id = $1 AND status = 'pending'
+         AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = a.hold_id)`,
+      [saleId],
+    );
+    return { sold: orders.rowCount ?? 0, paying: Number(inflight.rows[0]?.n ?? 0), orders: orders.rows };
+  }
+
+  /** Loads every sale of Postgres into Redis (start of every process; cheap when they are there). */
+  async loadAll(): Promise<Sale[]> {
+    const sales = await this.store.list();
+    for (const s of sales) await this.ensureRedis(s);
+    return sales;
+  }
+
+  async isSoldOut(id: string): Promise<boolean> {
+    return (await this.redis.hget(saleKeys(this.prefix, id).sale, 'soldOut')) === '1';
+  }
+
+  get(id: string): Promise<Sale | null> {
+    return this.store.get(id);
+  }
+
+  list(): Promise<Sale[]> {
+    return this.store.list();
+  }
+
+  async stats(sale: Sale, now = Date.now()): Promise<SaleStats> {
+    const k = saleKeys(this.prefix, sale.id);
+    const [pools, pre, wait, fields] = await Promise.all([
+      this.inventory.stats(sale.id, sale.pools),
+      this.redis.zcard(k.pre),
+      this.redis.zcard(k.wait),
+      this.redis.hmget(k.sale, 'soldOut', 'admitted'),
+    ]);
+    return {
+      state: saleState(sale, fields[0] === '1', now),
+      stock: pools.stock,
+      available: pools.available,
+      held: pools.held,
+      paying: pools.paying,
+      sold: pools.sold,
+      waiting: pre + wait,
+      admitted: Number(fields[1] ?? 0),
+      expired: pools.expired,
+    };
+  }
+
+  async patch(id: string, p: SalePatch): Promise<Sale | null> {
+    const current = await this.store.get(id);
+    if (!current) return null;
+    if (p.endsAt && Date.parse(p.endsAt) <= Date.parse(current.startsAt)) throw new RangeError('endsAt must be after startsAt');
+    const updated = await this.store.update(id, { ...p, ...(p.endsAt ? { endsAt: new Date(p.endsAt).toISOString() } : {}) });
+    if (!updated) return null;
+    await this.scripts.putSale(saleKeys(this.prefix, id), 'update', redisFields(updated));
+    await this.events.publish(id, { t: 'state', state: (await this.stats(updated)).state });
+    return updated;
+  }
+
+  async setStatus(id: string, status: SaleStatus): Promise<Sale | null> {
+    const current = await this.store.get(id);
+    if (!current) return null;
+    // An ended sale stays ended: resuming it would reopen a closed shop window.
+    if (current.status === 'ended' && status !== 'ended') throw new SaleConflictError('this sale has ended and cannot be paused or resumed');
+    const updated = await this.store.update(id, { status });
+    if (!updated) return null;
+    await this.scripts.putSale(saleKeys(this.prefix, id), 'update', { status });
+    await this.events.publish(id, { t: 'state', state: (await this.stats(updated)).state });
+    return updated;
+  }
+
+  async restock(id: string, quantity: number): Promise<Sale | null> {
+    const updated = await this.store.restock(id, quantity);
+    if (!updated) return null;
+    await this.inventory.restock(id, updated.pools, quantity);
+    await this.redis.hset(saleKeys(this.prefix, id).sale, 'soldOut', '0');
+    await this.events.publish(id, { t: 'state', state: (await this.stats(updated)).state });
+    return updated;
+  }
+}
+
+export class SaleConflictError extends Error {
+  override name = 'SaleConflictError';
+}

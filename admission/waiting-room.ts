@@ -1,0 +1,106 @@
+import type { RedisClient } from '../shared/redis.js';
+import type { Inventory, Hold } from '../inventory/inventory-service.js';
+import { AdmissionCode, AdmissionError, checkAdmission } from './errors.js';
+import { saleKeys } from './keys.js';
+import { AdmissionScripts } from './scripts.js';
+
+/** What a buyer has in a sale, read from Redis: the waiting-room record plus its hold's own state. */
+export type BuyerView =
+  | { kind: 'none' }
+  | { kind: 'left' }
+  | { kind: 'pre'; position: number }
+  | { kind: 'waiting'; ticket: number; served: number }
+  | { kind: 'admitting'; holdId: string }
+  | { kind: 'sold_out' }
+  | { kind: 'held'; holdId: string; expiresAt: number }
+  | { kind: 'paying'; holdId: string }
+  | { kind: 'sold'; holdId: string; orderId: string }
+  | { kind: 'expired'; holdId: string }
+  | { kind: 'released'; holdId: string }
+  | { kind: 'done'; orders: number };
+
+function holdView(h: Hold): BuyerView {
+  switch (h.state) {
+    case 'held': return { kind: 'held', holdId: h.holdId, expiresAt: h.deadline };
+    case 'paying': return { kind: 'paying', holdId: h.holdId };
+    case 'sold': return { kind: 'sold', holdId: h.holdId, orderId: h.orderId ?? '' };
+    case 'expired': return { kind: 'expired', holdId: h.holdId };
+    case 'released': return { kind: 'released', holdId: h.holdId };
+  }
+}
+
+/**
+ * Join, status and leave for one buyer. A buyer's place lives in the sale's slot and the hold in its
+ * pool's slot, so a view is read in two steps; changes across the two are made in an order that
+ * never gives a buyer two places or two holds (a new place only once the old hold has ended).
+ */
+export class WaitingRoom {
+  readonly scripts: AdmissionScripts;
+  constructor(readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory) {
+    this.scripts = new AdmissionScripts(redis);
+  }
+
+  private async view(saleId: string, buyer: string, mode: 'join' | 'status'): Promise<BuyerView> {
+    const k = saleKeys(this.prefix, saleId);
+    const first = await this.scripts.join(k, buyer, mode);
+    if (first === AdmissionCode.SoldOut) return { kind: 'sold_out' };
+    let reply = checkAdmission(first);
+    if (reply[0] !== 'holding') return this.simple(reply);
+    const holdId = String(reply[1]);
+    const hold = await this.inventory.getHold(saleId, holdId);
+    if (!hold) throw new Error(`buyer ${buyer} points at missing hold ${holdId}`);
+    const hv = holdView(hold);
+    if (mode === 'status' || hold.state === 'held' || hold.state === 'paying') return hv;
+    // The hold ended (expired, released or sold): a join may take a new place if the limit allows.
+    const again = await this.scripts.join(k, buyer, 'join', holdId);
+    if (again === AdmissionCode.SoldOut) return hv;
+    reply = checkAdmission(again);
+    if (reply[0] === 'done' && hv.kind === 'sold') return hv;
+    return this.simple(reply);
+  }
+
+  private simple(reply: (string | number)[]): BuyerView {
+    switch (reply[0]) {
+      case 'pre': return { kind: 'pre', position: Number(reply[1]) };
+      case 'waiting': return { kind: 'waiting', ticket: Number(reply[1]), served: Number(reply[2]) };
+      case 'admitting': return { kind: 'admitting', holdId: String(reply[1]) };
+      case 'sold_out': return { kind: 'sold_out' };
+      case 'done': return { kind: 'done', orders: Number(reply[1]) };
+      case 'left': return { kind: 'left' };
+      case 'none': return { kind: 'none' };
+      default: throw new Error(`unexpected join reply ${String(reply[0])}`);
+    }
+  }
+
+  /** Takes a place, or returns the one the buyer already has (idempotent). */
+  join(saleId: string, buyer: string): Promise<BuyerView> {
+    return this.view(saleId, buyer, 'join');
+  }
+
+  status(saleId: string, buyer: string): Promise<BuyerView> {
+    return this.view(saleId, buyer, 'status');
+  }
+
+  /**
+   * Gives up a place or a hold. A held unit goes back to its pool first, then the record is marked
+   * left. A paying hold cannot be given up (money may be moving): that throws payment_in_progress.
+   */
+  async leave(saleId: string, buyer: string): Promise<BuyerView> {
+    const k = saleKeys(this.prefix, saleId);
+    const reply = checkAdmission(await this.scripts.leave(k, buyer));
+    if (reply[0] !== 'holding') return this.simple(reply);
+    const holdId = String(reply[1]);
+    const hold = await this.inventory.getHold(saleId, holdId);
+    if (hold?.state === 'sold') return holdView(hold);
+    if (hold) await this.inventory.release(saleId, holdId, buyer);
+    const again = checkAdmission(await this.scripts.leave(k, buyer, holdId));
+    return this.simple(again);
+  }
+}
+
+/** Settlement records a buyer's order before the hold is marked sold, so the per-buyer limit is counted from it. */
+export function recordOrder(redis: RedisClient, prefix: string, saleId: string, buyer: string, holdId: string): Promise<number> {
+  return redis.sadd(saleKeys(prefix, saleId).orders(buyer), holdId);
+}
+
+export { AdmissionError };

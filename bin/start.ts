@@ -1,0 +1,122 @@
+/**
+ * `npm start`: the whole stack on this machine in one command — checks Redis and Postgres, migrates,
+ * starts the Stripe stand-in, the gateway (with the admitter/sweeper) and the settlement worker,
+ * creates the demo sale, and prints where to look. Ctrl-C stops all of it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { createDb, migrate } from '../shared/db.js';
+import { createRedis } from '../shared/redis.js';
+import { fatal } from '../shared/process.js';
+import { Inventory } from '../inventory/inventory-service.js';
+import { SaleService } from '../admission/sale-service.js';
+import { startStandIn, type StandIn } from '../settlement/stripe-stand-in/server.js';
+
+const log = createLogger('start');
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  fatal(log, err, 'invalid configuration');
+}
+
+const HOW_TO = `
+Redis and PostgreSQL must be running locally (or set REDIS_URL / DATABASE_URL):
+  Debian/Ubuntu:  apt-get install -y redis-server postgresql
+                  redis-server --daemonize yes --port 6379 --save "" --appendonly no
+                  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start
+  With Docker:    docker compose up redis postgres`;
+
+async function check(): Promise<void> {
+  const redis = createRedis(config!.REDIS_URL, { name: 'start-check' });
+  redis.on('error', () => {});
+  try {
+    await Promise.race([redis.ping(), new Promise((_, rej) => setTimeout(() => rej(new Error('no answer in 3 s')), 3000))]);
+  } catch (err) {
+    redis.disconnect();
+    console.error(`Redis is not reachable at ${config!.REDIS_URL}: ${(err as Error).message}${HOW_TO}`);
+    process.exit(1);
+  }
+  redis.disconnect();
+  try {
+    await migrate(config!.DATABASE_URL, log);
+  } catch (err) {
+    console.error(`PostgreSQL is not usable at ${config!.DATABASE_URL}: ${(err as Error).message}${HOW_TO}`);
+    process.exit(1);
+  }
+}
+
+async function demoSale(): Promise<void> {
+  const redis = createRedis(config!.REDIS_URL, { name: 'start-demo' });
+  const db = createDb(config!.DATABASE_URL, 2);
+  const sales = new SaleService(db, redis, config!.REDIS_PREFIX, new Inventory(redis, config!.REDIS_PREFIX));
+  if (!(await sales.get('demo'))) {
+    await sales.create({
+      id: 'demo', name: 'Demo sneaker drop', sku: 'SNK-DEMO', price: { amount: 12000, currency: 'eur' }, stock: 100, pools: 4,
+      admitPerSecond: 20, maxActiveHolds: 50, holdSeconds: 120, perBuyerLimit: 1,
+      endsAt: new Date(Date.now() + 30 * 86400_000).toISOString(),
+    });
+    log.info('created the demo sale (id demo, 100 units)');
+  }
+  await db.end();
+  redis.disconnect();
+}
+
+function spawn(script: string, name: string): Promise<ChildProcess> {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: ['--import', 'tsx'], env: process.env, stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`${name} exited with code ${code} before it was ready`)));
+  });
+}
+
+await check();
+let standIn: StandIn | undefined;
+const apiUrl = new URL(config.STRIPE_API_URL ?? 'http://invalid');
+if (config.NODE_ENV !== 'production' && ['127.0.0.1', 'localhost'].includes(apiUrl.hostname) && Number(apiUrl.port) === config.STAND_IN_PORT) {
+  standIn = await startStandIn({ port: config.STAND_IN_PORT, host: '127.0.0.1', logger: log });
+}
+await demoSale();
+const children: ChildProcess[] = [];
+try {
+  children.push(await spawn('../gateway/main.ts', 'gateway'));
+  children.push(await spawn('../settlement/main.ts', 'settlement worker'));
+} catch (err) {
+  for (const c of children) c.kill('SIGTERM');
+  await standIn?.close();
+  fatal(log, err, 'could not start the stack');
+}
+
+const base = `http://127.0.0.1:${config.PORT}`;
+console.log(`
+Flash-sale admission layer is running.
+  Buyer page (demo sale):  ${base}/s/demo   (in development it asks for a made-up buyer name)
+  Operator console:        ${base}/console  (the admin token is ADMIN_TOKEN; its development default is in README.md)
+  Operator API:            ${base}/v1/admin/sales
+  Health / metrics:        ${base}/readyz  ${base}/metrics
+  Stripe stand-in:         ${standIn ? standIn.url : 'not started (STRIPE_API_URL points elsewhere)'}
+Ctrl-C stops everything.
+`);
+
+let stopping = false;
+async function stopAll(): Promise<void> {
+  if (stopping) process.exit(1);
+  stopping = true;
+  await Promise.all(children.map((c) => new Promise((r) => {
+    if (c.exitCode !== null) return r(null);
+    c.once('exit', r);
+    c.kill('SIGTERM');
+  })));
+  await standIn?.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void stopAll());
+process.on('SIGTERM', () => void stopAll());
+for (const c of children) c.on('exit', (code) => {
+  if (!stopping) {
+    log.error({ code }, 'a child process exited; stopping the stack');
+    void stopAll();
+  }
+});

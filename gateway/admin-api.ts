@@ -1,0 +1,96 @@
+import type { TemplatedApp, HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { z } from 'zod';
+import { metrics } from '../shared/metrics.js';
+import { saleInput, salePatch, restockInput, publicSale, type Sale } from '../admission/sale-schema.js';
+import { SaleConflictError, SaleExistsError } from '../admission/sale-service.js';
+import { auditSale } from '../settlement/audit.js';
+import { listDeadLetters, replayDeadLetter } from '../settlement/dead-letters.js';
+import { adminChecker } from './auth.js';
+import { ApiError } from './errors.js';
+import { parseJson, readBody, reply, sendError, sendJson, type Reply } from './http.js';
+import type { Context } from './context.js';
+
+type Handler = (c: { params: string[]; body: unknown; r: Reply }) => Promise<[number, unknown]>;
+
+function validate<T>(schema: z.ZodType<T>, body: unknown): T {
+  const p = schema.safeParse(body);
+  if (!p.success) {
+    throw new ApiError('invalid_request', p.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+      p.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  }
+  return p.data;
+}
+
+/** The operator API of the contract: Bearer admin token first, then validation, then the change. */
+export function mountAdminApi(app: TemplatedApp, ctx: Context): void {
+  const isAdmin = adminChecker(ctx.config.ADMIN_TOKEN);
+  const { sales } = ctx;
+
+  const withStats = async (s: Sale) => ({ ...publicSale(s), stats: await sales.stats(s) });
+  const found = (s: Sale | null): Sale => {
+    if (!s) throw new ApiError('sale_not_found');
+    ctx.saleCache.forget(s.id);
+    return s;
+  };
+
+  const route = (method: 'get' | 'post' | 'patch', pattern: string, paramCount: number, routeName: string, needsBody: boolean, h: Handler) => {
+    app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+      const started = process.hrtime.bigint();
+      // Everything needed from req is copied now: uWS invalidates it after the first await.
+      const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+      const authorized = isAdmin(req.getHeader('authorization'));
+      const r = reply(res);
+      const run = async () => {
+        if (!authorized) throw new ApiError('unauthorized', 'missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)');
+        const body = needsBody ? parseJson(await readBody(r, ctx.config.MAX_BODY_BYTES)) : undefined;
+        const [status, out] = await h({ params, body, r });
+        sendJson(r, status, out);
+      };
+      run()
+        .catch((err) => sendError(r, toHttpError(err, ctx)))
+        .finally(() => {
+          const status = r.done ? String(r.status) : 'aborted';
+          metrics.httpDuration.observe({ route: routeName, status }, Number(process.hrtime.bigint() - started) / 1e9);
+        });
+    });
+  };
+
+  route('post', '/v1/admin/sales', 0, 'create_sale', true, async ({ body }) => {
+    const sale = await sales.create(validate(saleInput, body));
+    return [201, publicSale(sale)];
+  });
+  route('get', '/v1/admin/sales', 0, 'list_sales', false, async () => {
+    const list = await sales.list();
+    return [200, { sales: await Promise.all(list.map(withStats)) }];
+  });
+  route('get', '/v1/admin/sales/:id', 1, 'get_sale', false, async ({ params }) => [200, await withStats(found(await sales.get(params[0]!)))]);
+  route('patch', '/v1/admin/sales/:id', 1, 'patch_sale', true, async ({ params, body }) => {
+    const p = validate(salePatch, body);
+    return [200, await withStats(found(await sales.patch(params[0]!, p)))];
+  });
+  for (const [verb, status] of [['pause', 'paused'], ['resume', 'active'], ['end', 'ended']] as const) {
+    route('post', `/v1/admin/sales/:id/${verb}`, 1, `${verb}_sale`, false, async ({ params }) => [200, await withStats(found(await sales.setStatus(params[0]!, status)))]);
+  }
+  route('post', '/v1/admin/sales/:id/restock', 1, 'restock_sale', true, async ({ params, body }) => {
+    const { quantity } = validate(restockInput, body);
+    return [200, await withStats(found(await sales.restock(params[0]!, quantity)))];
+  });
+  route('get', '/v1/admin/sales/:id/audit', 1, 'audit_sale', false, async ({ params }) => {
+    const sale = found(await sales.get(params[0]!));
+    return [200, await auditSale(ctx.db, sales, ctx.inventory, sale)];
+  });
+  route('get', '/v1/admin/dead-letters', 0, 'dead_letters', false, async () => [200, { deadLetters: await listDeadLetters(ctx.payments) }]);
+  route('post', '/v1/admin/dead-letters/:id/replay', 1, 'replay_dead_letter', false, async ({ params }) => {
+    if (!(await replayDeadLetter(ctx.payments, params[0]!))) throw new ApiError('dead_letter_not_found');
+    return [202, { replayed: params[0] }];
+  });
+}
+
+export function toHttpError(err: unknown, ctx: Context): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof SaleExistsError) return new ApiError('sale_exists', err.message);
+  if (err instanceof SaleConflictError) return new ApiError('sale_conflict', err.message);
+  if (err instanceof RangeError) return new ApiError('invalid_request', err.message);
+  ctx.log.error({ err }, 'operator request failed');
+  return new ApiError('internal');
+}

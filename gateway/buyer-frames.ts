@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { BuyerView } from '../admission/waiting-room.js';
+
+/** Buyer-to-gateway frames of the contract, validated once per frame. */
+export const buyerFrame = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('join') }).strict(),
+  z.object({ type: z.literal('status') }).strict(),
+  z.object({
+    type: z.literal('pay'),
+    holdId: z.string().regex(/^hold_[a-z0-9_]{1,100}$/, 'holdId is the id of your hold'),
+    paymentMethod: z.string().regex(/^pm_[A-Za-z0-9_]{1,120}$/, 'paymentMethod is a Stripe PaymentMethod id (pm_...)'),
+  }).strict(),
+  z.object({ type: z.literal('leave') }).strict(),
+]);
+
+export type BuyerFrameIn = z.infer<typeof buyerFrame>;
+
+/** Where a socket stands, for pushing queue positions without asking Redis. */
+export type Phase = 'none' | 'pre' | 'queued' | 'holding' | 'done';
+
+export interface Rendered {
+  frame: Record<string, unknown> | null;
+  phase: Phase;
+  ticket?: number;
+}
+
+export function eta(position: number, ratePerSecond: number): number {
+  return Math.ceil(position / Math.max(ratePerSecond, 0.1));
+}
+
+/** Turns what Redis says of a buyer into the contract frame the buyer gets, and the socket's phase. */
+export function renderView(v: BuyerView, rate: number, startsInSeconds: number): Rendered {
+  switch (v.kind) {
+    case 'none': return { frame: null, phase: 'none' };
+    case 'left':
+    case 'released': return { frame: { type: 'left' }, phase: 'done' };
+    case 'pre': return { frame: { type: 'queued', position: v.position, etaSeconds: Math.max(0, startsInSeconds) + eta(v.position, rate) }, phase: 'pre' };
+    case 'waiting': {
+      const position = Math.max(1, v.ticket - v.served);
+      return { frame: { type: 'queued', position, etaSeconds: eta(position, rate) }, phase: 'queued', ticket: v.ticket };
+    }
+    case 'admitting': return { frame: { type: 'queued', position: 1, etaSeconds: 0 }, phase: 'queued' };
+    case 'sold_out': return { frame: { type: 'sold_out' }, phase: 'done' };
+    case 'held': return { frame: { type: 'admitted', holdId: v.holdId, expiresAt: new Date(v.expiresAt).toISOString() }, phase: 'holding' };
+    case 'paying': return { frame: { type: 'payment_pending', holdId: v.holdId }, phase: 'holding' };
+    case 'sold': return { frame: { type: 'order_confirmed', holdId: v.holdId, orderId: v.orderId }, phase: 'done' };
+    case 'expired': return { frame: { type: 'hold_expired', holdId: v.holdId }, phase: 'done' };
+    case 'done': return { frame: { type: 'error', code: 'purchase_limit_reached', message: 'this buyer has bought as many units as the sale allows' }, phase: 'done' };
+  }
+}

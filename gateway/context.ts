@@ -1,0 +1,67 @@
+import type { Queue } from 'bullmq';
+import type { Config } from '../shared/config.js';
+import { createDb, type Db } from '../shared/db.js';
+import type { Logger } from '../shared/logger.js';
+import { createRedis, type RedisClient } from '../shared/redis.js';
+import { Inventory } from '../inventory/inventory-service.js';
+import { SaleService } from '../admission/sale-service.js';
+import { WaitingRoom } from '../admission/waiting-room.js';
+import { createPaymentQueue, type PaymentJob } from '../settlement/payment-job.js';
+import type { Sale } from '../admission/sale-schema.js';
+
+/** Everything a gateway process talks to, made once at start. */
+export interface Context {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  db: Db;
+  inventory: Inventory;
+  sales: SaleService;
+  room: WaitingRoom;
+  payments: Queue<PaymentJob>;
+  saleCache: SaleCache;
+}
+
+/**
+ * Sale settings for the buyer path (price, limits, window) without a Postgres read per connection:
+ * at most one read per sale per second.
+ */
+export class SaleCache {
+  private readonly entries = new Map<string, { sale: Sale | null; at: number }>();
+  constructor(private readonly sales: SaleService, private readonly ttlMs = 1000) {}
+  async get(id: string): Promise<Sale | null> {
+    const e = this.entries.get(id);
+    if (e && Date.now() - e.at < this.ttlMs) return e.sale;
+    const sale = await this.sales.get(id);
+    this.entries.set(id, { sale, at: Date.now() });
+    return sale;
+  }
+  forget(id: string): void {
+    this.entries.delete(id);
+  }
+}
+
+export function createContext(config: Config, log: Logger): Context {
+  const prefix = config.REDIS_PREFIX;
+  const redis = createRedis(config.REDIS_URL, { name: 'gateway' });
+  const db = createDb(config.DATABASE_URL, 20);
+  const inventory = new Inventory(redis, prefix);
+  const sales = new SaleService(db, redis, prefix, inventory);
+  return {
+    config,
+    log,
+    redis,
+    db,
+    inventory,
+    sales,
+    room: new WaitingRoom(redis, prefix, inventory),
+    payments: createPaymentQueue(redis, prefix),
+    saleCache: new SaleCache(sales),
+  };
+}
+
+export async function closeContext(c: Context): Promise<void> {
+  await c.payments.close().catch(() => {});
+  await c.db.end().catch(() => {});
+  c.redis.disconnect();
+}

@@ -1,0 +1,71 @@
+import type { HttpResponse } from 'uWebSockets.js';
+import { ApiError, httpErrorBody } from './errors.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found',
+  405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+/** Per-request state kept outside `res`: uWS forbids touching `res` after it was aborted. */
+export interface Reply {
+  res: HttpResponse;
+  aborted: boolean;
+  done: boolean;
+  status: number;
+}
+
+export function reply(res: HttpResponse): Reply {
+  const r: Reply = { res, aborted: false, done: false, status: 0 };
+  res.onAborted(() => {
+    r.aborted = true;
+  });
+  return r;
+}
+
+export function send(r: Reply, status: number, body: string, contentType = 'application/json', extraHeaders: Record<string, string> = {}): void {
+  if (r.aborted || r.done) return;
+  r.done = true;
+  r.status = status;
+  r.res.cork(() => {
+    r.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`).writeHeader('content-type', contentType);
+    for (const [k, v] of Object.entries(extraHeaders)) r.res.writeHeader(k, v);
+    r.res.end(body);
+  });
+}
+
+export function sendJson(r: Reply, status: number, body: unknown): void {
+  send(r, status, JSON.stringify(body));
+}
+
+export function sendError(r: Reply, e: ApiError): void {
+  send(r, e.status, httpErrorBody(e));
+}
+
+/** Reads the whole body under a size limit; over it, answers 413 and closes without reading more. */
+export function readBody(r: Reply, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    r.res.onData((chunk, isLast) => {
+      if (r.done) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        sendError(r, new ApiError('payload_too_large', `the body is larger than ${limit} bytes`));
+        reject(new ApiError('payload_too_large'));
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback: copy it.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+export function parseJson(buf: Buffer): unknown {
+  if (buf.length === 0) return undefined;
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new ApiError('invalid_json');
+  }
+}

@@ -1,0 +1,37 @@
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { migrate } from '../shared/db.js';
+import { fatal, onShutdown } from '../shared/process.js';
+import { Admitter } from '../admission/admitter.js';
+import { loadNativeUws } from './uws.js';
+import { closeContext, createContext } from './context.js';
+import { startGateway } from './server.js';
+
+const log = createLogger('gateway');
+let config;
+try {
+  config = loadConfig();
+  // Refuse early, before touching Redis or Postgres, when only the slow JS fallback would run.
+  loadNativeUws();
+} catch (err) {
+  fatal(log, err, 'gateway refused to start');
+}
+
+try {
+  await migrate(config.DATABASE_URL, log);
+} catch (err) {
+  fatal(log, err, `Postgres at DATABASE_URL is not usable (is it running?)`);
+}
+const ctx = createContext(config, log);
+await ctx.sales.loadAll();
+const admitter = new Admitter(ctx.redis, config.REDIS_PREFIX, ctx.inventory, { tickMs: config.TICK_MS, leaseMs: 2000, batch: 1000, log });
+if (process.env.RUN_ADMITTER !== '0') admitter.start();
+const gateway = await startGateway(ctx);
+log.info({ port: gateway.port, pid: process.pid }, 'gateway listening');
+process.send?.({ ready: true, port: gateway.port });
+
+onShutdown(log, async () => {
+  await gateway.close();
+  await admitter.stop();
+  await closeContext(ctx);
+});

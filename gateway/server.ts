@@ -1,0 +1,123 @@
+import { createRedis } from '../shared/redis.js';
+import { registry } from '../shared/metrics.js';
+import { eventsPattern, saleIdOfChannel } from '../admission/keys.js';
+import type { SaleEvent } from '../admission/sale-events.js';
+import { mountAdminApi, toHttpError } from './admin-api.js';
+import { buyerVerifier } from './auth.js';
+import { BuyerHub, type SocketData } from './buyer-hub.js';
+import { ApiError } from './errors.js';
+import { reply, send, sendError, sendJson, readBody } from './http.js';
+import { loadNativeUws } from './uws.js';
+import type { Context } from './context.js';
+import { mountPages } from './pages.js';
+import { verifyWebhook } from '../settlement/webhook.js';
+
+export interface Gateway {
+  port: number;
+  hub: BuyerHub;
+  close(): Promise<void>;
+}
+
+/** Starts the one-port gateway: buyer WebSocket, operator API, health, metrics and pages. */
+export async function startGateway(ctx: Context): Promise<Gateway> {
+  const uws = loadNativeUws();
+  const app = uws.App();
+  const hub = new BuyerHub(ctx);
+  hub.app = app;
+  const verify = buyerVerifier(ctx.config.BUYER_JWT_SECRET);
+
+  app.ws<SocketData>('/v1/sales/:id/ws', {
+    // Frames over MAX_FRAME_BYTES get an error frame; only absurd ones (over 64 KiB) close the socket.
+    maxPayloadLength: 64 * 1024,
+    maxBackpressure: 256 * 1024,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const saleId = req.getParameter(0) ?? '';
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const bearer = /^Bearer (.+)$/.exec(req.getHeader('authorization'));
+      const token = query.get('token') ?? bearer?.[1] ?? '';
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const r = reply(res);
+      (async () => {
+        let buyer: string;
+        try {
+          buyer = (await verify(token)).id;
+        } catch {
+          throw new ApiError('unauthorized', 'missing, expired or forged buyer token');
+        }
+        if (!/^[a-z0-9-]{1,64}$/.test(saleId) || !(await ctx.saleCache.get(saleId))) throw new ApiError('sale_not_found');
+        if (r.aborted) return;
+        r.done = true;
+        res.cork(() => {
+          res.upgrade<SocketData>(
+            { saleId, buyer, closed: false, phase: 'none', ticket: 0, lastPosition: 0, lastPositionAt: 0, seq: 0, chain: Promise.resolve(), tokens: 20, tokensAt: Date.now() },
+            key, protocol, extensions, context,
+          );
+        });
+      })().catch((err) => sendError(r, toHttpError(err, ctx)));
+    },
+    open: (ws) => void hub.onOpen(ws),
+    message: (ws, message, isBinary) => hub.onMessage(ws, message, isBinary),
+    close: (ws) => hub.onClose(ws),
+  });
+
+  mountAdminApi(app, ctx);
+  mountPages(app, ctx);
+
+  app.get('/healthz', (res) => sendJson(reply(res), 200, { status: 'ok' }));
+  app.get('/readyz', (res) => {
+    const r = reply(res);
+    const timeout = new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000));
+    Promise.race([Promise.all([ctx.redis.ping(), ctx.db.query('SELECT 1')]), timeout])
+      .then(() => sendJson(r, 200, { status: 'ready', redis: 'ok', postgres: 'ok' }))
+      .catch((err) => sendError(r, new ApiError('not_ready', `not ready: ${(err as Error).message}`)));
+  });
+  app.get('/metrics', (res) => {
+    const r = reply(res);
+    registry.metrics().then((text) => send(r, 200, text, registry.contentType)).catch((err) => sendError(r, toHttpError(err, ctx)));
+  });
+  app.post('/v1/stripe/webhook', (res, req) => {
+    const signature = req.getHeader('stripe-signature');
+    const r = reply(res);
+    readBody(r, ctx.config.MAX_BODY_BYTES)
+      .then((body) => {
+        verifyWebhook(body, signature, ctx.config.STRIPE_WEBHOOK_SECRET, ctx.config.STRIPE_SECRET_KEY);
+        sendJson(r, 200, { received: true });
+      })
+      .catch((err) => sendError(r, err instanceof ApiError ? err : new ApiError('invalid_request', `webhook refused: ${(err as Error).message}`)));
+  });
+  app.any('/*', (res, req) => {
+    const url = req.getUrl();
+    sendError(reply(res), new ApiError('not_found', `no route ${req.getMethod().toUpperCase()} ${url}`));
+  });
+
+  // One pattern subscription per gateway carries every sale's events.
+  const sub = createRedis(ctx.config.REDIS_URL, { subscriber: true, name: 'gateway-sub' });
+  const prefix = ctx.config.REDIS_PREFIX;
+  sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
+    const saleId = saleIdOfChannel(prefix, channel);
+    if (!saleId) return;
+    try {
+      hub.onSaleEvent(saleId, JSON.parse(message) as SaleEvent);
+    } catch (err) {
+      ctx.log.error({ err, channel }, 'bad sale event');
+    }
+  });
+  await sub.psubscribe(eventsPattern(prefix));
+
+  const listenSocket = await new Promise<unknown>((resolve, reject) => {
+    app.listen(ctx.config.HOST, ctx.config.PORT, (s) => (s ? resolve(s) : reject(new Error(`could not listen on ${ctx.config.HOST}:${ctx.config.PORT} (port in use?)`))));
+  });
+  const port = uws.us_socket_local_port(listenSocket as never);
+  return {
+    port,
+    hub,
+    close: async () => {
+      uws.us_listen_socket_close(listenSocket as never);
+      sub.disconnect();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/** Domain failures returned by the inventory Lua scripts as small negative integers. */
+export enum InventoryCode {
+  NotFound = -1,
+  NotYours = -2,
+  Paying = -3,
+  Sold = -4,
+  Ended = -5,
+}
+
+export type InventoryErrorCode = 'hold_not_found' | 'not_your_hold' | 'payment_in_progress' | 'already_sold' | 'hold_ended';
+
+const BY_CODE: Record<number, [InventoryErrorCode, string]> = {
+  [InventoryCode.NotFound]: ['hold_not_found', 'no such hold in this sale'],
+  [InventoryCode.NotYours]: ['not_your_hold', 'this hold belongs to another buyer'],
+  [InventoryCode.Paying]: ['payment_in_progress', 'a payment for this hold is being taken'],
+  [InventoryCode.Sold]: ['already_sold', 'this hold is already paid'],
+  [InventoryCode.Ended]: ['hold_ended', 'this hold has expired or was given up'],
+};
+
+export class InventoryError extends Error {
+  override name = 'InventoryError';
+  constructor(readonly code: InventoryErrorCode, message: string) {
+    super(message);
+  }
+}
+
+/** Turns a Lua reply into a typed error when it is a domain failure code; otherwise returns it. */
+export function checkReply<T>(reply: T | number): T {
+  if (typeof reply === 'number' && reply < 0) {
+    const known = BY_CODE[reply];
+    if (!known) throw new Error(`inventory script returned unknown code ${reply}`);
+    throw new InventoryError(known[0], known[1]);
+  }
+  return reply as T;
+}

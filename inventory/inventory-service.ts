@@ -1,0 +1,162 @@
+import type { RedisClient } from '../shared/redis.js';
+import { checkReply, InventoryError } from './errors.js';
+import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
+import { InventoryScripts } from './scripts.js';
+
+export interface PoolStats {
+  stock: number;
+  available: number;
+  held: number;
+  paying: number;
+  sold: number;
+  expired: number;
+  released: number;
+}
+
+export type HoldState = 'held' | 'paying' | 'sold' | 'expired' | 'released';
+
+export interface Hold {
+  holdId: string;
+  pool: number;
+  buyer: string;
+  state: HoldState;
+  deadline: number;
+  attempts: number;
+  orderId?: string;
+}
+
+const STAT_FIELDS = ['stock', 'available', 'held', 'paying', 'sold', 'expired', 'released'] as const;
+
+export function sumStats(list: PoolStats[]): PoolStats {
+  const total: PoolStats = { stock: 0, available: 0, held: 0, paying: 0, sold: 0, expired: 0, released: 0 };
+  for (const s of list) for (const f of STAT_FIELDS) total[f] += s[f];
+  return total;
+}
+
+/** Splits `units` over `pools` as evenly as possible (the first pools get the remainder). */
+export function splitUnits(units: number, pools: number): number[] {
+  const base = Math.floor(units / pools);
+  return Array.from({ length: pools }, (_, i) => base + (i < units % pools ? 1 : 0));
+}
+
+/**
+ * Stock pools and holds. The pool hash is the truth for one slice of a sale's stock; every change to
+ * its counters happens inside one Lua script, so `stock == available + held + paying + sold` holds
+ * in each pool at every moment, and therefore for the sale.
+ */
+export class Inventory {
+  readonly scripts: InventoryScripts;
+  constructor(readonly redis: RedisClient, readonly prefix: string) {
+    this.scripts = new InventoryScripts(redis);
+  }
+
+  keys(saleId: string, pool: number) {
+    return poolKeys(this.prefix, saleId, pool);
+  }
+
+  private holdKeys(saleId: string, holdId: string) {
+    const pool = poolOfHold(holdId);
+    if (pool === null) throw new InventoryError('hold_not_found', 'no such hold in this sale');
+    return { pool, k: this.keys(saleId, pool) };
+  }
+
+  /**
+   * Creates the pools if missing. `sold` and `paying` come from the Postgres ledger when Redis is
+   * rebuilt after a loss; they are placed pool by pool so no pool's available count goes negative.
+   */
+  async initPools(saleId: string, stock: number, pools: number, ledger = { sold: 0, paying: 0 }): Promise<void> {
+    const split = splitUnits(stock, pools);
+    let { sold, paying } = ledger;
+    await Promise.all(split.map((units, i) => {
+      const s = Math.min(units, sold);
+      sold -= s;
+      const p = Math.min(units - s, paying);
+      paying -= p;
+      return this.scripts.initPool(this.keys(saleId, i), units, s, p);
+    }));
+  }
+
+  async poolStats(saleId: string, pools: number): Promise<PoolStats[]> {
+    const rows = await Promise.all(
+      Array.from({ length: pools }, (_, i) => this.redis.hmget(this.keys(saleId, i).pool, ...STAT_FIELDS)),
+    );
+    return rows.map((r) => Object.fromEntries(STAT_FIELDS.map((f, j) => [f, Number(r[j] ?? 0)])) as unknown as PoolStats);
+  }
+
+  async stats(saleId: string, pools: number): Promise<PoolStats> {
+    return sumStats(await this.poolStats(saleId, pools));
+  }
+
+  /** Takes a unit for `buyer` from `pool` under `holdId`; null when the pool is empty. Idempotent per holdId. */
+  async take(saleId: string, pool: number, holdId: string, buyer: string, holdSeconds: number): Promise<{ deadline: number; created: boolean } | null> {
+    const r = await this.scripts.take(this.keys(saleId, pool), holdId, buyer, holdSeconds);
+    if (r === -2) return null;
+    const [deadline, created] = checkReply(r);
+    return { deadline: Number(deadline), created: created === 1 };
+  }
+
+  holdId(pool: number, unique: string): string {
+    return makeHoldId(pool, unique);
+  }
+
+  async getHold(saleId: string, holdId: string): Promise<Hold | null> {
+    const pool = poolOfHold(holdId);
+    if (pool === null) return null;
+    const h = await this.redis.hgetall(this.keys(saleId, pool).hold(holdId));
+    if (!h.state || !h.buyer) return null;
+    return {
+      holdId,
+      pool,
+      buyer: h.buyer,
+      state: h.state as HoldState,
+      deadline: Number(h.deadline),
+      attempts: Number(h.attempts ?? 0),
+      ...(h.orderId ? { orderId: h.orderId } : {}),
+    };
+  }
+
+  /** held -> paying for the hold's own buyer; returns the attempt number. */
+  async beginPay(saleId: string, holdId: string, buyer: string): Promise<number> {
+    const { k } = this.holdKeys(saleId, holdId);
+    return checkReply(await this.scripts.beginPay(k, holdId, buyer));
+  }
+
+  async settle(saleId: string, holdId: string, orderId: string): Promise<string> {
+    const { k } = this.holdKeys(saleId, holdId);
+    return String(checkReply(await this.scripts.settle(k, holdId, orderId)));
+  }
+
+  async payFailed(saleId: string, holdId: string): Promise<HoldState> {
+    const { k } = this.holdKeys(saleId, holdId);
+    return checkReply(await this.scripts.payFailed(k, holdId)) as HoldState;
+  }
+
+  /** Gives a held unit back at once; `buyer` '' lets the admitter undo an admission. */
+  async release(saleId: string, holdId: string, buyer: string): Promise<HoldState> {
+    const { k } = this.holdKeys(saleId, holdId);
+    return checkReply(await this.scripts.release(k, holdId, buyer)) as HoldState;
+  }
+
+  async expireDue(saleId: string, pools: number, limit = 500): Promise<{ holdId: string; buyer: string }[]> {
+    const replies = await Promise.all(Array.from({ length: pools }, (_, i) => this.scripts.expireDue(this.keys(saleId, i), limit)));
+    const out: { holdId: string; buyer: string }[] = [];
+    for (const flat of replies) for (let i = 0; i + 1 < flat.length; i += 2) out.push({ holdId: flat[i]!, buyer: flat[i + 1]! });
+    return out;
+  }
+
+  async restock(saleId: string, pools: number, quantity: number): Promise<void> {
+    const split = splitUnits(quantity, pools);
+    await Promise.all(split.map((units, i) => (units > 0 ? this.scripts.restock(this.keys(saleId, i), units).then(checkReply) : 0)));
+  }
+
+  /** Every hold of the sale with its state (audit; O(holds), never on a hot path). */
+  async listHolds(saleId: string, pools: number): Promise<Hold[]> {
+    const out: Hold[] = [];
+    for (let p = 0; p < pools; p++) {
+      const ids = await this.redis.smembers(this.keys(saleId, p).holds);
+      const holds = await Promise.all(ids.map((id) => this.getHold(saleId, id)));
+      for (const h of holds) if (h) out.push(h);
+    }
+    return out;
+  }
+}

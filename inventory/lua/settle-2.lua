@@ -1,0 +1,16 @@
+--[[
+  Marks a paying hold sold once its order is stored in Postgres. Idempotent: settling a sold hold
+  again returns its order id and changes nothing (a retried worker job).
+  KEYS[1] pool hash   KEYS[2] hold hash
+  ARGV[1] order id
+  Returns the order id of the hold.
+  -1 no such hold, -3 hold is not paying (its state is not one a payment can finish).
+]]
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state then return -1 end
+if state == 'sold' then return redis.call('HGET', KEYS[2], 'orderId') end
+if state ~= 'paying' then return -3 end
+redis.call('HSET', KEYS[2], 'state', 'sold', 'orderId', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'paying', -1)
+redis.call('HINCRBY', KEYS[1], 'sold', 1)
+return ARGV[1]

@@ -1,0 +1,38 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineScripts, loadLuaDir } from '../shared/lua-loader.js';
+import { runScript, type RedisClient } from '../shared/redis.js';
+import type { PoolKeys } from './keys.js';
+
+const LUA = loadLuaDir(join(dirname(fileURLToPath(import.meta.url)), 'lua'), 'inv');
+
+/** The only module that knows the key order and argument packing of the inventory scripts. */
+export class InventoryScripts {
+  constructor(readonly redis: RedisClient) {
+    defineScripts(redis, LUA);
+  }
+  initPool(k: PoolKeys, units: number, sold = 0, paying = 0) {
+    return runScript<number>(this.redis, 'invInitPool', [k.pool], [units, sold, paying]);
+  }
+  take(k: PoolKeys, holdId: string, buyer: string, holdSeconds: number) {
+    return runScript<[number, number] | number>(this.redis, 'invTake', [k.pool, k.hold(holdId), k.deadlines, k.holds], [buyer, holdSeconds]);
+  }
+  beginPay(k: PoolKeys, holdId: string, buyer: string) {
+    return runScript<number>(this.redis, 'invBeginPay', [k.pool, k.hold(holdId), k.deadlines], [buyer]);
+  }
+  settle(k: PoolKeys, holdId: string, orderId: string) {
+    return runScript<string | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId)], [orderId]);
+  }
+  payFailed(k: PoolKeys, holdId: string) {
+    return runScript<string | number>(this.redis, 'invPayFailed', [k.pool, k.hold(holdId), k.deadlines], []);
+  }
+  release(k: PoolKeys, holdId: string, buyer: string) {
+    return runScript<string | number>(this.redis, 'invRelease', [k.pool, k.hold(holdId), k.deadlines], [buyer]);
+  }
+  expireDue(k: PoolKeys, limit: number) {
+    return runScript<string[]>(this.redis, 'invExpireDue', [k.pool, k.deadlines], [k.holdPrefix, limit]);
+  }
+  restock(k: PoolKeys, units: number) {
+    return runScript<number>(this.redis, 'invRestock', [k.pool], [units]);
+  }
+}

@@ -1,0 +1,224 @@
+import { ApiError, invalidParam, invalidRequest, missingParam, noSuchIntent, unexpectedState } from './errors.js';
+import type { FormObject } from './form.js';
+import { randomAlnum, stripeId } from './ids.js';
+import * as p from './params.js';
+
+export type IntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_capture' | 'succeeded' | 'canceled';
+type CaptureMethod = 'automatic' | 'automatic_async' | 'manual';
+
+/** The PaymentIntent fields Stripe returns that our settlement (or the SDK's types) may read. */
+export interface PaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  allowed_payment_method_types: string[] | null;
+  amount: number;
+  amount_capturable: number;
+  amount_received: number;
+  automatic_payment_methods: { enabled: boolean } | null;
+  canceled_at: number | null;
+  cancellation_reason: string | null;
+  capture_method: CaptureMethod;
+  client_secret: string;
+  confirmation_method: 'automatic';
+  created: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  last_payment_error: Record<string, unknown> | null;
+  latest_charge: string | null;
+  livemode: false;
+  metadata: Record<string, string>;
+  next_action: null;
+  payment_method: string | null;
+  payment_method_types: string[];
+  status: IntentStatus;
+}
+
+/** One successful payment, as listed by `GET /_stand-in/charges`. */
+export interface Charge {
+  paymentIntent: string;
+  amount: number;
+  currency: string;
+  status: 'succeeded';
+  idempotencyKey: string | null;
+  metadata: Record<string, string>;
+}
+
+export interface RequestContext {
+  idempotencyKey: string | null;
+}
+
+// Stripe's test PaymentMethods that decline; every other pm_card_* is treated as a good card.
+const DECLINES: Record<string, { decline_code: string; message: string }> = {
+  pm_card_chargeDeclined: { decline_code: 'generic_decline', message: 'Your card was declined.' },
+  pm_card_chargeDeclinedInsufficientFunds: { decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
+};
+
+const CREATE_PARAMS = [
+  'amount', 'currency', 'payment_method', 'confirm', 'capture_method', 'metadata', 'description',
+  // stripe@23 (API 2026-09-30+) names the list `allowed_payment_method_types`; older versions `payment_method_types`.
+  'payment_method_types', 'allowed_payment_method_types', 'automatic_payment_methods', 'customer',
+  // Accepted and ignored: they change nothing a stand-in can observe.
+  'expand', 'off_session', 'receipt_email', 'return_url', 'statement_descriptor', 'statement_descriptor_suffix',
+] as const;
+const CANCELABLE: readonly IntentStatus[] = ['requires_payment_method', 'requires_capture', 'requires_confirmation'];
+const now = (): number => Math.floor(Date.now() / 1000);
+const clone = (pi: PaymentIntent): PaymentIntent => structuredClone(pi);
+
+/** In-memory PaymentIntents plus the ledger of money actually taken. Methods throw ApiError. */
+export class PaymentIntentStore {
+  private readonly intents = new Map<string, PaymentIntent>();
+  private ledger: Charge[] = [];
+
+  create(form: FormObject, ctx: RequestContext): PaymentIntent {
+    p.allowOnly(form, CREATE_PARAMS);
+    const amount = p.optionalInt(form, 'amount', 1);
+    if (amount === undefined) throw missingParam('amount');
+    const currency = p.requiredString(form, 'currency').toLowerCase();
+    if (!/^[a-z]{3}$/.test(currency)) throw invalidParam('currency', `Invalid currency: ${currency}.`);
+    const paymentMethod = p.optionalString(form, 'payment_method') ?? null;
+    const confirm = p.optionalBoolean(form, 'confirm') ?? false;
+    const legacyTypes = p.optionalStringArray(form, 'payment_method_types');
+    const allowedTypes = p.optionalStringArray(form, 'allowed_payment_method_types');
+    const automatic = p.automaticPaymentMethods(form);
+    if (legacyTypes && allowedTypes) {
+      throw invalidRequest('You may only specify one of these parameters: allowed_payment_method_types, payment_method_types.', { code: 'parameters_exclusive' });
+    }
+    const types = allowedTypes ?? legacyTypes;
+    if (types && automatic?.enabled) {
+      throw invalidRequest('You may only specify one of these parameters: automatic_payment_methods, payment_method_types.', { code: 'parameters_exclusive' });
+    }
+    if (confirm && paymentMethod === null) {
+      throw invalidParam('payment_method', 'You cannot confirm this PaymentIntent because it is missing a payment method.');
+    }
+    if (paymentMethod !== null && !paymentMethod.startsWith('pm_card_')) {
+      throw invalidRequest(`No such PaymentMethod: '${paymentMethod}'`, { code: 'resource_missing', param: 'payment_method' });
+    }
+
+    const id = stripeId('pi');
+    const pi: PaymentIntent = {
+      id, object: 'payment_intent', allowed_payment_method_types: allowedTypes ?? null, amount, amount_capturable: 0, amount_received: 0,
+      automatic_payment_methods: automatic, canceled_at: null, cancellation_reason: null,
+      capture_method: p.optionalEnum(form, 'capture_method', ['automatic', 'automatic_async', 'manual'] as const) ?? 'automatic',
+      client_secret: `${id}_secret_${randomAlnum(25)}`, confirmation_method: 'automatic',
+      created: now(), currency, customer: p.optionalString(form, 'customer') ?? null,
+      description: p.optionalString(form, 'description') ?? null, last_payment_error: null, latest_charge: null,
+      livemode: false, metadata: p.metadata(form), next_action: null, payment_method: paymentMethod,
+      payment_method_types: types ?? ['card'],
+      status: paymentMethod === null ? 'requires_payment_method' : 'requires_confirmation',
+    };
+    this.intents.set(id, pi);
+    if (confirm) this.confirm(pi, ctx);
+    return clone(pi);
+  }
+
+  retrieve(id: string, query: FormObject): PaymentIntent {
+    p.allowOnly(query, ['expand', 'client_secret']);
+    return clone(this.get(id));
+  }
+
+  capture(id: string, form: FormObject, ctx: RequestContext): PaymentIntent {
+    p.allowOnly(form, ['amount_to_capture', 'expand']);
+    const pi = this.get(id);
+    if (pi.status !== 'requires_capture') {
+      throw unexpectedState(`This PaymentIntent could not be captured because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be captured: requires_capture.`);
+    }
+    const amount = p.optionalInt(form, 'amount_to_capture', 1, pi.amount_capturable) ?? pi.amount_capturable;
+    pi.status = 'succeeded';
+    pi.amount_received = amount;
+    pi.amount_capturable = 0;
+    this.record(pi, amount, ctx);
+    return clone(pi);
+  }
+
+  cancel(id: string, form: FormObject): PaymentIntent {
+    p.allowOnly(form, ['cancellation_reason', 'expand']);
+    const reason = p.optionalEnum(form, 'cancellation_reason', ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'] as const);
+    const pi = this.get(id);
+    if (!CANCELABLE.includes(pi.status)) {
+      throw unexpectedState(`You cannot cancel this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be canceled: ${CANCELABLE.join(', ')}.`);
+    }
+    pi.status = 'canceled';
+    pi.canceled_at = now();
+    pi.cancellation_reason = reason ?? null;
+    pi.amount_capturable = 0;
+    return clone(pi);
+  }
+
+  /** Newest first, like Stripe; `starting_after` pages towards older objects. */
+  list(query: FormObject): { object: 'list'; url: string; has_more: boolean; data: PaymentIntent[] } {
+    p.allowOnly(query, ['limit', 'starting_after', 'expand']);
+    const limit = p.optionalInt(query, 'limit', 1, 100) ?? 10;
+    let all = [...this.intents.values()].reverse();
+    const after = p.optionalString(query, 'starting_after');
+    if (after !== undefined) {
+      const at = all.findIndex((pi) => pi.id === after);
+      if (at < 0) throw noSuchIntent(after);
+      all = all.slice(at + 1);
+    }
+    return { object: 'list', url: '/v1/payment_intents', has_more: all.length > limit, data: all.slice(0, limit).map(clone) };
+  }
+
+  /** Only `metadata['key']:'value'` queries. Unlike real Stripe, results are visible immediately. */
+  search(query: FormObject): { object: 'search_result'; url: string; has_more: false; next_page: null; data: PaymentIntent[] } {
+    p.allowOnly(query, ['query', 'limit', 'page', 'expand']);
+    const q = p.requiredString(query, 'query');
+    const limit = p.optionalInt(query, 'limit', 1, 100) ?? 10;
+    const m = /^\s*metadata\[(['"])(.+?)\1\]\s*:\s*(['"])(.*?)\3\s*$/.exec(q);
+    if (!m || m[2] === undefined || m[4] === undefined) {
+      throw invalidParam('query', `The stand-in only supports queries of the form metadata['key']:'value', got: ${q}`);
+    }
+    const [key, value] = [m[2], m[4]];
+    const hits = [...this.intents.values()].reverse().filter((pi) => pi.metadata[key] === value);
+    return { object: 'search_result', url: '/v1/payment_intents/search', has_more: false, next_page: null, data: hits.slice(0, limit).map(clone) };
+  }
+
+  charges(): Charge[] {
+    return structuredClone(this.ledger);
+  }
+
+  reset(): void {
+    this.intents.clear();
+    this.ledger = [];
+  }
+
+  private get(id: string): PaymentIntent {
+    const pi = this.intents.get(id);
+    if (pi === undefined) throw noSuchIntent(id);
+    return pi;
+  }
+
+  /** Runs the test card: declines leave the intent retryable, good cards authorise or take the money. */
+  private confirm(pi: PaymentIntent, ctx: RequestContext): void {
+    const pm = pi.payment_method as string;
+    pi.latest_charge = stripeId('ch');
+    const decline = DECLINES[pm];
+    if (decline) {
+      const error = {
+        type: 'card_error' as const, code: 'card_declined', ...decline, charge: pi.latest_charge,
+        payment_method: { id: pm, object: 'payment_method', type: 'card' },
+      };
+      // As on Stripe, the failed method is detached: the intent needs a new one.
+      pi.status = 'requires_payment_method';
+      pi.payment_method = null;
+      pi.last_payment_error = { ...error, doc_url: 'https://stripe.com/docs/error-codes/card-declined' };
+      // The card was tried, so Stripe stores this answer for the idempotency key (storable = true).
+      throw new ApiError(402, { ...error, payment_intent: clone(pi) }, true);
+    }
+    if (pi.capture_method === 'manual') {
+      pi.status = 'requires_capture';
+      pi.amount_capturable = pi.amount;
+      return;
+    }
+    pi.status = 'succeeded';
+    pi.amount_received = pi.amount;
+    this.record(pi, pi.amount, ctx);
+  }
+
+  private record(pi: PaymentIntent, amount: number, ctx: RequestContext): void {
+    this.ledger.push({
+      paymentIntent: pi.id, amount, currency: pi.currency, status: 'succeeded',
+      idempotencyKey: ctx.idempotencyKey, metadata: { ...pi.metadata },
+    });
+  }
+}

@@ -1,0 +1,217 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { handleAdmin, type AdminDeps } from './admin.js';
+import { ApiError, invalidRequest } from './errors.js';
+import { FaultInjector } from './faults.js';
+import { parseForm, type FormObject } from './form.js';
+import { BodyTooLarge, header, readBody, sendJson } from './http.js';
+import { fingerprint, IdempotencyStore, MAX_KEY_LENGTH, type Claim, type StoredResponse } from './idempotency.js';
+import { stripeId } from './ids.js';
+import { PaymentIntentStore, type Charge } from './payment-intents.js';
+import { matchRoute, type Route } from './routes.js';
+
+export type { Charge } from './payment-intents.js';
+export type { Faults } from './faults.js';
+
+export interface StandInOptions {
+  /** 0 (the default) picks an ephemeral port. */
+  port?: number;
+  host?: string;
+  logger?: Logger;
+  /** Source for fault rolls; tests pass a script of values to decide exactly which attempts fail. */
+  random?: () => number;
+}
+
+export interface StandIn {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  /** Successful payments so far, in order. */
+  charges(): Charge[];
+}
+
+// The version stripe@23 pins; answered when a client does not name one (Stripe echoes the one in use).
+const DEFAULT_API_VERSION = '2026-10-28.endive';
+
+/** Starts a local HTTP server speaking the slice of the Stripe API that settlement uses. */
+export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> {
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.logger ?? pino({ level: 'silent' });
+  const intents = new PaymentIntentStore();
+  const idempotency = new IdempotencyStore();
+  const faults = new FaultInjector(opts.random);
+  // Aborts injected latency on close so no request outlives the server.
+  const shutdown = new AbortController();
+  const admin: AdminDeps = {
+    intents,
+    faults,
+    resetAll() {
+      intents.reset();
+      idempotency.clear();
+      faults.clear();
+    },
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stand-in.invalid');
+    const path = url.pathname;
+    if (path.startsWith('/_stand-in/')) {
+      if (await handleAdmin(req, res, path, admin)) return;
+      throw unrecognized(req.method, path);
+    }
+    if (!path.startsWith('/v1/')) throw unrecognized(req.method, path);
+    res.setHeader('Stripe-Version', header(req, 'stripe-version') ?? DEFAULT_API_VERSION);
+    const apiKey = authenticate(req);
+    const found = matchRoute(req.method, path);
+    if (!found) throw unrecognized(req.method, path);
+    if (req.method === 'GET') {
+      const result = found.route.run(intents, parseForm(url.search.slice(1)), found.match, { idempotencyKey: null });
+      sendJson(res, 200, result);
+      return;
+    }
+    const params = parseForm(await readBody(req));
+    await post(req, res, { apiKey, path, params, route: found.route, match: found.match, requestId });
+  }
+
+  /** A `/v1` POST: idempotency claim → injected latency → injected 500 → execute/replay → maybe drop. */
+  async function post(req: IncomingMessage, res: ServerResponse, c: PostContext): Promise<void> {
+    const key = header(req, 'idempotency-key');
+    if (key !== undefined) {
+      if (key.length > MAX_KEY_LENGTH) throw invalidRequest(`Invalid Idempotency-Key: must be at most ${MAX_KEY_LENGTH} characters.`);
+      res.setHeader('Idempotency-Key', key);
+    }
+    const claim: Claim = key === undefined ? { kind: 'fresh' } : idempotency.claim(c.apiKey, key, fingerprint('POST', c.path, c.params));
+    if (claim.kind === 'mismatch') throw idempotencyMismatch(key as string);
+    if (claim.kind === 'in_use') throw idempotencyInUse(key as string);
+
+    // A fresh key is held "in flight" (so concurrent duplicates get 409) until stored or released.
+    let held = claim.kind === 'fresh' ? key : undefined;
+    try {
+      await faults.delay(shutdown.signal);
+      if (faults.shouldFail()) {
+        // Not stored: Stripe's idempotency layer does not save 500s, so a retry really runs again.
+        sendJson(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred (injected by the stripe stand-in).' } });
+        return;
+      }
+      let response: StoredResponse;
+      if (claim.kind === 'replay') {
+        response = claim.response;
+      } else {
+        const outcome = execute(c, key ?? null);
+        response = { status: outcome.status, body: outcome.body, requestId: c.requestId };
+        if (held !== undefined && outcome.storable) {
+          idempotency.complete(c.apiKey, held, response);
+          held = undefined;
+        }
+      }
+      if (faults.shouldDropResponse()) {
+        // The work is done and stored; only the answer is lost, as when a connection dies mid-response.
+        log.debug({ requestId: c.requestId, idempotencyKey: key }, 'dropping connection after processing (fault)');
+        res.destroy();
+        return;
+      }
+      const replayHeaders = claim.kind === 'replay' ? { 'Idempotent-Replayed': 'true', 'Original-Request': response.requestId } : undefined;
+      sendJson(res, response.status, response.body, replayHeaders);
+    } finally {
+      if (held !== undefined) idempotency.release(c.apiKey, held);
+    }
+  }
+
+  function execute(c: PostContext, idempotencyKey: string | null): { status: number; body: unknown; storable: boolean } {
+    try {
+      return { status: 200, body: c.route.run(intents, c.params, c.match, { idempotencyKey }), storable: true };
+    } catch (err) {
+      if (err instanceof ApiError) return { status: err.status, body: err.body, storable: err.storable };
+      throw err;
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const requestId = stripeId('req', 14);
+    const started = performance.now();
+    res.setHeader('Request-Id', requestId);
+    res.once('close', () => {
+      // Path only: query strings and bodies can carry customer data.
+      const status = res.writableFinished ? res.statusCode : 'dropped';
+      log.debug({ requestId, method: req.method, path: req.url?.split('?')[0], status, ms: Math.round(performance.now() - started) }, 'request');
+    });
+    route(req, res, requestId).catch((err: unknown) => {
+      if (err instanceof BodyTooLarge) {
+        sendJson(res, 413, { error: { type: 'invalid_request_error', message: 'Request body too large (limit 1 MB).' } }, { Connection: 'close' });
+      } else if (err instanceof ApiError) {
+        sendJson(res, err.status, err.body);
+      } else if (shutdown.signal.aborted) {
+        res.destroy();
+      } else {
+        log.error({ err, requestId }, 'stripe stand-in handler failed');
+        sendJson(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred in the stripe stand-in.' } });
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    charges: () => intents.charges(),
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        shutdown.abort();
+        server.close((err) => (err ? reject(err) : resolve()));
+        // The SDK keeps sockets alive; without this close() would wait for them to time out.
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+interface PostContext {
+  apiKey: string;
+  path: string;
+  params: FormObject;
+  route: Route;
+  match: string[];
+  requestId: string;
+}
+
+/** `Authorization: Bearer sk_...`; the key itself is never logged or echoed. */
+function authenticate(req: IncomingMessage): string {
+  const auth = header(req, 'authorization');
+  if (auth === undefined) {
+    throw invalidRequest("You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').", {}, 401);
+  }
+  const m = /^Bearer\s+(\S+)$/i.exec(auth);
+  if (!m?.[1]?.startsWith('sk_')) throw invalidRequest('Invalid API Key provided: a secret key starting with sk_ is required.', {}, 401);
+  return m[1];
+}
+
+function unrecognized(method: string | undefined, path: string): ApiError {
+  return invalidRequest(`Unrecognized request URL (${method ?? '?'}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`, {}, 404);
+}
+
+function idempotencyMismatch(key: string): ApiError {
+  return new ApiError(400, {
+    type: 'idempotency_error',
+    message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+  });
+}
+
+function idempotencyInUse(key: string): ApiError {
+  return new ApiError(409, {
+    type: 'idempotency_error',
+    code: 'idempotency_key_in_use',
+    message: `There is currently another in-progress request using this idempotent key (that probably means you submitted twice, and the other request is still going through): ${key}. Please try again later.`,
+  });
+}

@@ -1,0 +1,27 @@
+import client from 'prom-client';
+import { METRIC } from './metric-names.js';
+
+/** One registry per process, with Node's default metrics (event-loop lag, heap, GC) included. */
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+
+const r = [registry];
+
+export const metrics = {
+  wsConnections: new client.Gauge({ name: METRIC.wsConnections, help: 'Open buyer WebSocket connections', registers: r }),
+  wsFrames: new client.Counter({ name: METRIC.wsFrames, help: 'Buyer frames received, by type', labelNames: ['type'], registers: r }),
+  wsErrors: new client.Counter({ name: METRIC.wsErrors, help: 'Buyer frames refused, by error code', labelNames: ['code'], registers: r }),
+  joins: new client.Counter({ name: METRIC.joins, help: 'Join frames answered', registers: r }),
+  admissions: new client.Counter({ name: METRIC.admissions, help: 'Buyers admitted to a hold by this process', labelNames: ['sale'], registers: r }),
+  holdsExpired: new client.Counter({ name: METRIC.holdsExpired, help: 'Holds expired by the sweeper in this process', labelNames: ['sale'], registers: r }),
+  holdsActive: new client.Gauge({ name: METRIC.holdsActive, help: 'Holds held or paying, per sale (as seen by the admitter)', labelNames: ['sale'], registers: r }),
+  waiting: new client.Gauge({ name: METRIC.waiting, help: 'Buyers waiting, per sale (as seen by the admitter)', labelNames: ['sale'], registers: r }),
+  sold: new client.Gauge({ name: METRIC.sold, help: 'Units sold, per sale (as seen by the admitter)', labelNames: ['sale'], registers: r }),
+  orders: new client.Counter({ name: METRIC.orders, help: 'Orders written by this process', registers: r }),
+  paymentAttempts: new client.Counter({ name: METRIC.paymentAttempts, help: 'Payment attempts by result', labelNames: ['result'], registers: r }),
+  paymentRetries: new client.Counter({ name: METRIC.paymentRetries, help: 'Payment jobs retried after a transient failure', registers: r }),
+  providerLatency: new client.Histogram({ name: METRIC.providerLatency, help: 'Payment provider call latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),
+  httpDuration: new client.Histogram({ name: METRIC.httpDuration, help: 'Operator and health HTTP request latency', labelNames: ['route', 'status'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
+  joinToQueued: new client.Histogram({ name: METRIC.joinToQueued, help: 'From a join frame received to its answer sent', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: r }),
+  admitterTicks: new client.Counter({ name: METRIC.admitterTicks, help: 'Admitter ticks run while holding a sale lease', registers: r }),
+};
