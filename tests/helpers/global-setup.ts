@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import type { TestProject } from 'vitest/node';
+import { migrate } from '../../shared/db.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+    databaseUrl: string;
+  }
+}
+
+const stops: (() => Promise<unknown>)[] = [];
+
+/**
+ * Tests run against a real Redis and a real Postgres. With a Docker engine and no REDIS_URL /
+ * DATABASE_URL given, testcontainers starts them; otherwise the local servers are used. Missing
+ * services fail the run loudly: nothing is skipped.
+ */
+export async function setup(project: TestProject): Promise<void> {
+  let redisUrl = process.env.REDIS_URL;
+  let baseDbUrl = process.env.DATABASE_URL;
+  if (!redisUrl && !baseDbUrl && existsSync('/var/run/docker.sock') && process.env.TESTCONTAINERS !== '0') {
+    const { GenericContainer, Wait } = await import('testcontainers');
+    const redis = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
+    const postgres = await new GenericContainer('postgres:15-alpine')
+      .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'test' })
+      .withExposedPorts(5432)
+      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      .start();
+    stops.push(() => redis.stop(), () => postgres.stop());
+    redisUrl = `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`;
+    baseDbUrl = `postgres://postgres@${postgres.getHost()}:${postgres.getMappedPort(5432)}/test`;
+  }
+  redisUrl ??= 'redis://127.0.0.1:6379';
+  baseDbUrl ??= 'postgres://postgres@127.0.0.1:5432/test';
+
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new Error(`tests need Redis at ${redisUrl} (set REDIS_URL): ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+
+  // A database of our own per run, so runs never collide; dropped afterwards.
+  const dbName = `fs_test_${Date.now()}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: baseDbUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(`tests need Postgres at ${baseDbUrl} (set DATABASE_URL): ${(err as Error).message}`);
+  }
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const u = new URL(baseDbUrl);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = u.toString();
+  await migrate(databaseUrl);
+  stops.push(async () => {
+    const c = new pg.Client({ connectionString: baseDbUrl });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await c.end();
+  });
+  project.provide('redisUrl', redisUrl);
+  project.provide('databaseUrl', databaseUrl);
+}
+
+export async function teardown(): Promise<void> {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+}

@@ -1,0 +1,88 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startStandIn, type StandIn } from '../../settlement/stripe-stand-in/server.js';
+import { databaseUrl, redisUrl, testPrefix } from './env.js';
+
+export const ADMIN_TOKEN = 'test-admin-token';
+export const BUYER_SECRET = 'test-buyer-secret';
+
+export interface Proc {
+  child: ChildProcess;
+  port: number;
+  stderr: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface Stack {
+  prefix: string;
+  standIn: StandIn;
+  gateways: Proc[];
+  workers: Proc[];
+  url(path?: string, gateway?: number): string;
+  wsUrl(saleId: string, token: string, gateway?: number): string;
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+function baseEnv(prefix: string, standInUrl: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH, HOME: process.env.HOME,
+    NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
+    REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: prefix,
+    ADMIN_TOKEN, BUYER_JWT_SECRET: BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_stack', STRIPE_API_URL: standInUrl,
+    TICK_MS: '50', ...extra,
+  };
+}
+
+/** Starts one of our entry points as a real child process; resolves when it says it is ready. */
+export function startProcess(script: string, env: NodeJS.ProcessEnv): Promise<Proc> {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (err.length > 20_000) err = err.slice(-20_000);
+  });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`${script} exited (${code}) before ready: ${err}`));
+    child.once('exit', onExit);
+    child.once('message', (m: { port?: number }) => {
+      child.off('exit', onExit);
+      resolve({
+        child,
+        port: m.port ?? 0,
+        stderr: () => err,
+        kill: (signal = 'SIGTERM') => new Promise<void>((r) => {
+          if (child.exitCode !== null || child.signalCode !== null) return r();
+          child.once('exit', () => r());
+          child.kill(signal);
+        }),
+      });
+    });
+  });
+}
+
+export async function startStack(opts: { gateways?: number; workers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
+  const prefix = testPrefix();
+  const standIn = await startStandIn({ port: 0 });
+  const env = baseEnv(prefix, standIn.url, opts.env ?? {});
+  const gateways = await Promise.all(Array.from({ length: opts.gateways ?? 1 }, () => startProcess('../../gateway/main.ts', env)));
+  const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, () => startProcess('../../settlement/main.ts', env)));
+  const url = (path = '', g = 0) => `http://127.0.0.1:${gateways[g]!.port}${path}`;
+  return {
+    prefix, standIn, gateways, workers, url,
+    wsUrl: (saleId, token, g = 0) => `ws://127.0.0.1:${gateways[g]!.port}/v1/sales/${saleId}/ws?token=${encodeURIComponent(token)}`,
+    admin: async (method, path, body) => {
+      const res = await fetch(url(path), {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    close: async () => {
+      await Promise.all([...gateways, ...workers].map((p) => p.kill()));
+      await standIn.close();
+    },
+  };
+}
