@@ -1,4 +1,6 @@
+import { createServer } from 'node:http';
 import { loadConfig } from '../shared/config.js';
+import { registry } from '../shared/metrics.js';
 import { createLogger } from '../shared/logger.js';
 import { createDb, migrate } from '../shared/db.js';
 import { createRedis } from '../shared/redis.js';
@@ -30,9 +32,15 @@ const deps = {
 const worker = createPaymentWorker(blocking, deps, config.WORKER_CONCURRENCY);
 await worker.waitUntilReady();
 log.info({ concurrency: config.WORKER_CONCURRENCY, pid: process.pid, stripe: config.STRIPE_API_URL ?? 'the real Stripe API' }, 'settlement worker ready');
+// Workers have no gateway port: Prometheus scrapes them here when METRICS_PORT is set.
+const metricsServer = config.METRICS_PORT === undefined ? undefined : createServer((req, res) => {
+  if (req.url !== '/metrics') return void res.writeHead(404).end();
+  registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text), () => res.writeHead(500).end());
+}).listen(config.METRICS_PORT);
 process.send?.({ ready: true });
 
 onShutdown(log, async () => {
+  metricsServer?.close();
   await worker.close();
   await db.end();
   redis.disconnect();

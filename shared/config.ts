@@ -23,7 +23,7 @@ const schema = z.object({
   STRIPE_API_URL: z.string().url().optional(),
   STRIPE_WEBHOOK_SECRET: z.string().default('whsec_dev'),
   STAND_IN_PORT: port.default(12111),
-  QUEUE_PREFIX: z.string().default('fsq'),
+  METRICS_PORT: port.optional(),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   TICK_MS: z.coerce.number().int().min(10).max(5000).default(100),
   MAX_FRAME_BYTES: z.coerce.number().int().min(256).max(65536).default(4096),
