@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../shared/db.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Inventory } from '../inventory/inventory-service.js';
+import type { LedgerHold } from '../inventory/scripts.js';
 import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
 import { SaleEvents } from './sale-events.js';
@@ -64,24 +65,34 @@ export class SaleService {
     const k = saleKeys(this.prefix, sale.id);
     const created = await this.scripts.putSale(k, 'create', redisFields(sale));
     if (created === 1) {
-      const ledger = await this.ledgerCounts(sale.id);
-      await this.inventory.initPools(sale.id, sale.stock, sale.pools, { sold: ledger.sold, paying: ledger.paying });
-      if (ledger.sold >= sale.stock) await this.redis.hset(k.sale, 'soldOut', '1');
-      for (const o of ledger.orders) await this.redis.sadd(k.orders(o.buyer_id), o.hold_id);
+      const ledger = await this.ledger(sale.id);
+      await this.inventory.rebuildPools(sale.id, sale.pools, [sale.stock - ledger.restocked, ...ledger.restocks], ledger.holds);
+      if (ledger.holds.filter((h) => h.state === 'sold').length >= sale.stock) await this.redis.hset(k.sale, 'soldOut', '1');
+      for (const h of ledger.holds) if (h.state === 'sold') await this.redis.sadd(k.orders(h.buyer), h.holdId);
     }
     await this.redis.sadd(salesIndexKey(this.prefix), sale.id);
   }
 
-  private async ledgerCounts(saleId: string) {
-    const orders = await this.db.query<{ buyer_id: string; hold_id: string }>('SELECT buyer_id, hold_id FROM orders WHERE sale_id = $1', [saleId]);
-    // Payments still in flight: their holds were lost with Redis, but money may move, so their
-    // units stay out of the pool until reconciliation settles them.
-    const inflight = await this.db.query<{ n: string }>(
-      `SELECT count(DISTINCT hold_id) AS n FROM payment_attempts a WHERE sale_id = $1 AND status = 'pending'
-         AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = a.hold_id)`,
+  /** What the Postgres ledger says of a sale's units: restocks, orders, and payments still in flight. */
+  private async ledger(saleId: string): Promise<{ restocks: number[]; restocked: number; holds: LedgerHold[] }> {
+    const restocks = await this.db.query<{ quantity: number }>('SELECT quantity FROM restocks WHERE sale_id = $1 ORDER BY id', [saleId]);
+    const orders = await this.db.query<{ buyer_id: string; hold_id: string; id: string }>('SELECT id, buyer_id, hold_id FROM orders WHERE sale_id = $1', [saleId]);
+    // Payments still in flight: money may move, so their units stay out of the pool (paying) until
+    // reconciliation settles them.
+    const inflight = await this.db.query<{ buyer_id: string; hold_id: string; attempt_no: number }>(
+      `SELECT DISTINCT ON (hold_id) hold_id, buyer_id, attempt_no FROM payment_attempts a WHERE sale_id = $1 AND status = 'pending'
+         AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = a.hold_id) ORDER BY hold_id, attempt_no DESC`,
       [saleId],
     );
-    return { sold: orders.rowCount ?? 0, paying: Number(inflight.rows[0]?.n ?? 0), orders: orders.rows };
+    const q = restocks.rows.map((r) => r.quantity);
+    return {
+      restocks: q,
+      restocked: q.reduce((x, y) => x + y, 0),
+      holds: [
+        ...orders.rows.map((o) => ({ holdId: o.hold_id, buyer: o.buyer_id, state: 'sold' as const, orderId: o.id })),
+        ...inflight.rows.map((a) => ({ holdId: a.hold_id, buyer: a.buyer_id, state: 'paying' as const, attempts: a.attempt_no })),
+      ],
+    };
   }
 
   /** Loads every sale of Postgres into Redis (start of every process; cheap when they are there). */
@@ -89,6 +100,11 @@ export class SaleService {
     const sales = await this.store.list();
     for (const s of sales) await this.ensureRedis(s);
     return sales;
+  }
+
+  /** Key names of a sale's waiting room (tests and tools; other modules call functions instead). */
+  keysOf(id: string) {
+    return saleKeys(this.prefix, id);
   }
 
   async isSoldOut(id: string): Promise<boolean> {

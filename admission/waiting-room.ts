@@ -12,6 +12,7 @@ export type BuyerView =
   | { kind: 'waiting'; ticket: number; served: number }
   | { kind: 'admitting'; holdId: string }
   | { kind: 'sold_out' }
+  | { kind: 'ended' }
   | { kind: 'held'; holdId: string; expiresAt: number }
   | { kind: 'paying'; holdId: string }
   | { kind: 'sold'; holdId: string; orderId: string }
@@ -65,6 +66,7 @@ export class WaitingRoom {
       case 'waiting': return { kind: 'waiting', ticket: Number(reply[1]), served: Number(reply[2]) };
       case 'admitting': return { kind: 'admitting', holdId: String(reply[1]) };
       case 'sold_out': return { kind: 'sold_out' };
+      case 'ended': return { kind: 'ended' };
       case 'done': return { kind: 'done', orders: Number(reply[1]) };
       case 'left': return { kind: 'left' };
       case 'none': return { kind: 'none' };

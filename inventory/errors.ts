@@ -5,9 +5,11 @@ export enum InventoryCode {
   Paying = -3,
   Sold = -4,
   Ended = -5,
+  NotPaying = -6,
+  InvalidQuantity = -7,
 }
 
-export type InventoryErrorCode = 'hold_not_found' | 'not_your_hold' | 'payment_in_progress' | 'already_sold' | 'hold_ended';
+export type InventoryErrorCode = 'hold_not_found' | 'not_your_hold' | 'payment_in_progress' | 'already_sold' | 'hold_ended' | 'hold_not_paying' | 'invalid_quantity';
 
 const BY_CODE: Record<number, [InventoryErrorCode, string]> = {
   [InventoryCode.NotFound]: ['hold_not_found', 'no such hold in this sale'],
@@ -15,6 +17,8 @@ const BY_CODE: Record<number, [InventoryErrorCode, string]> = {
   [InventoryCode.Paying]: ['payment_in_progress', 'a payment for this hold is being taken'],
   [InventoryCode.Sold]: ['already_sold', 'this hold is already paid'],
   [InventoryCode.Ended]: ['hold_ended', 'this hold has expired or was given up'],
+  [InventoryCode.NotPaying]: ['hold_not_paying', 'this hold is not being paid for'],
+  [InventoryCode.InvalidQuantity]: ['invalid_quantity', 'a restock adds a positive whole number of units'],
 };
 
 export class InventoryError extends Error {

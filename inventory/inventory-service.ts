@@ -1,7 +1,7 @@
 import type { RedisClient } from '../shared/redis.js';
 import { checkReply, InventoryError } from './errors.js';
 import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
-import { InventoryScripts } from './scripts.js';
+import { InventoryScripts, type LedgerHold } from './scripts.js';
 
 export interface PoolStats {
   stock: number;
@@ -60,19 +60,25 @@ export class Inventory {
     return { pool, k: this.keys(saleId, pool) };
   }
 
+  /** Creates the pools of a new sale with its stock split evenly (idempotent: existing pools stay). */
+  initPools(saleId: string, stock: number, pools: number): Promise<void> {
+    return this.rebuildPools(saleId, pools, [stock], []);
+  }
+
   /**
-   * Creates the pools if missing. `sold` and `paying` come from the Postgres ledger when Redis is
-   * rebuilt after a loss; they are placed pool by pool so no pool's available count goes negative.
+   * Recreates lost pools from the ledger: each pool's stock is its share of the initial stock plus its
+   * share of every restock (the same split as when they happened), and every sold or paying unit gets
+   * its hold record back in the pool its hold id names.
    */
-  async initPools(saleId: string, stock: number, pools: number, ledger = { sold: 0, paying: 0 }): Promise<void> {
-    const split = splitUnits(stock, pools);
-    let { sold, paying } = ledger;
-    await Promise.all(split.map((units, i) => {
-      const s = Math.min(units, sold);
-      sold -= s;
-      const p = Math.min(units - s, paying);
-      paying -= p;
-      return this.scripts.initPool(this.keys(saleId, i), units, s, p);
+  async rebuildPools(saleId: string, pools: number, stockSteps: number[], ledger: LedgerHold[]): Promise<void> {
+    const stock = new Array<number>(pools).fill(0);
+    for (const step of stockSteps) splitUnits(step, pools).forEach((u, i) => (stock[i]! += u));
+    const byPool = Array.from({ length: pools }, () => [] as LedgerHold[]);
+    for (const h of ledger) byPool[poolOfHold(h.holdId) ?? 0]?.push(h);
+    await Promise.all(byPool.map(async (holds, i) => {
+      if ((await this.scripts.rebuildPool(this.keys(saleId, i), stock[i]!, holds)) === -1) {
+        throw new Error(`ledger of sale ${saleId} has more units in pool ${i} than its stock ${stock[i]}`);
+      }
     }));
   }
 

@@ -4,6 +4,16 @@ import { defineScripts, loadLuaDir } from '../shared/lua-loader.js';
 import { runScript, type RedisClient } from '../shared/redis.js';
 import type { PoolKeys } from './keys.js';
 
+/** A unit the Postgres ledger says is sold (with its order) or still being paid for. */
+export interface LedgerHold {
+  holdId: string;
+  buyer: string;
+  state: 'sold' | 'paying';
+  orderId?: string;
+  /** The attempt being paid (paying holds); 1 when not known. */
+  attempts?: number;
+}
+
 const LUA = loadLuaDir(join(dirname(fileURLToPath(import.meta.url)), 'lua'), 'inv');
 
 /** The only module that knows the key order and argument packing of the inventory scripts. */
@@ -11,8 +21,9 @@ export class InventoryScripts {
   constructor(readonly redis: RedisClient) {
     defineScripts(redis, LUA);
   }
-  initPool(k: PoolKeys, units: number, sold = 0, paying = 0) {
-    return runScript<number>(this.redis, 'invInitPool', [k.pool], [units, sold, paying]);
+  rebuildPool(k: PoolKeys, stock: number, holds: LedgerHold[]) {
+    const flat = holds.flatMap((h) => [h.holdId, h.buyer, h.state, h.orderId ?? '', h.attempts ?? 1]);
+    return runScript<number>(this.redis, 'invRebuildPool', [k.pool, k.holds], [k.holdPrefix, stock, ...flat]);
   }
   take(k: PoolKeys, holdId: string, buyer: string, holdSeconds: number) {
     return runScript<[number, number] | number>(this.redis, 'invTake', [k.pool, k.hold(holdId), k.deadlines, k.holds], [buyer, holdSeconds]);

@@ -39,6 +39,15 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
   }
   let paymentIntentId = attempt.status === 'succeeded' ? attempt.payment_intent_id : null;
   if (!paymentIntentId) {
+    // Only the attempt the hold is paying for now may charge: a job of an attempt that was given up
+    // (its hold is back to held, or paying for a newer attempt) must not take money a second time.
+    const hold = await d.inventory.getHold(j.saleId, j.holdId);
+    if (!hold || hold.state !== 'paying' || hold.attempts !== j.attemptNo) {
+      await d.store.markFailed(attempt.id, 'superseded', null);
+      metrics.paymentAttempts.inc({ result: 'superseded' });
+      d.log.warn({ sale: j.saleId, holdId: j.holdId, attempt: j.attemptNo, hold: hold?.state, holdAttempt: hold?.attempts }, 'payment job no longer current: not charged');
+      return 'declined';
+    }
     // Defence in depth behind the waiting room: never charge past the per-buyer limit.
     if ((await d.store.orderOfHold(j.holdId)) === null && (await d.store.buyerOrders(j.saleId, j.buyer)) >= j.perBuyerLimit) {
       await d.store.markFailed(attempt.id, 'limit_reached', null);

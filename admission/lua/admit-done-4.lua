@@ -3,12 +3,19 @@
   hold, or the buyer goes back to the front of the queue with their ticket.
   KEYS[1] sale hash   KEYS[2] buyer hash   KEYS[3] admitting hash   KEYS[4] waiting zset
   ARGV[1] buyer id   ARGV[2] hold id   ARGV[3] 'held' | 'requeue'
-  Returns 'held', 'requeued', 'left' (the buyer left meanwhile: the caller gives the unit back),
-  or 'stale' (this admission was already finished).
+  Returns 'held', 'requeued', 'left' (the buyer left meanwhile, or left and joined again so the record
+  no longer points at this hold: the caller gives the unit back), or 'stale' (this admission was
+  already finished).
 ]]
-redis.call('HDEL', KEYS[3], ARGV[2])
+local pending = redis.call('HDEL', KEYS[3], ARGV[2])
 local rec = redis.call('HMGET', KEYS[2], 'state', 'holdId', 'ticket')
-if rec[2] ~= ARGV[2] then return 'stale' end
+if rec[2] ~= ARGV[2] then
+  -- Unfinished until now, yet the buyer points elsewhere: they left and joined again (a new place
+  -- drops the old hold id). Nobody will ever pay for this unit, so it must go back, not leak until
+  -- its deadline.
+  if pending == 1 then return 'left' end
+  return 'stale'
+end
 if rec[1] == 'left' then return 'left' end
 if rec[1] ~= 'admitting' then return 'stale' end
 if ARGV[3] == 'held' then

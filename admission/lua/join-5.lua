@@ -8,6 +8,7 @@
   ARGV[3] hold id the caller found ended or sold ('' if none): only then may a buyer holding it
           take a new place (the hold's own state lives in its pool, another slot)
   Returns {'none'} (status, no record), {'pre', rank}, {'waiting', ticket, served}, {'sold_out'},
+  {'ended'} (a waiter of a sale that has ended: nothing more will come),
   {'admitting', holdId}, {'holding', holdId}, {'left'} (status), {'done', orders};
   -1 no such sale, -2 sale ended, -6 sold out (no new place is given).
 ]]
@@ -17,6 +18,9 @@ if not sale[1] then return -1 end
 local buyer = ARGV[1]
 local rec = redis.call('HMGET', KEYS[2], 'state', 'ticket', 'holdId')
 local state = rec[1]
+local ended = sale[1] == 'ended' or now_ms() >= tonumber(sale[2])
+-- A waiter of an ended sale is told so: no buyer waits for nothing.
+if (state == 'pre' or state == 'waiting') and ended then return {'ended'} end
 -- A waiter of a sold-out sale is told so (and is waiting again if a restock clears the flag).
 if (state == 'pre' or state == 'waiting') and sale[3] == '1' then return {'sold_out'} end
 if state == 'pre' then return {'pre', redis.call('ZRANK', KEYS[3], buyer) + 1} end
@@ -31,7 +35,7 @@ end
 -- A new place from here on.
 local orders = redis.call('SCARD', KEYS[5])
 if orders >= tonumber(sale[4]) then return {'done', orders} end
-if sale[1] == 'ended' or now_ms() >= tonumber(sale[2]) then return -2 end
+if ended then return -2 end
 if sale[3] == '1' then return -6 end
 if sale[5] ~= '1' then
   -- Pre-queue: the score is a keyed hash of the buyer id, so arrival time before the start gives

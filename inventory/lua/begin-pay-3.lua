@@ -14,7 +14,7 @@ if h[1] ~= ARGV[1] then return -2 end
 if h[2] == 'paying' then return -3 end
 if h[2] == 'sold' then return -4 end
 if h[2] ~= 'held' then return -5 end
-local id = string.match(KEYS[2], ':h:(.+)$')
+local id = string.match(KEYS[2], ':h:([^:]+)$')
 if tonumber(h[3]) <= now_ms() then
   redis.call('HSET', KEYS[2], 'state', 'expired')
   redis.call('HINCRBY', KEYS[1], 'held', -1)

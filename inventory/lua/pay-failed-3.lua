@@ -10,7 +10,7 @@ local h = redis.call('HMGET', KEYS[2], 'state', 'deadline')
 if not h[1] then return -1 end
 if h[1] ~= 'paying' then return h[1] end
 redis.call('HINCRBY', KEYS[1], 'paying', -1)
-local id = string.match(KEYS[2], ':h:(.+)$')
+local id = string.match(KEYS[2], ':h:([^:]+)$')
 if tonumber(h[2]) > now_ms() then
   redis.call('HSET', KEYS[2], 'state', 'held')
   redis.call('HINCRBY', KEYS[1], 'held', 1)

@@ -16,5 +16,5 @@ redis.call('HSET', KEYS[2], 'state', 'released')
 redis.call('HINCRBY', KEYS[1], 'held', -1)
 redis.call('HINCRBY', KEYS[1], 'available', 1)
 redis.call('HINCRBY', KEYS[1], 'released', 1)
-redis.call('ZREM', KEYS[3], string.match(KEYS[2], ':h:(.+)$'))
+redis.call('ZREM', KEYS[3], string.match(KEYS[2], ':h:([^:]+)$'))
 return 'released'

@@ -4,12 +4,12 @@
   KEYS[1] pool hash   KEYS[2] hold hash
   ARGV[1] order id
   Returns the order id of the hold.
-  -1 no such hold, -3 hold is not paying (its state is not one a payment can finish).
+  -1 no such hold, -6 hold is not paying (held, expired or released: no payment of it can finish).
 ]]
 local state = redis.call('HGET', KEYS[2], 'state')
 if not state then return -1 end
 if state == 'sold' then return redis.call('HGET', KEYS[2], 'orderId') end
-if state ~= 'paying' then return -3 end
+if state ~= 'paying' then return -6 end
 redis.call('HSET', KEYS[2], 'state', 'sold', 'orderId', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'paying', -1)
 redis.call('HINCRBY', KEYS[1], 'sold', 1)

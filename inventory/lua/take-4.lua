@@ -1,7 +1,8 @@
 --[[
   Takes one unit from a pool and creates its hold, atomically: either both happen or neither.
   Invariant kept: stock == available + held + paying + sold in this pool.
-  KEYS[1] pool hash        KEYS[2] hold hash (fs:{sale:ID:pN}:h:HOLD)
+  KEYS[1] pool hash        KEYS[2] hold hash (fs:{sale:ID:pN}:h:HOLD; the hold id is read back from its
+                           last segment, so a key prefix may itself contain ':h:' and ids never contain ':')
   KEYS[3] deadlines zset   KEYS[4] set of every hold id of the pool (audit)
   ARGV[1] buyer id   ARGV[2] hold seconds
   Returns {deadline_ms, 1} when created; {deadline_ms, 0} when this hold id already existed (a retried
@@ -18,6 +19,7 @@ local deadline = now_ms() + tonumber(ARGV[2]) * 1000
 redis.call('HINCRBY', KEYS[1], 'available', -1)
 redis.call('HINCRBY', KEYS[1], 'held', 1)
 redis.call('HSET', KEYS[2], 'buyer', ARGV[1], 'state', 'held', 'deadline', deadline, 'attempts', 0)
-redis.call('ZADD', KEYS[3], deadline, string.match(KEYS[2], ':h:(.+)$'))
-redis.call('SADD', KEYS[4], string.match(KEYS[2], ':h:(.+)$'))
+local id = string.match(KEYS[2], ':h:([^:]+)$')
+redis.call('ZADD', KEYS[3], deadline, id)
+redis.call('SADD', KEYS[4], id)
 return {deadline, 1}

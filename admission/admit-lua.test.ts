@@ -1,0 +1,227 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { services } from '../tests/helpers/env.js';
+import { checkEveryStep, expectBalanced, pollUntil, redisNow, sleep } from '../inventory/lua-test-support.js';
+import { poolOfHold } from '../inventory/keys.js';
+import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale } from './lua-test-support.js';
+
+// admit-4 and admit-done-4 against the real Redis.
+const s = services();
+const scripts = s.room.scripts;
+// The pool equation is checked after every inventory script call of every test.
+const steps = checkEveryStep(s.inventory);
+afterEach(() => expect(steps.violations).toEqual([]));
+afterAll(async () => {
+  await s.close();
+  expect(steps.steps).toBeGreaterThan(0);
+});
+
+const names = (n: number, p = 'w') => Array.from({ length: n }, (_, i) => `${p}${i + 1}`);
+
+/** A new bucket is empty: one call starts its clock, then wait real time for it to fill. */
+async function primed(sale: TestSale, ms: number) {
+  expect((await admit(s, sale, 0)).count).toBe(0);
+  const from = Date.now();
+  while (Date.now() - from < ms) await sleep(ms - (Date.now() - from));
+}
+
+describe('admit-4.lua', () => {
+  it('admits the first waiters in ticket order, marks them admitting and records the work', async () => {
+    const sale = await makeSale(s, { stock: 10, pools: 2 });
+    await joinAll(s, sale, names(5));
+    await primed(sale, 30);
+    const r = await admit(s, sale, 3);
+    expect(r.count).toBe(3);
+    expect(r.served).toBe(3);
+    expect(r.list.map((a) => [a.buyer, a.ticket])).toEqual([['w1', 1], ['w2', 2], ['w3', 3]]);
+    for (const a of r.list) {
+      // With every pool free, the pool is the ticket modulo the pool count.
+      expect(a.pool).toBe(a.ticket % 2);
+      expect(a.holdId).toMatch(new RegExp(`^hold_${a.pool}_${a.ticket}_[0-9a-f]+$`));
+      expect(poolOfHold(a.holdId)).toBe(a.pool);
+      expect(await s.redis.hgetall(sale.k.buyer(a.buyer))).toMatchObject({ state: 'admitting', holdId: a.holdId, pool: String(a.pool) });
+      expect(await scripts.join(sale.k, a.buyer, 'join')).toEqual(['admitting', a.holdId]);
+    }
+    expect(await s.redis.hgetall(sale.k.admitting)).toEqual(Object.fromEntries(r.list.map((a) => [a.holdId, a.buyer])));
+    expect(await s.redis.zrange(sale.k.wait, 0, -1)).toEqual(['w4', 'w5']);
+    expect(await s.redis.hget(sale.k.sale, 'served')).toBe('3');
+    expect(await scripts.join(sale.k, 'w5', 'status')).toEqual(['waiting', 5, 3]);
+  });
+
+  it('batch cap: no more than ARGV[3] per call; maxNew 0 admits nobody', async () => {
+    const sale = await makeSale(s);
+    await joinAll(s, sale, names(6));
+    await primed(sale, 30);
+    expect((await admit(s, sale, 0, 100)).count).toBe(0);
+    expect((await admit(s, sale, 100, 2)).count).toBe(2);
+    expect(await s.redis.zcard(sale.k.wait)).toBe(4);
+  });
+
+  it('never more than the free units: an empty ticket pool falls back to the next pool with a unit', async () => {
+    const sale = await makeSale(s, { stock: 4, pools: 2 });
+    await joinAll(s, sale, names(4));
+    // Pool 1 loses its units to other buyers: every admission must land in pool 0.
+    for (const id of ['x1', 'x2']) await s.inventory.take(sale.id, 1, s.inventory.holdId(1, id), id, 60);
+    await primed(sale, 30);
+    const r = await admitAndHold(s, sale, 2);
+    expect(r.list.map((a) => a.pool)).toEqual([0, 0]);
+    expect(r.list.map((a) => a.ticket)).toEqual([1, 2]);
+    // No unit anywhere: the next waiter stays at the front with the same ticket, and nothing is popped.
+    expect((await admit(s, sale, 100)).count).toBe(0);
+    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['w3', '3', 'w4', '4']);
+    expect(await scripts.join(sale.k, 'w3', 'status')).toEqual(['waiting', 3, 2]);
+    await expectBalanced(s.inventory, sale.id, 2);
+  });
+
+  it('stops at the free units the caller gives per pool (ARGV[6..])', async () => {
+    const sale = await makeSale(s, { stock: 10, pools: 2 });
+    await joinAll(s, sale, names(3));
+    await primed(sale, 30);
+    const r = parseAdmit(await scripts.admit(sale.k, 100, 100, 'n1', [1, 0]));
+    expect(r.list.map((a) => [a.buyer, a.pool])).toEqual([['w1', 0]]);
+    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['w2', '2', 'w3', '3']);
+    expect(await s.redis.hget(sale.k.buyer('w2'), 'state')).toBe('waiting');
+  });
+
+  it('token bucket: in any stretch of time no more than admitPerSecond per second (+ one burst), and it refills', async () => {
+    const rate = 5;
+    const sale = await makeSale(s, { admitPerSecond: rate });
+    await joinAll(s, sale, names(40));
+    const calls: { before: number; after: number; n: number }[] = [];
+    // Run until 1.3 s separate the first call's end from the last call's start, however slow the machine.
+    while (calls.length < 2 || calls.at(-1)!.before - calls[0]!.after < 1300) {
+      const before = Date.now();
+      const n = (await admit(s, sale)).count;
+      calls.push({ before, after: Date.now(), n });
+      await sleep(40);
+    }
+    for (let i = 0; i < calls.length; i++) {
+      let sum = 0;
+      for (let j = i; j < calls.length; j++) {
+        sum += calls[j]!.n;
+        expect(sum).toBeLessThanOrEqual(rate + (rate * (calls[j]!.after - calls[i]!.before)) / 1000);
+      }
+    }
+    const total = calls.reduce((a, c) => a + c.n, 0);
+    // Refills: at least the tokens that surely accrued between the first and the last call.
+    const span = calls.at(-1)!.before - calls[0]!.after;
+    expect(total).toBeGreaterThanOrEqual(Math.floor((rate * span) / 1000) - 1);
+    expect(total).toBeGreaterThanOrEqual(rate);
+    expect(total).toBeLessThanOrEqual(rate + (rate * (calls.at(-1)!.after - calls[0]!.before)) / 1000);
+  });
+
+  it('token bucket: a long idle fills it to admitPerSecond at most', async () => {
+    const rate = 4;
+    const sale = await makeSale(s, { admitPerSecond: rate });
+    await joinAll(s, sale, names(20));
+    await primed(sale, 1600);
+    const first = await admit(s, sale);
+    const after = Date.now();
+    expect(first.count).toBe(rate);
+    // Emptied: the next call has only what accrued since.
+    const second = await admit(s, sale);
+    expect(second.count).toBeLessThanOrEqual(Math.floor((rate * (Date.now() - after + 5)) / 1000));
+  });
+
+  it('paused, ended or not yet sealed: {served, 0}, nobody popped', async () => {
+    const paused = await makeSale(s);
+    await joinAll(s, paused, names(3));
+    await admitAndHold(s, paused, 1);
+    await scripts.putSale(paused.k, 'update', { status: 'paused' });
+    const ended = await makeSale(s);
+    await joinAll(s, ended, names(3));
+    await scripts.putSale(ended.k, 'update', { status: 'ended' });
+    const overdue = await makeSale(s);
+    await joinAll(s, overdue, names(3));
+    await scripts.putSale(overdue.k, 'update', { endsAt: Date.now() - 1 });
+    // Mid-seal: some buyers are in the waiting room already but the sale is not sealed.
+    const future = Date.now() + 600_000;
+    const unsealed = await makeSale(s, { startsAt: future, endsAt: future + 60_000 });
+    await joinAll(s, unsealed, names(4));
+    await scripts.putSale(unsealed.k, 'update', { startsAt: Date.now() - 1 });
+    expect(await scripts.seal(unsealed.k, 2)).toBe(0);
+    for (const [sale, served, waiting] of [[paused, 1, 2], [ended, 0, 3], [overdue, 0, 3], [unsealed, 0, 2]] as const) {
+      // A full bucket, so only the sale's state can be what stops admissions.
+      await s.redis.hset(sale.k.bucket, 'tokens', 1000, 'ts', await redisNow(s.redis));
+      const before = await s.redis.hgetall(sale.k.bucket);
+      expect(await scripts.admit(sale.k, 100, 100, 'n', [5, 5])).toEqual([served, 0]);
+      expect(await s.redis.zcard(sale.k.wait)).toBe(waiting);
+      expect(await s.redis.hgetall(sale.k.bucket)).toEqual(before);
+      expect(await s.redis.hlen(sale.k.admitting)).toBe(0);
+    }
+    // Resumed: admissions go on.
+    await scripts.putSale(paused.k, 'update', { status: 'active' });
+    expect((await pollUntil(() => admit(s, paused), (r) => r.count > 0, 3000, 10)).list[0]!.buyer).toBe('w2');
+  });
+});
+
+describe('admit-done-4.lua', () => {
+  async function admitted(sale: TestSale, n: number) {
+    return (await pollUntil(() => admit(s, sale, n), (r) => r.count === n, 3000, 10)).list;
+  }
+
+  it("'held': the buyer points at the hold and the sale counts the admission", async () => {
+    const sale = await makeSale(s);
+    await joinAll(s, sale, ['a']);
+    const [a] = await admitted(sale, 1);
+    await s.inventory.take(sale.id, a!.pool, a!.holdId, 'a', 60);
+    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('held');
+    expect(await s.redis.hget(sale.k.buyer('a'), 'state')).toBe('holding');
+    expect(await s.redis.hexists(sale.k.admitting, a!.holdId)).toBe(0);
+    expect(await s.redis.hget(sale.k.sale, 'admitted')).toBe('1');
+    expect(await scripts.join(sale.k, 'a', 'join')).toEqual(['holding', a!.holdId]);
+    // A second finish of the same admission is stale and counts nothing.
+    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('stale');
+    expect(await s.redis.hget(sale.k.sale, 'admitted')).toBe('1');
+    await expectBalanced(s.inventory, sale.id, sale.pools);
+  });
+
+  it("'requeued': no unit after all, the buyer is back at the front with the same ticket", async () => {
+    const sale = await makeSale(s);
+    await joinAll(s, sale, names(3));
+    const [a] = await admitted(sale, 1);
+    expect(await scripts.admitDone(sale.k, 'w1', a!.holdId, 'requeue')).toBe('requeued');
+    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['w1', '1', 'w2', '2', 'w3', '3']);
+    expect(await s.redis.hgetall(sale.k.buyer('w1'))).toEqual({ state: 'waiting', ticket: '1' });
+    expect(await s.redis.hlen(sale.k.admitting)).toBe(0);
+    expect(await scripts.join(sale.k, 'w1', 'join')).toEqual(['waiting', 1, 1]);
+    expect(await scripts.admitDone(sale.k, 'w1', a!.holdId, 'requeue')).toBe('stale');
+    expect(await s.redis.zcard(sale.k.wait)).toBe(3);
+    const [again] = await admitted(sale, 1);
+    expect([again!.buyer, again!.ticket]).toEqual(['w1', 1]);
+  });
+
+  it("'left': the buyer left while admitting; the caller gives the unit back", async () => {
+    const sale = await makeSale(s, { stock: 1, pools: 1 });
+    await joinAll(s, sale, ['a']);
+    const [a] = await admitted(sale, 1);
+    await s.inventory.take(sale.id, 0, a!.holdId, 'a', 60);
+    expect(await scripts.leave(sale.k, 'a')).toEqual(['left']);
+    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('left');
+    expect(await s.redis.hget(sale.k.sale, 'admitted')).toBeNull();
+    expect(await s.inventory.release(sale.id, a!.holdId, '')).toBe('released');
+    await expectBalanced(s.inventory, sale.id, 1);
+    expect(await s.inventory.stats(sale.id, 1)).toMatchObject({ available: 1, held: 0 });
+  });
+
+  it("'left' also when the buyer left and joined again before the admission finished (the unit is nobody's)", async () => {
+    const sale = await makeSale(s, { stock: 1, pools: 1 });
+    await joinAll(s, sale, ['a']);
+    const [a] = await admitted(sale, 1);
+    await s.inventory.take(sale.id, 0, a!.holdId, 'a', 60);
+    expect(await scripts.leave(sale.k, 'a')).toEqual(['left']);
+    expect(await scripts.join(sale.k, 'a', 'join')).toEqual(['waiting', 2, 1]);
+    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('left');
+    expect(await s.inventory.release(sale.id, a!.holdId, '')).toBe('released');
+    expect(await s.redis.hgetall(sale.k.buyer('a'))).toEqual({ state: 'waiting', ticket: '2' });
+    expect(await s.inventory.stats(sale.id, 1)).toMatchObject({ available: 1, held: 0 });
+    await expectBalanced(s.inventory, sale.id, 1);
+  });
+
+  it("'stale' for an admission that is not the buyer's", async () => {
+    const sale = await makeSale(s);
+    await joinAll(s, sale, ['a']);
+    expect(await scripts.admitDone(sale.k, 'a', 'hold_0_1_unknown', 'held')).toBe('stale');
+    expect(await scripts.admitDone(sale.k, 'nobody', 'hold_0_1_unknown', 'requeue')).toBe('stale');
+    expect(await s.redis.hgetall(sale.k.buyer('a'))).toEqual({ state: 'waiting', ticket: '1' });
+  });
+});

@@ -1,0 +1,108 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+import type { Services } from '../tests/helpers/env.js';
+import { uniqueId } from '../tests/helpers/env.js';
+import { saleKeys, type SaleKeys } from './keys.js';
+import { AdmissionScripts } from './scripts.js';
+import { pollUntil } from '../inventory/lua-test-support.js';
+
+/**
+ * Test support for the admission Lua tests (not a test file itself): a sale written straight into
+ * Redis through the typed wrappers (put-sale + the pools), as SaleService.ensureRedis does.
+ */
+export interface TestSaleOptions {
+  stock: number;
+  pools: number;
+  startsAt: number;
+  endsAt: number;
+  status: 'active' | 'paused' | 'ended';
+  admitPerSecond: number;
+  maxActiveHolds: number;
+  holdSeconds: number;
+  perBuyerLimit: number;
+  prequeueKey: string;
+  /** Seal at once (default: when startsAt has passed). */
+  seal: boolean;
+}
+
+export interface TestSale extends TestSaleOptions {
+  id: string;
+  k: SaleKeys;
+}
+
+export async function makeSale(s: Services, over: Partial<TestSaleOptions> = {}): Promise<TestSale> {
+  const now = Date.now();
+  const o: TestSaleOptions = {
+    stock: 10, pools: 2, startsAt: now - 1000, endsAt: now + 3600_000, status: 'active', admitPerSecond: 1000,
+    maxActiveHolds: 1000, holdSeconds: 60, perBuyerLimit: 1, prequeueKey: randomBytes(16).toString('hex'), seal: (over.startsAt ?? now - 1000) <= now, ...over,
+  };
+  const id = uniqueId('sale');
+  const k = saleKeys(s.prefix, id);
+  const scripts = new AdmissionScripts(s.redis);
+  const { seal, stock, ...fields } = o;
+  expect(await scripts.putSale(k, 'create', fields)).toBe(1);
+  await s.inventory.initPools(id, stock, o.pools);
+  if (seal) expect(await scripts.seal(k, 1000)).toBe(1);
+  return { ...o, id, k };
+}
+
+/** The pre-queue score join-5.lua gives a buyer: the first 52 bits of sha1(key:buyer). */
+export function prequeueScore(key: string, buyer: string): number {
+  return parseInt(createHash('sha1').update(`${key}:${buyer}`).digest('hex').slice(0, 13), 16);
+}
+
+export function hashOrder(key: string, buyers: string[]): string[] {
+  return [...buyers].sort((a, b) => prequeueScore(key, a) - prequeueScore(key, b) || (a < b ? -1 : 1));
+}
+
+export interface Admission {
+  buyer: string;
+  holdId: string;
+  pool: number;
+  ticket: number;
+}
+
+/** Reads admit-4.lua's flat reply. */
+export function parseAdmit(reply: (string | number)[]): { served: number; count: number; list: Admission[] } {
+  const count = Number(reply[1]);
+  const list: Admission[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = 2 + i * 4;
+    list.push({ buyer: String(reply[at]), holdId: String(reply[at + 1]), pool: Number(reply[at + 2]), ticket: Number(reply[at + 3]) });
+  }
+  expect(reply).toHaveLength(2 + count * 4);
+  return { served: Number(reply[0]), count, list };
+}
+
+/** One admit call with the pools' real free counts (as the admitter reads them). */
+export async function admit(s: Services, sale: TestSale, maxNew = 1000, batch = 1000) {
+  const free = (await s.inventory.poolStats(sale.id, sale.pools)).map((p) => p.available);
+  return parseAdmit(await s.room.scripts.admit(sale.k, maxNew, batch, randomBytes(4).toString('hex'), free));
+}
+
+/**
+ * Admits `want` buyers and finishes each admission as held (what Admitter.finishAdmission does). The
+ * token bucket of a new sale starts empty, so this polls admit until the tokens let `want` through.
+ */
+export async function admitAndHold(s: Services, sale: TestSale, want: number) {
+  const list: Admission[] = [];
+  let served = 0;
+  await pollUntil(async () => {
+    const r = await admit(s, sale, want - list.length);
+    served = r.served;
+    for (const a of r.list) {
+      const taken = await s.inventory.take(sale.id, a.pool, a.holdId, a.buyer, sale.holdSeconds);
+      expect(taken?.created).toBe(true);
+      expect(await s.room.scripts.admitDone(sale.k, a.buyer, a.holdId, 'held')).toBe('held');
+      list.push(a);
+    }
+    return list.length;
+  }, (n) => n >= want, 3000, 10);
+  return { served, list };
+}
+
+export async function joinAll(s: Services, sale: TestSale, buyers: string[]) {
+  const out: (string | number)[][] = [];
+  for (const b of buyers) out.push((await s.room.scripts.join(sale.k, b, 'join')) as (string | number)[]);
+  return out;
+}

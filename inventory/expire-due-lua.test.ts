@@ -1,0 +1,90 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { services } from '../tests/helpers/env.js';
+import { checkEveryStep, expectBalanced, pollUntil, saleWithHolds, waitPast } from './lua-test-support.js';
+
+// expire-due-2 (the sweeper) against the real Redis, with 1 s holds and Redis' own clock.
+const s = services();
+const inv = s.inventory;
+// The pool equation is checked after every inventory script call of every test.
+const steps = checkEveryStep(s.inventory);
+afterEach(() => expect(steps.violations).toEqual([]));
+afterAll(async () => {
+  await s.close();
+  expect(steps.steps).toBeGreaterThan(0);
+});
+
+const sale = (units: number, buyers: string[], holdSeconds = 60) => saleWithHolds(inv, units, buyers, holdSeconds);
+
+describe('expire-due-2.lua', () => {
+  it('returns nothing before the deadline', async () => {
+    const { saleId, k } = await sale(2, ['b1', 'b2']);
+    expect(await inv.scripts.expireDue(k, 100)).toEqual([]);
+    expect(await inv.stats(saleId, 1)).toMatchObject({ held: 2, available: 0 });
+  });
+
+  it('expires each overdue held hold exactly once and never a paying or released one', async () => {
+    const { saleId, k, ids, deadlines } = await sale(5, ['b1', 'b2', 'b3', 'b4'], 1);
+    await inv.beginPay(saleId, ids.b3!, 'b3');
+    await inv.release(saleId, ids.b4!, 'b4');
+    await expectBalanced(inv, saleId, 1);
+    await waitPast(inv.redis, Math.max(...Object.values(deadlines)));
+    const first = await inv.scripts.expireDue(k, 100);
+    // Flat {holdId, buyer, ...} in deadline order.
+    expect(first).toEqual([ids.b1, 'b1', ids.b2, 'b2']);
+    expect(await inv.scripts.expireDue(k, 100)).toEqual([]);
+    expect((await inv.getHold(saleId, ids.b3!))?.state).toBe('paying');
+    expect((await inv.getHold(saleId, ids.b4!))?.state).toBe('released');
+    expect(await inv.stats(saleId, 1)).toMatchObject({ available: 4, held: 0, paying: 1, expired: 2, released: 1 });
+    await expectBalanced(inv, saleId, 1);
+  });
+
+  it('concurrent sweepers: every overdue hold is returned by exactly one of them', async () => {
+    const buyers = Array.from({ length: 6 }, (_, i) => `c${i}`);
+    const { saleId, deadlines } = await sale(6, buyers, 1);
+    await waitPast(inv.redis, Math.max(...Object.values(deadlines)));
+    const runs = await Promise.all(Array.from({ length: 4 }, () => inv.expireDue(saleId, 1, 2)));
+    const all = runs.flat().map((e) => e.buyer).sort();
+    const rest = (await inv.expireDue(saleId, 1)).map((e) => e.buyer);
+    expect([...all, ...rest].sort()).toEqual(buyers);
+    expect((await inv.stats(saleId, 1)).available).toBe(6);
+    await expectBalanced(inv, saleId, 1);
+  });
+
+  it('takes at most ARGV[2] holds per call', async () => {
+    const { saleId, k, deadlines } = await sale(3, ['l1', 'l2', 'l3'], 1);
+    await waitPast(inv.redis, Math.max(...Object.values(deadlines)));
+    expect(await inv.scripts.expireDue(k, 2)).toHaveLength(4);
+    expect(await inv.stats(saleId, 1)).toMatchObject({ held: 1, available: 2 });
+    await expectBalanced(inv, saleId, 1);
+    expect(await inv.scripts.expireDue(k, 2)).toHaveLength(2);
+    await expectBalanced(inv, saleId, 1);
+  });
+
+  it('a paying hold is never expired by the sweeper, even long past its deadline; a decline then expires it', async () => {
+    const { saleId, k, ids, deadlines } = await sale(1, ['b1'], 1);
+    await inv.beginPay(saleId, ids.b1!, 'b1');
+    await waitPast(inv.redis, deadlines.b1! + 200);
+    expect(await inv.scripts.expireDue(k, 100)).toEqual([]);
+    // Even a deadline entry left behind (say, by an older script version) does not expire it.
+    await inv.redis.zadd(k.deadlines, deadlines.b1!, ids.b1!);
+    expect(await inv.scripts.expireDue(k, 100)).toEqual([]);
+    expect(await inv.redis.zcard(k.deadlines)).toBe(0);
+    expect((await inv.getHold(saleId, ids.b1!))?.state).toBe('paying');
+    expect(await inv.stats(saleId, 1)).toMatchObject({ paying: 1, available: 0 });
+    await expectBalanced(inv, saleId, 1);
+    expect(await inv.payFailed(saleId, ids.b1!)).toBe('expired');
+    expect(await inv.expireDue(saleId, 1)).toEqual([]);
+    expect((await inv.stats(saleId, 1)).available).toBe(1);
+    await expectBalanced(inv, saleId, 1);
+  });
+
+  it('a declined payment before the deadline is swept once the deadline passes', async () => {
+    const { saleId, ids } = await sale(1, ['b1'], 1);
+    await inv.beginPay(saleId, ids.b1!, 'b1');
+    expect(await inv.payFailed(saleId, ids.b1!)).toBe('held');
+    const swept = await pollUntil(() => inv.expireDue(saleId, 1), (r) => r.length > 0);
+    expect(swept).toEqual([{ holdId: ids.b1, buyer: 'b1' }]);
+    expect(await inv.expireDue(saleId, 1)).toEqual([]);
+    await expectBalanced(inv, saleId, 1);
+  });
+});

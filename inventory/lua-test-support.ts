@@ -1,0 +1,104 @@
+import { expect } from 'vitest';
+import type { RedisClient } from '../shared/redis.js';
+import { uniqueId } from '../tests/helpers/env.js';
+import type { Inventory, PoolStats } from './inventory-service.js';
+import type { PoolKeys } from './keys.js';
+import type { InventoryScripts } from './scripts.js';
+
+/**
+ * Test support for the Lua script tests (not a test file itself). The pool equation is asserted
+ * per pool, not only per sale: a unit leaking from one pool into another would cancel out in a sum.
+ */
+export async function expectBalanced(inv: Inventory, saleId: string, pools: number): Promise<PoolStats[]> {
+  const stats = await inv.poolStats(saleId, pools);
+  const holds = await inv.listHolds(saleId, pools);
+  for (let p = 0; p < pools; p++) {
+    const s = stats[p]!;
+    expect(await inv.redis.exists(inv.keys(saleId, p).pool), `pool ${p} exists`).toBe(1);
+    for (const f of ['stock', 'available', 'held', 'paying', 'sold'] as const) {
+      expect(s[f], `pool ${p} ${f} >= 0`).toBeGreaterThanOrEqual(0);
+    }
+    expect(s.available + s.held + s.paying + s.sold, `pool ${p}: stock == available + held + paying + sold`).toBe(s.stock);
+    // The counters agree with the holds themselves (paying/sold may also count ledger units without a hold).
+    const mine = holds.filter((h) => h.pool === p);
+    expect(s.held, `pool ${p} held == holds in state held`).toBe(mine.filter((h) => h.state === 'held').length);
+    expect(s.paying, `pool ${p} paying >= holds in state paying`).toBeGreaterThanOrEqual(mine.filter((h) => h.state === 'paying').length);
+    expect(s.sold, `pool ${p} sold >= holds in state sold`).toBeGreaterThanOrEqual(mine.filter((h) => h.state === 'sold').length);
+  }
+  return stats;
+}
+
+/**
+ * Makes every inventory script call of `inv` (and so of every service using it) check its pool's
+ * equation right after it returns, so the invariant is asserted after every step of every test, not
+ * only at the end. One HMGET is atomic, so the check is sound even while other calls race.
+ * Returns a report to assert at the end of the file: how many steps were checked and what failed
+ * (a failure also rejects the call itself).
+ */
+export function checkEveryStep(inv: Inventory): { steps: number; violations: string[] } {
+  const report = { steps: 0, violations: [] as string[] };
+  const scripts = inv.scripts as unknown as Record<string, unknown>;
+  const names: (keyof InventoryScripts)[] = ['rebuildPool', 'take', 'beginPay', 'settle', 'payFailed', 'release', 'expireDue', 'restock'];
+  for (const name of names) {
+    const orig = (scripts[name] as (k: PoolKeys, ...rest: unknown[]) => Promise<unknown>).bind(inv.scripts);
+    Object.defineProperty(scripts, name, {
+      configurable: true,
+      value: async (k: PoolKeys, ...rest: unknown[]) => {
+        const reply = await orig(k, ...rest);
+        const [stock, available, held, paying, sold] = (await inv.redis.hmget(k.pool, 'stock', 'available', 'held', 'paying', 'sold')).map(Number);
+        report.steps++;
+        // A missing pool (a -1 reply) has nothing to check: every field reads as 0.
+        const terms = [available!, held!, paying!, sold!];
+        if (stock !== available! + held! + paying! + sold! || terms.some((t) => t < 0 || Number.isNaN(t))) {
+          const msg = `${name} broke ${k.pool}: stock ${stock} != available ${available} + held ${held} + paying ${paying} + sold ${sold}`;
+          report.violations.push(msg);
+          throw new Error(msg);
+        }
+        return reply;
+      },
+    });
+  }
+  return report;
+}
+
+/** A one-pool sale with `units` units and one hold per buyer named, each held for `holdSeconds`. */
+export async function saleWithHolds(inv: Inventory, units: number, buyers: string[], holdSeconds = 60) {
+  const saleId = uniqueId('sale');
+  await inv.initPools(saleId, units, 1);
+  const ids: Record<string, string> = {};
+  const deadlines: Record<string, number> = {};
+  for (const b of buyers) {
+    ids[b] = inv.holdId(0, b.replace(/-/g, '_'));
+    const t = await inv.take(saleId, 0, ids[b]!, b, holdSeconds);
+    deadlines[b] = t!.deadline;
+  }
+  return { saleId, k: inv.keys(saleId, 0), ids, deadlines };
+}
+
+/** Redis' own clock in ms: the scripts compare deadlines with it, so tests wait on it too. */
+export async function redisNow(redis: RedisClient): Promise<number> {
+  const [s, us] = await redis.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls Redis' clock until it is strictly past `ms` (deadline-based behaviour has no event to wait on). */
+export async function waitPast(redis: RedisClient, ms: number, timeoutMs = 5000): Promise<void> {
+  const giveUp = Date.now() + timeoutMs;
+  while ((await redisNow(redis)) <= ms) {
+    if (Date.now() > giveUp) throw new Error(`redis clock did not pass ${ms} within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Polls `read` until `done` holds for its value, at most `timeoutMs`; returns the last value. */
+export async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000, everyMs = 25): Promise<T> {
+  const giveUp = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > giveUp) throw new Error(`condition not reached within ${timeoutMs} ms; last value ${JSON.stringify(v)}`);
+    await sleep(everyMs);
+  }
+}
