@@ -3,7 +3,7 @@ import { services, saleInput, silentLog, uniqueId } from '../tests/helpers/env.j
 import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
 import { createStripe } from './stripe-client.js';
 import { PaymentStore } from './payment-store.js';
-import { settlePayment, type SettleDeps } from './settle-payment.js';
+import { permanentRefusal, settlePayment, type SettleDeps } from './settle-payment.js';
 import type { PaymentJob } from './payment-job.js';
 
 const s = services();
@@ -87,5 +87,25 @@ describe('settlePayment', () => {
     expect(await s.inventory.getHold(first.sale.id, holdId)).toMatchObject({ state: 'released' });
     const orders = await s.db.query('SELECT id FROM orders WHERE sale_id = $1 AND buyer_id = $2', [first.sale.id, buyer]);
     expect(orders.rowCount).toBe(1);
+  });
+
+  it('an unknown PaymentMethod is a permanent refusal: no retries, the hold is the buyer\'s again', async () => {
+    const { sale, job } = await payingHold(uniqueId('b'), 'pm_doesnotexist');
+    expect(await settlePayment(deps, job)).toBe('declined');
+    expect(await s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'held' });
+    const attempt = await s.db.query('SELECT status, failure_reason FROM payment_attempts WHERE hold_id = $1', [job.holdId]);
+    expect(attempt.rows).toEqual([{ status: 'failed', failure_reason: 'resource_missing' }]);
+  });
+});
+
+describe('permanentRefusal', () => {
+  it('declines and invalid requests are final; everything else retries', () => {
+    expect(permanentRefusal({ type: 'StripeCardError', decline_code: 'insufficient_funds' })).toBe('insufficient_funds');
+    expect(permanentRefusal({ type: 'StripeInvalidRequestError', statusCode: 400, code: 'resource_missing' })).toBe('resource_missing');
+    for (const transient of [
+      { type: 'StripeAPIError', statusCode: 500 }, { type: 'StripeConnectionError' }, { type: 'StripeRateLimitError', statusCode: 429 },
+      { type: 'StripeIdempotencyError', statusCode: 409, code: 'idempotency_key_in_use' }, { type: 'StripeAuthenticationError', statusCode: 401 },
+      new Error('socket hang up'),
+    ]) expect(permanentRefusal(transient)).toBeNull();
   });
 });

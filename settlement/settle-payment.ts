@@ -17,10 +17,19 @@ export interface SettleDeps {
   log: Logger;
 }
 
-/** A refusal by the provider that retrying with the same key cannot change (a declined card). */
-function declineReason(err: unknown): string | null {
-  const e = err as { type?: string; decline_code?: string; code?: string };
+/**
+ * Why the provider refused for good, or null when the failure is transient and the job retries with
+ * the same idempotency key. One place decides; each branch says why.
+ */
+export function permanentRefusal(err: unknown): string | null {
+  const e = err as { type?: string; decline_code?: string; code?: string; statusCode?: number };
+  // The card was declined: the same request will be declined again; the buyer may use another card.
   if (e?.type === 'StripeCardError') return e.decline_code ?? e.code ?? 'card_declined';
+  // The request itself is wrong for this buyer (unknown or unusable PaymentMethod): retrying cannot
+  // help, and waiting would pin the unit past its deadline.
+  if (e?.type === 'StripeInvalidRequestError' && (e.statusCode === 400 || e.statusCode === 404)) return e.code ?? 'invalid_payment_method';
+  // Everything else — timeouts, connection errors, 409 key in use, 429, 5xx, and our own bugs
+  // (authentication, idempotency mismatch) — retries, then lands in the dead-letter queue for people.
   return null;
 }
 
@@ -72,7 +81,7 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
       paymentIntentId = pi.id;
       metrics.paymentAttempts.inc({ result: 'succeeded' });
     } catch (err) {
-      const reason = declineReason(err);
+      const reason = permanentRefusal(err);
       if (reason === null) {
         metrics.paymentAttempts.inc({ result: 'error' });
         throw err;
