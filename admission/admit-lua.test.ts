@@ -1,19 +1,12 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { services } from '../tests/helpers/env.js';
-import { checkEveryStep, expectBalanced, pollUntil, redisNow, sleep } from '../inventory/lua-test-support.js';
+import { describe, expect, it } from 'vitest';
+import { checkedServices, expectBalanced, pollUntil, redisNow, sleep } from '../inventory/lua-test-support.js';
 import { poolOfHold } from '../inventory/keys.js';
 import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale } from './lua-test-support.js';
 
 // admit-4 and admit-done-4 against the real Redis.
-const s = services();
-const scripts = s.room.scripts;
 // The pool equation is checked after every inventory script call of every test.
-const steps = checkEveryStep(s.inventory);
-afterEach(() => expect(steps.violations).toEqual([]));
-afterAll(async () => {
-  await s.close();
-  expect(steps.steps).toBeGreaterThan(0);
-});
+const s = checkedServices();
+const scripts = s.room.scripts;
 
 const names = (n: number, p = 'w') => Array.from({ length: n }, (_, i) => `${p}${i + 1}`);
 

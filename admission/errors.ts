@@ -1,3 +1,5 @@
+import { replyChecker } from '../shared/script-errors.js';
+
 /** Domain failures of the admission scripts (small negative integers from Lua). */
 export enum AdmissionCode {
   SaleNotFound = -1,
@@ -20,11 +22,4 @@ export class AdmissionError extends Error {
   }
 }
 
-export function checkAdmission<T>(reply: T | number): T {
-  if (typeof reply === 'number' && reply < 0) {
-    const known = BY_CODE[reply];
-    if (!known) throw new Error(`admission script returned unknown code ${reply}`);
-    throw new AdmissionError(known[0], known[1]);
-  }
-  return reply as T;
-}
+export const checkAdmission = replyChecker('admission', BY_CODE, (code, message) => new AdmissionError(code, message));

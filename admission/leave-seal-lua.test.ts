@@ -1,6 +1,6 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { services, uniqueId } from '../tests/helpers/env.js';
-import { checkEveryStep, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueId } from '../tests/helpers/env.js';
+import { checkedServices, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
 import { AdmissionError } from './errors.js';
 import { saleKeys } from './keys.js';
 import { admit, admitAndHold, hashOrder, joinAll, makeSale } from './lua-test-support.js';
@@ -8,15 +8,9 @@ import { recordOrder } from './waiting-room.js';
 import { InventoryError } from '../inventory/errors.js';
 
 // leave-4 and seal-3 against the real Redis; every code their headers list.
-const s = services();
-const scripts = s.room.scripts;
 // The pool equation is checked after every inventory script call of every test.
-const steps = checkEveryStep(s.inventory);
-afterEach(() => expect(steps.violations).toEqual([]));
-afterAll(async () => {
-  await s.close();
-  expect(steps.steps).toBeGreaterThan(0);
-});
+const s = checkedServices();
+const scripts = s.room.scripts;
 
 const code = (p: Promise<unknown>) =>
   p.then(() => 'resolved', (e: unknown) => (e instanceof AdmissionError || e instanceof InventoryError ? e.code : String(e)));

@@ -1,3 +1,5 @@
+import { replyChecker } from '../shared/script-errors.js';
+
 /** Domain failures returned by the inventory Lua scripts as small negative integers. */
 export enum InventoryCode {
   NotFound = -1,
@@ -29,11 +31,4 @@ export class InventoryError extends Error {
 }
 
 /** Turns a Lua reply into a typed error when it is a domain failure code; otherwise returns it. */
-export function checkReply<T>(reply: T | number): T {
-  if (typeof reply === 'number' && reply < 0) {
-    const known = BY_CODE[reply];
-    if (!known) throw new Error(`inventory script returned unknown code ${reply}`);
-    throw new InventoryError(known[0], known[1]);
-  }
-  return reply as T;
-}
+export const checkReply = replyChecker('inventory', BY_CODE, (code, message) => new InventoryError(code, message));

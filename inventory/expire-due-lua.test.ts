@@ -1,17 +1,10 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { services } from '../tests/helpers/env.js';
-import { checkEveryStep, expectBalanced, pollUntil, saleWithHolds, waitPast } from './lua-test-support.js';
+import { describe, expect, it } from 'vitest';
+import { checkedServices, expectBalanced, pollUntil, saleWithHolds, waitPast } from './lua-test-support.js';
 
 // expire-due-2 (the sweeper) against the real Redis, with 1 s holds and Redis' own clock.
-const s = services();
-const inv = s.inventory;
 // The pool equation is checked after every inventory script call of every test.
-const steps = checkEveryStep(s.inventory);
-afterEach(() => expect(steps.violations).toEqual([]));
-afterAll(async () => {
-  await s.close();
-  expect(steps.steps).toBeGreaterThan(0);
-});
+const s = checkedServices();
+const inv = s.inventory;
 
 const sale = (units: number, buyers: string[], holdSeconds = 60) => saleWithHolds(inv, units, buyers, holdSeconds);
 

@@ -1,18 +1,11 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { services } from '../tests/helpers/env.js';
+import { describe, expect, it } from 'vitest';
 import { InventoryError } from './errors.js';
-import { checkEveryStep, expectBalanced, saleWithHolds, waitPast } from './lua-test-support.js';
+import { checkedServices, expectBalanced, saleWithHolds, waitPast } from './lua-test-support.js';
 
 // begin-pay-3, settle-2, pay-failed-3 and release-3 against the real Redis (expire-due-2: expire-due-lua.test.ts).
-const s = services();
-const inv = s.inventory;
 // The pool equation is checked after every inventory script call of every test.
-const steps = checkEveryStep(s.inventory);
-afterEach(() => expect(steps.violations).toEqual([]));
-afterAll(async () => {
-  await s.close();
-  expect(steps.steps).toBeGreaterThan(0);
-});
+const s = checkedServices();
+const inv = s.inventory;
 
 const sale = (units: number, buyers: string[], holdSeconds = 60) => saleWithHolds(inv, units, buyers, holdSeconds);
 

@@ -1,19 +1,13 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRedis } from '../shared/redis.js';
-import { redisUrl, services, testPrefix, uniqueId } from '../tests/helpers/env.js';
+import { redisUrl, testPrefix, uniqueId } from '../tests/helpers/env.js';
 import { Inventory } from './inventory-service.js';
-import { checkEveryStep, expectBalanced, redisNow, waitPast } from './lua-test-support.js';
+import { checkEveryStep, checkedServices, expectBalanced, redisNow, waitPast } from './lua-test-support.js';
 
 // rebuild-pool-2 (which also creates new pools), take-4 and restock-1 against the real Redis; every code their headers list.
-const s = services();
-const inv = s.inventory;
 // The pool equation is checked after every inventory script call of every test.
-const steps = checkEveryStep(s.inventory);
-afterEach(() => expect(steps.violations).toEqual([]));
-afterAll(async () => {
-  await s.close();
-  expect(steps.steps).toBeGreaterThan(0);
-});
+const s = checkedServices();
+const inv = s.inventory;
 
 async function pool(units: number) {
   const saleId = uniqueId('sale');

@@ -1,6 +1,6 @@
-import { expect } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import type { RedisClient } from '../shared/redis.js';
-import { uniqueId } from '../tests/helpers/env.js';
+import { services, uniqueId, type Services } from '../tests/helpers/env.js';
 import type { Inventory, PoolStats } from './inventory-service.js';
 import type { PoolKeys } from './keys.js';
 import type { InventoryScripts } from './scripts.js';
@@ -101,4 +101,19 @@ export async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boole
     if (Date.now() > giveUp) throw new Error(`condition not reached within ${timeoutMs} ms; last value ${JSON.stringify(v)}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * The services of one Lua test file, with the pool equation checked after every inventory script
+ * call of every test (and a check at the end that some steps were checked at all).
+ */
+export function checkedServices(): Services {
+  const s = services();
+  const steps = checkEveryStep(s.inventory);
+  afterEach(() => expect(steps.violations).toEqual([]));
+  afterAll(async () => {
+    await s.close();
+    expect(steps.steps).toBeGreaterThan(0);
+  });
+  return s;
 }
