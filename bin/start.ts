@@ -64,8 +64,8 @@ async function demoSale(): Promise<void> {
   redis.disconnect();
 }
 
-function spawn(script: string, name: string): Promise<ChildProcess> {
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: ['--import', 'tsx'], env: process.env, stdio: 'inherit' });
+function spawn(script: string, name: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: ['--import', 'tsx'], env, stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`${name} exited with code ${code} before it was ready`)));
@@ -82,7 +82,8 @@ await demoSale();
 const children: ChildProcess[] = [];
 try {
   children.push(await spawn('../gateway/main.ts', 'gateway'));
-  children.push(await spawn('../settlement/main.ts', 'settlement worker'));
+  // The worker's own /metrics (orders, payment attempts, provider latency) for Prometheus.
+  children.push(await spawn('../settlement/main.ts', 'settlement worker', { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9101' }));
 } catch (err) {
   for (const c of children) c.kill('SIGTERM');
   await standIn?.close();
@@ -95,7 +96,7 @@ Flash-sale admission layer is running.
   Buyer page (demo sale):  ${base}/s/demo   (in development it asks for a made-up buyer name)
   Operator console:        ${base}/console  (the admin token is ADMIN_TOKEN; its development default is in README.md)
   Operator API:            ${base}/v1/admin/sales
-  Health / metrics:        ${base}/readyz  ${base}/metrics
+  Health / metrics:        ${base}/readyz  ${base}/metrics  (worker: http://127.0.0.1:${process.env.METRICS_PORT ?? '9101'}/metrics)
   Stripe stand-in:         ${standIn ? standIn.url : 'not started (STRIPE_API_URL points elsewhere)'}
 Ctrl-C stops everything.
 `);

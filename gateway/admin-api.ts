@@ -57,6 +57,12 @@ export function mountAdminApi(app: TemplatedApp, ctx: Context): void {
 
   route('post', '/v1/admin/sales', 0, 'create_sale', true, async ({ body }) => {
     const sale = await sales.create(validate(saleInput, body));
+    ctx.saleCache.markKnown(sale.id);
+    // Every gateway hears of the new sale at once (any sale event marks it known), so even its very
+    // first buyers upgrade on the synchronous path (see the upgrade handler in server.ts).
+    await sales.stats(sale)
+      .then((st) => sales.events.publish(sale.id, { t: 'state', state: st.state }))
+      .catch((err) => ctx.log.warn({ err, sale: sale.id }, 'could not announce the new sale'));
     return [201, publicSale(sale)];
   });
   route('get', '/v1/admin/sales', 0, 'list_sales', false, async () => {

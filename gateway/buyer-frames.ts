@@ -32,9 +32,12 @@ export function eta(position: number, ratePerSecond: number): number {
 export function renderView(v: BuyerView, rate: number, startsInSeconds: number): Rendered {
   switch (v.kind) {
     case 'none': return { frame: null, phase: 'none' };
+    // The caller sends the sale frame (state 'ended', with its window): nothing more will come.
+    case 'ended': return { frame: null, phase: 'done' };
     case 'left':
     case 'released': return { frame: { type: 'left' }, phase: 'done' };
-    case 'pre': return { frame: { type: 'queued', position: v.position, etaSeconds: Math.max(0, startsInSeconds) + eta(v.position, rate) }, phase: 'pre' };
+    // Whole seconds, as for every other ETA: the time left to the start is rounded up.
+    case 'pre': return { frame: { type: 'queued', position: v.position, etaSeconds: Math.ceil(Math.max(0, startsInSeconds)) + eta(v.position, rate) }, phase: 'pre' };
     case 'waiting': {
       const position = Math.max(1, v.ticket - v.served);
       return { frame: { type: 'queued', position, etaSeconds: eta(position, rate) }, phase: 'queued', ticket: v.ticket };

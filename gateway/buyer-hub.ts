@@ -2,10 +2,10 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { metrics } from '../shared/metrics.js';
 import { InventoryError } from '../inventory/errors.js';
 import { AdmissionError } from '../admission/errors.js';
-import { saleState } from '../admission/sale-schema.js';
+import { saleState, type Sale } from '../admission/sale-schema.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { SaleEvent } from '../admission/sale-events.js';
-import { enqueuePayment } from '../settlement/payment-job.js';
+import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
 import { buyerFrame, renderView, eta, type BuyerFrameIn, type Phase } from './buyer-frames.js';
 import { ApiError, wsErrorFrame } from './errors.js';
 import type { Context } from './context.js';
@@ -26,6 +26,7 @@ export interface SocketData {
 }
 
 type Ws = WebSocket<SocketData>;
+type SaleWindow = 'before' | 'during' | 'after';
 
 const FRAMES_PER_SECOND = 20;
 
@@ -36,6 +37,8 @@ export const waitTopic = (saleId: string) => `wait:${saleId}`;
 export class BuyerHub {
   private readonly sockets = new Map<string, Map<string, Set<Ws>>>();
   private readonly served = new Map<string, { served: number; rate: number }>();
+  /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
+  private readonly windows = new Map<string, SaleWindow>();
   app!: TemplatedApp;
 
   constructor(readonly ctx: Context) {}
@@ -137,10 +140,16 @@ export class BuyerHub {
         saleId, holdId, buyer, attemptNo, paymentMethod, amount: sale.price.amount, currency: sale.price.currency, perBuyerLimit: sale.perBuyerLimit,
       });
     } catch (err) {
-      // Nothing was charged: give the hold back to the buyer so they can pay again.
-      await this.ctx.inventory.payFailed(saleId, holdId).catch(() => {});
       this.ctx.log.error({ err, sale: saleId, holdId }, 'could not enqueue payment');
-      throw new ApiError('unavailable', 'the payment could not be queued; pay again');
+      // The add may have landed before the error: only when the job is certainly absent (read back
+      // on a working connection) can nothing be charged, and the hold go back to the buyer.
+      const job = await this.ctx.payments.getJob(paymentJobId(holdId, attemptNo)).then((j) => j ?? 'absent', () => 'unknown' as const);
+      if (job === 'absent') {
+        await this.ctx.inventory.payFailed(saleId, holdId).catch(() => {});
+        throw new ApiError('unavailable', 'the payment could not be queued; pay again');
+      }
+      // Unknown: the hold stays paying (money may move) until settlement or reconciliation decides.
+      if (job === 'unknown') throw new ApiError('unavailable', 'the payment could not be confirmed as queued; it will be checked, do not pay again');
     }
     this.toBuyer(saleId, buyer, { type: 'payment_pending', holdId });
   }
@@ -154,12 +163,14 @@ export class BuyerHub {
     for (let i = 0; ; i++) {
       const seq = d.seq;
       const view = await read();
+      // Every await comes before the check: from the check to the send nothing may interleave, or an
+      // event pushed meanwhile (an "admitted") would be followed by this older answer.
+      const sale = await this.ctx.saleCache.get(d.saleId);
       if (d.seq !== seq && i < 3) {
         read = () => this.ctx.room.status(d.saleId, d.buyer);
         continue;
       }
       const info = this.served.get(d.saleId);
-      const sale = await this.ctx.saleCache.get(d.saleId);
       const rate = info && info.rate > 0 ? info.rate : (sale?.admitPerSecond ?? 1);
       const startsIn = sale ? (Date.parse(sale.startsAt) - Date.now()) / 1000 : 0;
       const r = renderView(view, rate, startsIn);
@@ -170,6 +181,8 @@ export class BuyerHub {
           d.lastPositionAt = Date.now();
         }
         this.sendRaw(ws, JSON.stringify(r.frame));
+      } else if (view.kind === 'ended') {
+        await this.sendSaleFrame(ws);
       }
       return;
     }
@@ -189,6 +202,8 @@ export class BuyerHub {
     const { saleId } = ws.getUserData();
     const sale = await this.ctx.saleCache.get(saleId);
     if (!sale) return;
+    // The window this socket was told of: a start or end after this is announced by the next tick.
+    if (!this.windows.has(saleId)) this.windows.set(saleId, windowOf(sale, Date.now()));
     const soldOut = await this.ctx.sales.isSoldOut(saleId);
     this.sendRaw(ws, JSON.stringify({ type: 'sale', state: saleState(sale, soldOut), startsAt: sale.startsAt, endsAt: sale.endsAt }));
   }
@@ -214,18 +229,22 @@ export class BuyerHub {
 
   /** A message from the sale's Redis channel (every gateway gets every message once). */
   onSaleEvent(saleId: string, ev: SaleEvent): void {
+    // Only an existing sale has events (its admitter ticks at least once a second): once this
+    // gateway has heard of it, its buyers upgrade without a lookup.
+    this.ctx.saleCache.markKnown(saleId);
     switch (ev.t) {
       case 'tick':
         this.served.set(saleId, { served: ev.served, rate: ev.rate });
         for (const { b, f } of ev.buyers) this.toBuyer(saleId, b, f);
         this.pushPositions(saleId, ev.served, ev.rate);
+        this.announceWindow(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not announce the sale window'));
         return;
       case 'buyer':
         return this.toBuyer(saleId, ev.b, ev.f);
       case 'state':
         this.ctx.saleCache.forget(saleId);
         if (ev.state === 'sold_out') this.app.publish(waitTopic(saleId), '{"type":"sold_out"}', false);
-        void this.publishSaleFrame(saleId);
+        this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
         return;
       case 'sealed':
         // The pre-queue became tickets: each pre-queued socket reads its ticket once.
@@ -234,6 +253,25 @@ export class BuyerHub {
         }
         return;
     }
+  }
+
+  /**
+   * A sale opens at startsAt and ends at endsAt without any operator action, so no 'state' event says
+   * so; the contract still wants a sale frame on every state change (and waiters must not wait for
+   * nothing after the end). The admitter ticks every sale at least once a second: each tick compares
+   * the sale's window with the last one seen and publishes the frame when it moved.
+   */
+  private async announceWindow(saleId: string): Promise<void> {
+    if (!this.sockets.has(saleId)) {
+      this.windows.delete(saleId);
+      return;
+    }
+    const sale = await this.ctx.saleCache.get(saleId);
+    if (!sale) return;
+    const w = windowOf(sale, Date.now());
+    const seen = this.windows.get(saleId);
+    this.windows.set(saleId, w);
+    if (seen !== undefined && seen !== w) await this.publishSaleFrame(saleId);
   }
 
   private async publishSaleFrame(saleId: string): Promise<void> {
@@ -264,11 +302,17 @@ export class BuyerHub {
   }
 }
 
+function windowOf(sale: Pick<Sale, 'startsAt' | 'endsAt'>, now: number): SaleWindow {
+  return now < Date.parse(sale.startsAt) ? 'before' : now < Date.parse(sale.endsAt) ? 'during' : 'after';
+}
+
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof InventoryError) {
     // Someone else's hold is reported as missing: hold ids tell nothing about other buyers.
     if (err.code === 'not_your_hold' || err.code === 'hold_not_found') return new ApiError('hold_not_found');
+    // Codes only settlement and restocking meet: never a buyer's doing.
+    if (err.code === 'hold_not_paying' || err.code === 'invalid_quantity') return new ApiError('internal');
     return new ApiError(err.code, err.message);
   }
   if (err instanceof AdmissionError) return new ApiError(err.code === 'sold_out' ? 'sale_ended' : err.code, err.message);

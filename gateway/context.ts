@@ -28,13 +28,24 @@ export interface Context {
  */
 export class SaleCache {
   private readonly entries = new Map<string, { sale: Sale | null; at: number }>();
+  /** Ids of sales seen to exist. Sales are never deleted, so an id once seen stays valid for good. */
+  private readonly known = new Set<string>();
   constructor(private readonly sales: SaleService, private readonly ttlMs = 1000) {}
   async get(id: string): Promise<Sale | null> {
     const e = this.entries.get(id);
     if (e && Date.now() - e.at < this.ttlMs) return e.sale;
     const sale = await this.sales.get(id);
     this.entries.set(id, { sale, at: Date.now() });
+    if (sale) this.known.add(id);
     return sale;
+  }
+  /** Answers without I/O whether a sale exists, when this process has seen it (the upgrade's fast path). */
+  isKnown(id: string): boolean {
+    return this.known.has(id);
+  }
+  /** A sale is known to exist (listed at start, created here, or its events arrive). */
+  markKnown(id: string): void {
+    this.known.add(id);
   }
   forget(id: string): void {
     this.entries.delete(id);

@@ -36,34 +36,47 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       const saleId = req.getParameter(0) ?? '';
       const query = new URLSearchParams(req.getQuery() ?? '');
       const bearer = /^Bearer (.+)$/.exec(req.getHeader('authorization'));
-      const token = query.get('token') ?? bearer?.[1] ?? '';
+      // An empty `token=` in the URL must not hide a token given in the header.
+      const token = query.get('token') || bearer?.[1] || '';
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const r = reply(res);
-      (async () => {
-        let buyer: string;
-        try {
-          buyer = (await verify(token)).id;
-        } catch {
-          throw new ApiError('unauthorized', 'missing, expired or forged buyer token');
-        }
-        if (!/^[a-z0-9-]{1,64}$/.test(saleId) || !(await ctx.saleCache.get(saleId))) throw new ApiError('sale_not_found');
-        if (r.aborted) return;
+      let buyer: string;
+      try {
+        buyer = verify(token).id;
+      } catch {
+        return sendError(r, new ApiError('unauthorized', 'missing, expired or forged buyer token'));
+      }
+      if (!/^[a-z0-9-]{1,64}$/.test(saleId)) return sendError(r, new ApiError('sale_not_found'));
+      const data = (): SocketData => ({
+        saleId, buyer, closed: false, phase: 'none', ticket: 0, lastPosition: 0, lastPositionAt: 0, seq: 0, chain: Promise.resolve(), tokens: 20, tokensAt: Date.now(),
+      });
+      // The usual case finishes inside this callback: uWS upgrades synchronously and safely. An
+      // upgrade after an await must go through res.cork(), where the pinned uWS build may close the
+      // new socket right after open (see buyerVerifier); that path is left for the first buyer of a
+      // sale this process has not seen yet.
+      if (ctx.saleCache.isKnown(saleId)) {
         r.done = true;
-        res.cork(() => {
-          res.upgrade<SocketData>(
-            { saleId, buyer, closed: false, phase: 'none', ticket: 0, lastPosition: 0, lastPositionAt: 0, seq: 0, chain: Promise.resolve(), tokens: 20, tokensAt: Date.now() },
-            key, protocol, extensions, context,
-          );
-        });
-      })().catch((err) => sendError(r, toHttpError(err, ctx)));
+        res.upgrade<SocketData>(data(), key, protocol, extensions, context);
+        return;
+      }
+      ctx.saleCache.get(saleId)
+        .then((sale) => {
+          if (!sale) throw new ApiError('sale_not_found');
+          if (r.aborted) return;
+          r.done = true;
+          res.cork(() => res.upgrade<SocketData>(data(), key, protocol, extensions, context));
+        })
+        .catch((err) => sendError(r, toHttpError(err, ctx)));
     },
     open: (ws) => void hub.onOpen(ws),
     message: (ws, message, isBinary) => hub.onMessage(ws, message, isBinary),
     close: (ws) => hub.onClose(ws),
   });
 
+  // Every sale that exists now is known, so its buyers upgrade on the synchronous path.
+  for (const sale of await ctx.sales.list()) ctx.saleCache.markKnown(sale.id);
   mountAdminApi(app, ctx);
   mountPages(app, ctx);
 

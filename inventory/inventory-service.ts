@@ -155,7 +155,7 @@ export class Inventory {
     await Promise.all(split.map((units, i) => (units > 0 ? this.scripts.restock(this.keys(saleId, i), units).then(checkReply) : 0)));
   }
 
-  /** Every hold of the sale with its state (audit; O(holds), never on a hot path). */
+  /** Every hold of the sale with its full record (tests and tools; O(holds), never on a hot path). */
   async listHolds(saleId: string, pools: number): Promise<Hold[]> {
     const out: Hold[] = [];
     for (let p = 0; p < pools; p++) {
@@ -165,4 +165,19 @@ export class Inventory {
     }
     return out;
   }
+
+  /**
+   * Each pool's counters with the state of every one of its holds, each pool read in one atomic step
+   * (audit; O(holds), never on a hot path).
+   */
+  async snapshot(saleId: string, pools: number): Promise<{ stats: PoolStats; holds: { holdId: string; state: string }[] }[]> {
+    const replies = await Promise.all(Array.from({ length: pools }, (_, i) => this.scripts.snapshotPool(this.keys(saleId, i))));
+    return replies.map((r) => {
+      const [stock, available, held, paying, sold] = r.slice(0, 5).map(Number) as [number, number, number, number, number];
+      const holds: { holdId: string; state: string }[] = [];
+      for (let i = 5; i + 1 < r.length; i += 2) holds.push({ holdId: String(r[i]), state: String(r[i + 1]) });
+      return { stats: { stock, available, held, paying, sold, expired: 0, released: 0 }, holds };
+    });
+  }
+
 }

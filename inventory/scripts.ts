@@ -43,6 +43,9 @@ export class InventoryScripts {
   expireDue(k: PoolKeys, limit: number) {
     return runScript<string[]>(this.redis, 'invExpireDue', [k.pool, k.deadlines], [k.holdPrefix, limit]);
   }
+  snapshotPool(k: PoolKeys) {
+    return runScript<(string | number)[]>(this.redis, 'invSnapshotPool', [k.pool, k.holds], [k.holdPrefix]);
+  }
   restock(k: PoolKeys, units: number) {
     return runScript<number>(this.redis, 'invRestock', [k.pool], [units]);
   }

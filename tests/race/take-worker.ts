@@ -19,8 +19,9 @@ export type TakeJob =
 
 export type ToWorker = { cmd: 'prepare'; job: TakeJob } | { cmd: 'go' } | { cmd: 'exit' };
 export type FromWorker =
+  | { type: 'up' }
   | { type: 'ready' }
-  | { type: 'done'; wins: string[]; losses: number; errors: string[]; elapsedMs: number }
+  | { type: 'done'; wins: string[]; losses: number; errors: string[]; elapsedMs: number; startedAt: number; finishedAt: number }
   | { type: 'failed'; error: string };
 
 /** Separate connections, so takers of one process also interleave in Redis, not only in one pipeline. */
@@ -90,6 +91,7 @@ async function go(): Promise<void> {
   const j = job;
   if (!j) throw new Error('go before prepare');
   job = undefined;
+  const startedAt = Date.now();
   const began = performance.now();
   const results = await Promise.allSettled(Array.from({ length: j.takers }, (_, i) => takeOne(j, i)));
   const wins: string[] = [];
@@ -100,7 +102,7 @@ async function go(): Promise<void> {
     else if (r.value === null) losses++;
     else wins.push(r.value);
   }
-  send({ type: 'done', wins, losses, errors: errors.slice(0, 20), elapsedMs: Math.round(performance.now() - began) });
+  send({ type: 'done', wins, losses, errors: errors.slice(0, 20), elapsedMs: Math.round(performance.now() - began), startedAt, finishedAt: Date.now() });
 }
 
 async function shutdown(): Promise<void> {
@@ -115,3 +117,5 @@ process.on('message', (m: ToWorker) => {
 });
 // The parent went away (a crashed test run): do not linger.
 process.on('disconnect', () => void shutdown());
+// IPC messages that arrive before a listener exists are lost: say when ours is in place.
+send({ type: 'up' });

@@ -1,0 +1,49 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { services, saleInput, uniqueId } from '../tests/helpers/env.js';
+import { auditSale } from './audit.js';
+import { PaymentStore } from './payment-store.js';
+
+const s = services();
+afterAll(() => s.close());
+
+const audit = async (id: string) => auditSale(s.db, s.sales, s.inventory, (await s.sales.get(id))!);
+
+describe('audit finds what is wrong, and only that', () => {
+  it('a clean sale is ok', async () => {
+    const sale = await s.sales.create(saleInput({ stock: 4, pools: 2 }));
+    await s.inventory.take(sale.id, 0, s.inventory.holdId(0, 'a1'), 'b1', 60);
+    expect(await audit(sale.id)).toMatchObject({ ok: true, problems: [], stock: 4, held: 1, available: 3, orders: 0 });
+  });
+
+  it('a broken pool equation, a unit counted without its hold, and an oversell are each reported', async () => {
+    const sale = await s.sales.create(saleInput({ stock: 4, pools: 2 }));
+    await s.redis.hincrby(s.inventory.keys(sale.id, 1).pool, 'available', 1);
+    await s.redis.hincrby(s.inventory.keys(sale.id, 0).pool, 'held', 1);
+    await s.redis.hincrby(s.inventory.keys(sale.id, 0).pool, 'available', -1);
+    const r = await audit(sale.id);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^pool 1: stock 2 != available \+ held \+ paying \+ sold \(3\)$/),
+      expect.stringMatching(/^pool 0: 0 held holds but counter says 1$/),
+      expect.stringMatching(/^stock 4 != available/),
+    ]));
+  });
+
+  it('orders that Redis does not count as sold, and a buyer over the limit, are reported', async () => {
+    const sale = await s.sales.create(saleInput({ stock: 4, pools: 1, perBuyerLimit: 1 }));
+    const store = new PaymentStore(s.db);
+    for (const n of [1, 2]) {
+      const job = { saleId: sale.id, holdId: `hold_0_${uniqueId('o').replace('-', '_')}`, buyer: 'greedy', attemptNo: 1, paymentMethod: 'pm_card_visa', amount: 1, currency: 'eur', perBuyerLimit: 1 };
+      const attempt = await store.ensureAttempt(job);
+      await store.writeOrder(job, attempt.id, `pi_audit_${n}_${sale.id}`);
+    }
+    const r = await audit(sale.id);
+    expect(r.ok).toBe(false);
+    expect(r.orders).toBe(2);
+    expect(r.problems).toEqual(expect.arrayContaining([
+      'orders in Postgres 2 != sold 0',
+      'buyer greedy has 2 orders, more than perBuyerLimit 1',
+      expect.stringMatching(/^order ord_0_o_\w+ has hold hold_0_o_\w+ that is not sold in Redis$/),
+    ]));
+  });
+});

@@ -1,0 +1,103 @@
+import { expect } from 'vitest';
+import type { SaleInput, SaleStats } from '../../admission/sale-schema.js';
+import { BuyerSocket, type Frame } from '../helpers/buyer.js';
+import { saleInput, uniqueId } from '../helpers/env.js';
+import type { Stack } from '../helpers/stack.js';
+
+/**
+ * Small steps shared by the end-to-end files (not a test file itself): create a sale, open buyers,
+ * read stats, wait on the admitter, and the closing audit every scenario ends with.
+ */
+
+export type { Frame };
+
+export async function createSale(stack: Stack, over: Partial<SaleInput> = {}): Promise<{ id: string; [k: string]: any }> {
+  // Two pools by default, one when the stock is a single unit (pools may not exceed stock).
+  const pools = over.pools ?? Math.min(2, over.stock ?? 2);
+  const r = await stack.admin('POST', '/v1/admin/sales', saleInput({ pools, ...over }));
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body;
+}
+
+export async function stats(stack: Stack, saleId: string): Promise<SaleStats> {
+  const r = await stack.admin('GET', `/v1/admin/sales/${saleId}`);
+  expect(r.status).toBe(200);
+  return r.body.stats as SaleStats;
+}
+
+async function admitterTicks(stack: Stack): Promise<number> {
+  const text = await (await fetch(stack.url('/metrics'))).text();
+  const m = /^fs_admitter_ticks_total (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Waits until the gateway's admitter has run at least `n` more sale ticks: the way to give it the
+ * chance to do something it must not do (admit while paused, send sold_out too early) without a sleep.
+ */
+export async function waitAdmitterTicks(stack: Stack, n = 10, timeoutMs = 10_000): Promise<void> {
+  const start = await admitterTicks(stack);
+  const until = Date.now() + timeoutMs;
+  while ((await admitterTicks(stack)) < start + n) {
+    if (Date.now() > until) throw new Error(`the admitter did not tick ${n} times in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The closing check of every scenario: the audit of the contract is clean. */
+export async function expectCleanAudit(stack: Stack, saleId: string, expected: Record<string, unknown> = {}): Promise<any> {
+  const r = await stack.admin('GET', `/v1/admin/sales/${saleId}/audit`);
+  expect(r.status).toBe(200);
+  expect(r.body, JSON.stringify(r.body)).toMatchObject({ ok: true, problems: [], ...expected });
+  return r.body;
+}
+
+/** Opens buyer sockets and remembers them so a file can close them all afterwards. */
+export class Buyers {
+  private readonly open: BuyerSocket[] = [];
+  constructor(private readonly stack: Stack) {}
+
+  async connect(saleId: string, buyer = uniqueId('buyer'), gateway = 0): Promise<BuyerSocket> {
+    const b = await BuyerSocket.open((t) => this.stack.wsUrl(saleId, t, gateway), buyer);
+    this.open.push(b);
+    await b.next('sale');
+    return b;
+  }
+
+  /** Connects, joins and waits for the hold. */
+  async holding(saleId: string, buyer?: string): Promise<{ b: BuyerSocket; holdId: string; expiresAt: string }> {
+    const b = await this.connect(saleId, buyer);
+    const from = b.frames.length;
+    b.send({ type: 'join' });
+    const a = await b.next('admitted', 15_000, from);
+    return { b, holdId: a.holdId, expiresAt: a.expiresAt };
+  }
+
+  /** Connects and joins; resolves on the `queued` answer (fails if admitted instead). */
+  async queued(saleId: string, buyer?: string): Promise<{ b: BuyerSocket; position: number }> {
+    const b = await this.connect(saleId, buyer);
+    const f = await b.request({ type: 'join' }, (x) => x.type === 'queued' || x.type === 'admitted' || x.type === 'error');
+    expect(f.type, JSON.stringify(b.frames)).toBe('queued');
+    return { b, position: f.position };
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.open.splice(0).map((b) => (b.ws.readyState === b.ws.CLOSED ? undefined : b.close())));
+  }
+}
+
+/** Pays and waits for the outcome frame of this payment (after payment_pending). */
+export async function pay(b: BuyerSocket, holdId: string, paymentMethod: string, timeoutMs = 20_000): Promise<Frame> {
+  const from = b.frames.length;
+  b.send({ type: 'pay', holdId, paymentMethod });
+  return b.next((f) => (f.type === 'order_confirmed' || f.type === 'payment_failed' || f.type === 'error') && (f.type === 'error' || f.holdId === holdId), timeoutMs, from);
+}
+
+export async function setFaults(stack: Stack, faults: Record<string, number> | null): Promise<void> {
+  const res = await fetch(`${stack.standIn.url}/_stand-in/faults`, {
+    method: faults ? 'POST' : 'DELETE',
+    headers: { 'content-type': 'application/json' },
+    body: faults ? JSON.stringify(faults) : undefined,
+  });
+  expect(res.status).toBe(200);
+}
