@@ -1,20 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
 import type { BuyerSocket } from '../helpers/buyer.js';
-import { Buyers, createSale, expectCleanAudit, pay, stats } from './kit.js';
+import { Buyers, useStack, createSale, expectCleanAudit, pay, stats } from './kit.js';
 
 let stack: Stack;
 let buyers: Buyers;
-beforeAll(async () => {
-  stack = await startStack();
-  buyers = new Buyers(stack);
-});
-afterEach(async () => {
-  await buyers.closeAll();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+useStack((s, b) => ((stack = s), (buyers = b)));
 
 /** Sends raw data and returns the error frame it earns; the contract's shape is checked here. */
 async function refused(b: BuyerSocket, data: string | Buffer, code: string) {

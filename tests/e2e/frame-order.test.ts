@@ -1,20 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
 import type { BuyerSocket } from '../helpers/buyer.js';
-import { Buyers, createSale, expectCleanAudit, pay } from './kit.js';
+import { Buyers, useStack, createSale, expectCleanAudit, pay } from './kit.js';
 
 let stack: Stack;
 let buyers: Buyers;
-beforeAll(async () => {
-  stack = await startStack();
-  buyers = new Buyers(stack);
-});
-afterEach(async () => {
-  await buyers.closeAll();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+useStack((s, b) => ((stack = s), (buyers = b)));
 
 /** A buyer's state only moves forward: nothing of the waiting room comes after a hold or an order. */
 function expectForwardOnly(b: BuyerSocket) {

@@ -1,8 +1,8 @@
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { SaleInput, SaleStats } from '../../admission/sale-schema.js';
 import { BuyerSocket, type Frame } from '../helpers/buyer.js';
 import { saleInput, uniqueId } from '../helpers/env.js';
-import type { Stack } from '../helpers/stack.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 
 /**
  * Small steps shared by the end-to-end files (not a test file itself): create a sale, open buyers,
@@ -100,4 +100,25 @@ export async function setFaults(stack: Stack, faults: Record<string, number> | n
     body: faults ? JSON.stringify(faults) : undefined,
   });
   expect(res.status).toBe(200);
+}
+
+/**
+ * One stack per test file (started before its tests, stopped after), with every buyer socket a test
+ * opened closed after each test. `use` receives them once the stack is up.
+ */
+export function useStack(use: (stack: Stack, buyers: Buyers) => void, opts?: Parameters<typeof startStack>[0]): void {
+  let stack: Stack | undefined;
+  let buyers: Buyers | undefined;
+  beforeAll(async () => {
+    const started = await startStack(opts);
+    stack = started;
+    buyers = new Buyers(started);
+    use(started, buyers);
+  });
+  afterEach(async () => {
+    await buyers?.closeAll();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
 }

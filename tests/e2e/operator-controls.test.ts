@@ -1,19 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { Buyers, createSale, expectCleanAudit, pay, stats, waitAdmitterTicks } from './kit.js';
+import { describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
+import { Buyers, useStack, createSale, expectCleanAudit, pay, stats, waitAdmitterTicks } from './kit.js';
 
 let stack: Stack;
 let buyers: Buyers;
-beforeAll(async () => {
-  stack = await startStack();
-  buyers = new Buyers(stack);
-});
-afterEach(async () => {
-  await buyers.closeAll();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+useStack((s, b) => ((stack = s), (buyers = b)));
 
 const answer = (f: { type: string }) => f.type !== 'sale';
 

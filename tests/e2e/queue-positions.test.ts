@@ -1,19 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { Buyers, createSale, expectCleanAudit, pay } from './kit.js';
+import { describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
+import { Buyers, useStack, createSale, expectCleanAudit, pay } from './kit.js';
 
 let stack: Stack;
 let buyers: Buyers;
-beforeAll(async () => {
-  stack = await startStack();
-  buyers = new Buyers(stack);
-});
-afterEach(async () => {
-  await buyers.closeAll();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+useStack((s, b) => ((stack = s), (buyers = b)));
 
 describe('queued positions', () => {
   it('are pushed as the queue moves, without the buyer asking', async () => {

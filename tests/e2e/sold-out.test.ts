@@ -1,20 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { Buyers, createSale, expectCleanAudit, pay, setFaults, stats, waitAdmitterTicks } from './kit.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
+import { Buyers, useStack, createSale, expectCleanAudit, pay, setFaults, stats, waitAdmitterTicks } from './kit.js';
 
 let stack: Stack;
 let buyers: Buyers;
-beforeAll(async () => {
-  stack = await startStack();
-  buyers = new Buyers(stack);
-});
-afterEach(async () => {
-  await setFaults(stack, null);
-  await buyers.closeAll();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+useStack((s, b) => ((stack = s), (buyers = b)));
+afterEach(() => setFaults(stack, null));
 
 describe('sold_out', () => {
   it('reaches every waiter once both units are paid', async () => {
