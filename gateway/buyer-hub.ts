@@ -134,7 +134,21 @@ export class BuyerHub {
     const { saleId, buyer } = ws.getUserData();
     const sale = await this.ctx.saleCache.get(saleId);
     if (!sale) throw new ApiError('sale_not_found');
-    const attemptNo = await this.ctx.inventory.beginPay(saleId, holdId, buyer);
+    let attemptNo: number;
+    try {
+      attemptNo = await this.ctx.inventory.beginPay(saleId, holdId, buyer);
+    } catch (err) {
+      // Overdue when paid for: begin-pay expired it just now, so no sweeper tick will announce it.
+      // The buyer hears why the pay was refused and that the hold is gone (a terminal state).
+      if (err instanceof InventoryError && err.code === 'hold_ended') {
+        const hold = await this.ctx.inventory.getHold(saleId, holdId);
+        if (hold?.buyer === buyer && hold.state === 'expired') {
+          this.sendRaw(ws, wsErrorFrame(toApiError(err)));
+          return this.toBuyer(saleId, buyer, { type: 'hold_expired', holdId });
+        }
+      }
+      throw err;
+    }
     try {
       await enqueuePayment(this.ctx.payments, {
         saleId, holdId, buyer, attemptNo, paymentMethod, amount: sale.price.amount, currency: sale.price.currency, perBuyerLimit: sale.perBuyerLimit,

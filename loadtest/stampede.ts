@@ -32,7 +32,7 @@ const N = Number(a.buyers);
 const admin = { authorization: `Bearer ${a['admin-token']}`, 'content-type': 'application/json' };
 
 type Outcome = 'confirmed' | 'sold_out' | 'expired' | 'left' | 'ended' | 'stuck';
-interface Buyer { id: string; outcome?: Outcome; confirmations: Set<string>; declines: number; connectMs: number; joinMs?: number }
+interface Buyer { id: string; outcome?: Outcome; confirmations: Set<string>; declines: number; reconnects: number; connectMs: number; joinMs?: number; frames: string[]; closeCode?: number }
 
 const saleId = `stampede-${Date.now().toString(36)}`;
 const created = await fetch(`${a.url}/v1/admin/sales`, {
@@ -46,13 +46,30 @@ if (created.status !== 201) throw new Error(`could not create the sale: ${create
 
 const rand = () => Math.random();
 const started = Date.now();
-const buyers: Buyer[] = Array.from({ length: N }, (_, i) => ({ id: `sb-${i}-${saleId}`, confirmations: new Set(), declines: 0, connectMs: 0 }));
+const buyers: Buyer[] = Array.from({ length: N }, (_, i) => ({ id: `sb-${i}-${saleId}`, confirmations: new Set(), declines: 0, reconnects: 0, connectMs: 0, frames: [] }));
 
-function run(b: Buyer, token: string): Promise<void> {
+/**
+ * One buyer's session; a dropped socket (a reset under load, a gateway restart) is reopened with
+ * backoff and jitter, as the buyer page does, and the buyer's state comes back with it.
+ */
+async function run(b: Buyer, token: string): Promise<void> {
+  for (let attempt = 0; attempt < 6 && !b.outcome; attempt++) {
+    if (attempt > 0) {
+      b.reconnects++;
+      await new Promise((r) => setTimeout(r, Math.min(8000, 250 * 2 ** attempt) * (0.5 + Math.random())));
+    }
+    await session(b, token, attempt === 0);
+  }
+}
+
+const plans = new Map<string, number>();
+
+function session(b: Buyer, token: string, first: boolean): Promise<void> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const ws = new WebSocket(`${a.url.replace('http', 'ws')}/v1/sales/${saleId}/ws?token=${token}`);
-    const plan = rand();
+    const plan = plans.get(b.id) ?? rand();
+    plans.set(b.id, plan);
     const finish = (o: Outcome) => {
       if (!b.outcome || b.outcome === 'expired') b.outcome = o;
       if (o !== 'confirmed' || b.confirmations.size > 0) {
@@ -62,12 +79,13 @@ function run(b: Buyer, token: string): Promise<void> {
     };
     let joinedAt = 0;
     ws.on('open', () => {
-      b.connectMs = Date.now() - t0;
+      if (first) b.connectMs = Date.now() - t0;
       joinedAt = Date.now();
       ws.send(JSON.stringify({ type: 'join' }));
     });
     ws.on('message', (data) => {
       const f = JSON.parse(String(data));
+      b.frames.push(f.type);
       if (f.type === 'queued' && b.joinMs === undefined) b.joinMs = Date.now() - joinedAt;
       if (f.type === 'admitted') {
         if (b.joinMs === undefined) b.joinMs = Date.now() - joinedAt;
@@ -90,7 +108,10 @@ function run(b: Buyer, token: string): Promise<void> {
       if (f.type === 'sale' && f.state === 'ended') finish('ended');
     });
     ws.on('error', () => {});
-    ws.on('close', () => resolve());
+    ws.on('close', (code) => {
+      b.closeCode = code;
+      resolve();
+    });
   });
 }
 
@@ -120,12 +141,16 @@ const summary = {
   sale: saleId, buyers: N, stock: Number(a.stock), seconds: Math.round(seconds * 10) / 10,
   confirmed: count('confirmed'), soldOut: count('sold_out'), expired: count('expired'), left: count('left'), ended: count('ended'), stuck: count('stuck'),
   declinedAttempts: buyers.reduce((n, b) => n + b.declines, 0),
+  reconnects: buyers.reduce((n, b) => n + b.reconnects, 0),
   confirmationsSeen: confirmations, ordersInPostgres: audit.orders, sold: audit.sold, chargesAtStandIn: charges.length,
   buyersWithTwoOrders: buyers.filter((b) => b.confirmations.size > 1).length,
   joinToFirstFrameMs: { p50: pct(joins, 50), p99: pct(joins, 99) },
   connectMs: { p50: pct(buyers.map((b) => b.connectMs), 50), p99: pct(buyers.map((b) => b.connectMs), 99) },
   auditOk: audit.ok, problems: audit.problems,
 };
+for (const b of buyers.filter((x) => x.outcome === 'stuck').slice(0, 10)) {
+  console.error(`stuck: ${b.id} frames=${b.frames.join(',')} close=${b.closeCode ?? 'open'} connectMs=${b.connectMs}`);
+}
 const ok = summary.auditOk && summary.stuck === 0 && summary.confirmationsSeen === summary.ordersInPostgres && summary.chargesAtStandIn === summary.ordersInPostgres && summary.buyersWithTwoOrders === 0 && summary.sold <= summary.stock;
 console.log(JSON.stringify({ ...summary, ok }));
 process.exit(ok ? 0 : 1);
