@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../shared/db.js';
 import type { RedisClient } from '../shared/redis.js';
-import type { Inventory } from '../inventory/inventory-service.js';
+import type { Inventory, PoolStats } from '../inventory/inventory-service.js';
 import type { LedgerHold } from '../inventory/scripts.js';
 import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
@@ -119,24 +119,25 @@ export class SaleService {
     return this.store.list();
   }
 
-  async stats(sale: Sale, now = Date.now()): Promise<SaleStats> {
+  /** `pools`: the sale's pool totals when the caller has just read them (the audit's atomic snapshot). */
+  async stats(sale: Sale, now = Date.now(), pools?: PoolStats): Promise<SaleStats> {
     const k = saleKeys(this.prefix, sale.id);
-    const [pools, pre, wait, fields] = await Promise.all([
-      this.inventory.stats(sale.id, sale.pools),
+    const [totals, pre, wait, fields] = await Promise.all([
+      pools ?? this.inventory.stats(sale.id, sale.pools),
       this.redis.zcard(k.pre),
       this.redis.zcard(k.wait),
       this.redis.hmget(k.sale, 'soldOut', 'admitted'),
     ]);
     return {
       state: saleState(sale, fields[0] === '1', now),
-      stock: pools.stock,
-      available: pools.available,
-      held: pools.held,
-      paying: pools.paying,
-      sold: pools.sold,
+      stock: totals.stock,
+      available: totals.available,
+      held: totals.held,
+      paying: totals.paying,
+      sold: totals.sold,
       waiting: pre + wait,
       admitted: Number(fields[1] ?? 0),
-      expired: pools.expired,
+      expired: totals.expired,
     };
   }
 

@@ -212,14 +212,19 @@ export class BuyerHub {
     if (ticket !== undefined) d.ticket = ticket;
   }
 
-  private async sendSaleFrame(ws: Ws): Promise<void> {
-    const { saleId } = ws.getUserData();
+  /** The contract's `sale` frame for a sale as it stands now, serialised once; null for no such sale. */
+  private async saleFrame(saleId: string): Promise<string | null> {
     const sale = await this.ctx.saleCache.get(saleId);
-    if (!sale) return;
-    // The window this socket was told of: a start or end after this is announced by the next tick.
+    if (!sale) return null;
+    // The window buyers were told of: a start or end after this is announced by the next tick.
     if (!this.windows.has(saleId)) this.windows.set(saleId, windowOf(sale, Date.now()));
     const soldOut = await this.ctx.sales.isSoldOut(saleId);
-    this.sendRaw(ws, JSON.stringify({ type: 'sale', state: saleState(sale, soldOut), startsAt: sale.startsAt, endsAt: sale.endsAt }));
+    return JSON.stringify({ type: 'sale', state: saleState(sale, soldOut), startsAt: sale.startsAt, endsAt: sale.endsAt });
+  }
+
+  private async sendSaleFrame(ws: Ws): Promise<void> {
+    const frame = await this.saleFrame(ws.getUserData().saleId);
+    if (frame) this.sendRaw(ws, frame);
   }
 
   private sendRaw(ws: Ws, frame: string): void {
@@ -289,11 +294,9 @@ export class BuyerHub {
   }
 
   private async publishSaleFrame(saleId: string): Promise<void> {
-    const sale = await this.ctx.saleCache.get(saleId);
-    if (!sale) return;
-    const soldOut = await this.ctx.sales.isSoldOut(saleId);
+    const frame = await this.saleFrame(saleId);
     // One serialisation for every socket of the sale (uWS topic), not one per socket.
-    this.app.publish(saleTopic(saleId), JSON.stringify({ type: 'sale', state: saleState(sale, soldOut), startsAt: sale.startsAt, endsAt: sale.endsAt }), false);
+    if (frame) this.app.publish(saleTopic(saleId), frame, false);
   }
 
   /** Positions move locally: position = my ticket - served ticket; no Redis call per waiting buyer. */

@@ -23,7 +23,8 @@ try {
   fatal(log, err, `Postgres at DATABASE_URL is not usable (is it running?)`);
 }
 const ctx = createContext(config, log);
-await ctx.sales.loadAll();
+// Every sale that exists now is in Redis and known, so its buyers upgrade on the synchronous path.
+for (const sale of await ctx.sales.loadAll()) ctx.saleCache.markKnown(sale.id);
 const admitter = new Admitter(ctx.redis, config.REDIS_PREFIX, ctx.inventory, { tickMs: config.TICK_MS, leaseMs: 2000, batch: 1000, log });
 if (process.env.RUN_ADMITTER !== '0') admitter.start();
 const gateway = await startGateway(ctx);

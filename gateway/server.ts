@@ -75,8 +75,6 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     close: (ws) => hub.onClose(ws),
   });
 
-  // Every sale that exists now is known, so its buyers upgrade on the synchronous path.
-  for (const sale of await ctx.sales.list()) ctx.saleCache.markKnown(sale.id);
   mountAdminApi(app, ctx);
   mountPages(app, ctx);
 

@@ -173,10 +173,10 @@ export class Inventory {
   async snapshot(saleId: string, pools: number): Promise<{ stats: PoolStats; holds: { holdId: string; state: string }[] }[]> {
     const replies = await Promise.all(Array.from({ length: pools }, (_, i) => this.scripts.snapshotPool(this.keys(saleId, i))));
     return replies.map((r) => {
-      const [stock, available, held, paying, sold] = r.slice(0, 5).map(Number) as [number, number, number, number, number];
+      const stats = Object.fromEntries(STAT_FIELDS.map((f, j) => [f, Number(r[j])])) as unknown as PoolStats;
       const holds: { holdId: string; state: string }[] = [];
-      for (let i = 5; i + 1 < r.length; i += 2) holds.push({ holdId: String(r[i]), state: String(r[i + 1]) });
-      return { stats: { stock, available, held, paying, sold, expired: 0, released: 0 }, holds };
+      for (let i = STAT_FIELDS.length; i + 1 < r.length; i += 2) holds.push({ holdId: String(r[i]), state: String(r[i + 1]) });
+      return { stats, holds };
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Db } from '../shared/db.js';
-import type { Inventory } from '../inventory/inventory-service.js';
+import { sumStats, type Inventory } from '../inventory/inventory-service.js';
 import type { SaleService } from '../admission/sale-service.js';
 import type { Sale, SaleStats } from '../admission/sale-schema.js';
 
@@ -31,17 +31,14 @@ export async function auditSale(db: Db, sales: SaleService, inventory: Inventory
 async function findProblems(db: Db, sales: SaleService, inventory: Inventory, sale: Sale): Promise<SaleStats & { orders: number; problems: string[] }> {
   const problems: string[] = [];
   const pools = await inventory.snapshot(sale.id, sale.pools);
-  const stats = await sales.stats(sale);
+  const t = sumStats(pools.map((p) => p.stats));
+  const stats = await sales.stats(sale, Date.now(), t);
   const ordersQ = await db.query<{ hold_id: string; buyer_id: string; id: string }>('SELECT id, hold_id, buyer_id FROM orders WHERE sale_id = $1', [sale.id]);
   const orders = ordersQ.rows;
 
-  const t = { stock: 0, available: 0, held: 0, paying: 0, sold: 0 };
   const soldHolds = new Set<string>();
   pools.forEach(({ stats: p, holds }, i) => {
-    for (const k of Object.keys(t) as (keyof typeof t)[]) {
-      t[k] += p[k];
-      if (p[k] < 0) problems.push(`pool ${i}: ${k} is negative (${p[k]})`);
-    }
+    for (const [k, v] of Object.entries(p)) if (v < 0) problems.push(`pool ${i}: ${k} is negative (${v})`);
     if (p.stock !== p.available + p.held + p.paying + p.sold) problems.push(`pool ${i}: stock ${p.stock} != available + held + paying + sold (${p.available + p.held + p.paying + p.sold})`);
     const c = { held: 0, paying: 0, sold: 0 };
     for (const h of holds) {
@@ -64,6 +61,5 @@ async function findProblems(db: Db, sales: SaleService, inventory: Inventory, sa
   for (const h of soldHolds) if (!orderHolds.has(h)) problems.push(`hold ${h} is sold but has no order`);
   for (const o of orders) if (!soldHolds.has(o.hold_id)) problems.push(`order ${o.id} has hold ${o.hold_id} that is not sold in Redis`);
 
-  // The figures reported are the atomic per-pool ones; waiting/admitted/state come from the sale.
-  return { ...stats, ...t, expired: stats.expired, orders: orders.length, problems };
+  return { ...stats, orders: orders.length, problems };
 }
