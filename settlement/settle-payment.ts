@@ -92,7 +92,7 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
       await declined(d, events, j, reason);
       return 'declined';
     } finally {
-      metrics.providerLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.providerLatency.observe({ call: 'authorise' }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
