@@ -26,8 +26,8 @@ describe('Redis rebuilt from the Postgres ledger after a loss', () => {
     for (const buyer of [uniqueId('b'), uniqueId('b')]) {
       const holdId = `hold_${sold.length}_${uniqueId('x').replace('-', '_')}`;
       const job = { saleId: sale.id, holdId, buyer, attemptNo: 1, paymentMethod: 'pm_card_visa', amount: 1999, currency: 'eur', perBuyerLimit: 1 };
-      const attempt = await store.ensureAttempt(job);
-      await store.writeOrder(job, attempt.id, `pi_${uniqueId('p').replace('-', '')}`);
+      const { row } = await store.ensureAttempt(job);
+      await store.commitOrder(row, `pi_${uniqueId('p').replace('-', '')}`);
       await recordOrder(s.redis, s.prefix, sale.id, buyer, holdId);
       sold.push(buyer);
     }

@@ -159,7 +159,7 @@ export class BuyerHub {
       // on a working connection) can nothing be charged, and the hold go back to the buyer.
       const job = await this.ctx.payments.getJob(paymentJobId(holdId, attemptNo)).then((j) => j ?? 'absent', () => 'unknown' as const);
       if (job === 'absent') {
-        await this.ctx.inventory.payFailed(saleId, holdId).catch(() => {});
+        await this.ctx.inventory.payFailed(saleId, holdId, attemptNo).catch(() => {});
         throw new ApiError('unavailable', 'the payment could not be queued; pay again');
       }
       // Unknown: the hold stays paying (money may move) until settlement or reconciliation decides.

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../shared/config.js';
 
-const SECRETS = ['ADMIN_TOKEN', 'BUYER_JWT_SECRET', 'STRIPE_SECRET_KEY'] as const;
-const GOOD = { ADMIN_TOKEN: 'a-real-admin-token', BUYER_JWT_SECRET: 'a-real-buyer-secret', STRIPE_SECRET_KEY: 'sk_live_real' };
-const DEV = { ADMIN_TOKEN: 'dev-admin-token', BUYER_JWT_SECRET: 'dev-buyer-secret', STRIPE_SECRET_KEY: 'sk_test_local' };
+const SECRETS = ['ADMIN_TOKEN', 'BUYER_JWT_SECRET', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const;
+const GOOD = { ADMIN_TOKEN: 'a-real-admin-token', BUYER_JWT_SECRET: 'a-real-buyer-secret', STRIPE_SECRET_KEY: 'sk_live_real', STRIPE_WEBHOOK_SECRET: 'whsec_real_secret' };
+const DEV = { ADMIN_TOKEN: 'dev-admin-token', BUYER_JWT_SECRET: 'dev-buyer-secret', STRIPE_SECRET_KEY: 'sk_test_local', STRIPE_WEBHOOK_SECRET: 'whsec_dev' };
 
 function refusal(env: NodeJS.ProcessEnv): Error {
   try {
@@ -31,7 +31,7 @@ describe('configuration', () => {
     expect(refusal({ NODE_ENV: 'production', ...GOOD, [name]: DEV[name] }).message).toContain(name);
   });
 
-  it('production with all three set starts, and talks to the real Stripe API', () => {
+  it('production with all four set starts, and talks to the real Stripe API', () => {
     const c = loadConfig({ NODE_ENV: 'production', ...GOOD });
     expect(c).toMatchObject(GOOD);
     expect(c.STRIPE_API_URL).toBeUndefined();

@@ -7,6 +7,7 @@ import { Inventory } from '../inventory/inventory-service.js';
 import { SaleService } from '../admission/sale-service.js';
 import { WaitingRoom } from '../admission/waiting-room.js';
 import { createPaymentQueue, type PaymentJob } from '../settlement/payment-job.js';
+import { createStripeEventQueue, type StripeEventJob } from '../settlement/stripe-events.js';
 import type { Sale } from '../admission/sale-schema.js';
 
 /** Everything a gateway process talks to, made once at start. */
@@ -19,6 +20,8 @@ export interface Context {
   sales: SaleService;
   room: WaitingRoom;
   payments: Queue<PaymentJob>;
+  /** Verified Stripe webhook events, handed to the settlement workers. */
+  stripeEvents: Queue<StripeEventJob>;
   saleCache: SaleCache;
 }
 
@@ -67,6 +70,7 @@ export function createContext(config: Config, log: Logger): Context {
     sales,
     room: new WaitingRoom(redis, prefix, inventory),
     payments: createPaymentQueue(redis, prefix),
+    stripeEvents: createStripeEventQueue(redis, prefix),
     saleCache: new SaleCache(sales),
   };
 }

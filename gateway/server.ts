@@ -1,5 +1,5 @@
 import { createRedis } from '../shared/redis.js';
-import { registry } from '../shared/metrics.js';
+import { metrics, registry } from '../shared/metrics.js';
 import { eventsPattern, saleIdOfChannel } from '../admission/keys.js';
 import type { SaleEvent } from '../admission/sale-events.js';
 import { mountAdminApi, toHttpError } from './admin-api.js';
@@ -11,6 +11,7 @@ import { loadNativeUws } from './uws.js';
 import type { Context } from './context.js';
 import { mountPages } from './pages.js';
 import { verifyWebhook } from '../settlement/webhook.js';
+import { enqueueStripeEvent, toEventJob } from '../settlement/stripe-events.js';
 
 export interface Gateway {
   port: number;
@@ -95,10 +96,20 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     const r = reply(res);
     readBody(r, ctx.config.MAX_BODY_BYTES)
       .then((body) => {
-        verifyWebhook(body, signature, ctx.config.STRIPE_WEBHOOK_SECRET, ctx.config.STRIPE_SECRET_KEY);
-        sendJson(r, 200, { received: true });
+        let event;
+        try {
+          event = verifyWebhook(body, signature, ctx.config.STRIPE_WEBHOOK_SECRET, ctx.config.STRIPE_SECRET_KEY);
+        } catch (err) {
+          metrics.webhookEvents.inc({ type: 'unverified', result: 'refused' });
+          throw new ApiError('invalid_request', `webhook refused: ${(err as Error).message}`);
+        }
+        const job = toEventJob(event);
+        // 200 only once the event is queued: a failure answers 503 and Stripe delivers it again.
+        if (!job) return void metrics.webhookEvents.inc({ type: event.type, result: 'ignored' });
+        return enqueueStripeEvent(ctx.stripeEvents, job);
       })
-      .catch((err) => sendError(r, err instanceof ApiError ? err : new ApiError('invalid_request', `webhook refused: ${(err as Error).message}`)));
+      .then(() => sendJson(r, 200, { received: true }))
+      .catch((err) => sendError(r, err instanceof ApiError ? err : toHttpError(err, ctx)));
   });
   app.any('/*', (res, req) => {
     const url = req.getUrl();

@@ -65,7 +65,7 @@ describe('expire-due-2.lua', () => {
     expect((await inv.getHold(saleId, ids.b1!))?.state).toBe('paying');
     expect(await inv.stats(saleId, 1)).toMatchObject({ paying: 1, available: 0 });
     await expectBalanced(inv, saleId, 1);
-    expect(await inv.payFailed(saleId, ids.b1!)).toBe('expired');
+    expect(await inv.payFailed(saleId, ids.b1!, 1)).toEqual({ state: 'expired', changed: true });
     expect(await inv.expireDue(saleId, 1)).toEqual([]);
     expect((await inv.stats(saleId, 1)).available).toBe(1);
     await expectBalanced(inv, saleId, 1);
@@ -74,7 +74,7 @@ describe('expire-due-2.lua', () => {
   it('a declined payment before the deadline is swept once the deadline passes', async () => {
     const { saleId, ids } = await sale(1, ['b1'], 1);
     await inv.beginPay(saleId, ids.b1!, 'b1');
-    expect(await inv.payFailed(saleId, ids.b1!)).toBe('held');
+    expect(await inv.payFailed(saleId, ids.b1!, 1)).toEqual({ state: 'held', changed: true });
     const swept = await pollUntil(() => inv.expireDue(saleId, 1), (r) => r.length > 0);
     expect(swept).toEqual([{ holdId: ids.b1, buyer: 'b1' }]);
     expect(await inv.expireDue(saleId, 1)).toEqual([]);

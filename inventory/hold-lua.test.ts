@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InventoryError } from './errors.js';
 import { checkedServices, expectBalanced, saleWithHolds, waitPast } from './lua-test-support.js';
 
-// begin-pay-3, settle-2, pay-failed-3 and release-3 against the real Redis (expire-due-2: expire-due-lua.test.ts).
+// begin-pay-4, settle-3, pay-failed-4 and release-3 against the real Redis (expire-due-2: expire-due-lua.test.ts).
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const inv = s.inventory;
@@ -21,7 +21,7 @@ async function snapshot(saleId: string, holdId: string) {
 
 const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof InventoryError ? e.code : String(e)));
 
-describe('begin-pay-3.lua', () => {
+describe('begin-pay-4.lua', () => {
   it('held -> paying: returns attempt 1, leaves the deadlines set, pool held -> paying', async () => {
     const { saleId, k, ids } = await sale(2, ['b1']);
     expect(await inv.scripts.beginPay(k, ids.b1!, 'b1')).toBe(1);
@@ -93,21 +93,23 @@ describe('begin-pay-3.lua', () => {
   it('counts attempts: begin-pay after a declined payment returns attempt 2', async () => {
     const { saleId, ids } = await sale(1, ['b1']);
     expect(await inv.beginPay(saleId, ids.b1!, 'b1')).toBe(1);
-    expect(await inv.payFailed(saleId, ids.b1!)).toBe('held');
+    expect(await inv.payFailed(saleId, ids.b1!, 1)).toEqual({ state: 'held', changed: true });
     expect(await inv.beginPay(saleId, ids.b1!, 'b1')).toBe(2);
     await expectBalanced(inv, saleId, 1);
   });
 });
 
-describe('settle-2.lua', () => {
+describe('settle-3.lua', () => {
   it('paying -> sold with the order id; settling again is idempotent and keeps the first order id', async () => {
     const { saleId, k, ids } = await sale(2, ['b1']);
     await inv.beginPay(saleId, ids.b1!, 'b1');
-    expect(await inv.scripts.settle(k, ids.b1!, 'ord_first')).toBe('ord_first');
+    expect(await inv.redis.zrange(k.paying, 0, -1)).toEqual([ids.b1]);
+    expect(await inv.scripts.settle(k, ids.b1!, 'ord_first')).toEqual(['ord_first', 1]);
+    expect(await inv.redis.zcard(k.paying)).toBe(0);
     const after = await snapshot(saleId, ids.b1!);
     expect(after.hold).toMatchObject({ state: 'sold', orderId: 'ord_first' });
     expect(await inv.stats(saleId, 1)).toMatchObject({ paying: 0, sold: 1, available: 1 });
-    expect(await inv.settle(saleId, ids.b1!, 'ord_other')).toBe('ord_first');
+    expect(await inv.settle(saleId, ids.b1!, 'ord_other')).toEqual({ orderId: 'ord_first', changed: false });
     expect(await snapshot(saleId, ids.b1!)).toEqual(after);
     await expectBalanced(inv, saleId, 1);
   });
@@ -129,16 +131,17 @@ describe('settle-2.lua', () => {
   });
 });
 
-describe('pay-failed-3.lua', () => {
+describe('pay-failed-4.lua', () => {
   it('-1 no such hold', async () => {
     const { k } = await sale(1, []);
-    expect(await inv.scripts.payFailed(k, 'hold_0_nope')).toBe(-1);
+    expect(await inv.scripts.payFailed(k, 'hold_0_nope', 1)).toBe(-1);
   });
 
   it('before the deadline: paying -> held, back in the deadlines set with its own deadline', async () => {
     const { saleId, k, ids, deadlines } = await sale(1, ['b1']);
     await inv.beginPay(saleId, ids.b1!, 'b1');
-    expect(await inv.scripts.payFailed(k, ids.b1!)).toBe('held');
+    expect(await inv.scripts.payFailed(k, ids.b1!, 1)).toEqual(['held', 1]);
+    expect(await inv.redis.zcard(k.paying)).toBe(0);
     expect(Number(await inv.redis.zscore(k.deadlines, ids.b1!))).toBe(deadlines.b1);
     expect(await inv.stats(saleId, 1)).toMatchObject({ held: 1, paying: 0, available: 0 });
     await expectBalanced(inv, saleId, 1);
@@ -148,26 +151,39 @@ describe('pay-failed-3.lua', () => {
     const { saleId, k, ids, deadlines } = await sale(1, ['b1'], 1);
     await inv.beginPay(saleId, ids.b1!, 'b1');
     await waitPast(inv.redis, deadlines.b1!);
-    expect(await inv.scripts.payFailed(k, ids.b1!)).toBe('expired');
+    expect(await inv.scripts.payFailed(k, ids.b1!, 1)).toEqual(['expired', 1]);
     expect(await inv.redis.zcard(k.deadlines)).toBe(0);
     expect(await inv.stats(saleId, 1)).toMatchObject({ held: 0, paying: 0, available: 1, expired: 1 });
     await expectBalanced(inv, saleId, 1);
     // A retried job: answers the current state and changes nothing.
     const before = await snapshot(saleId, ids.b1!);
-    expect(await inv.payFailed(saleId, ids.b1!)).toBe('expired');
+    expect(await inv.payFailed(saleId, ids.b1!, 1)).toEqual({ state: 'expired', changed: false });
     expect(await snapshot(saleId, ids.b1!)).toEqual(before);
   });
 
   it('not paying: answers the current state (held, sold) and changes nothing', async () => {
     const { saleId, k, ids } = await sale(2, ['b1', 'b2']);
     const held = await snapshot(saleId, ids.b1!);
-    expect(await inv.scripts.payFailed(k, ids.b1!)).toBe('held');
+    expect(await inv.scripts.payFailed(k, ids.b1!, 0)).toEqual(['held', 0]);
     expect(await snapshot(saleId, ids.b1!)).toEqual(held);
     await inv.beginPay(saleId, ids.b2!, 'b2');
     await inv.settle(saleId, ids.b2!, 'ord_2');
     const sold = await snapshot(saleId, ids.b2!);
-    expect(await inv.scripts.payFailed(k, ids.b2!)).toBe('sold');
+    expect(await inv.scripts.payFailed(k, ids.b2!, 1)).toEqual(['sold', 0]);
     expect(await snapshot(saleId, ids.b2!)).toEqual(sold);
+    await expectBalanced(inv, saleId, 1);
+  });
+
+  it('another attempt is current: a late answer about attempt 1 leaves attempt 2 paying', async () => {
+    const { saleId, k, ids } = await sale(1, ['b1']);
+    await inv.beginPay(saleId, ids.b1!, 'b1');
+    await inv.payFailed(saleId, ids.b1!, 1);
+    expect(await inv.beginPay(saleId, ids.b1!, 'b1')).toBe(2);
+    const paying = await snapshot(saleId, ids.b1!);
+    expect(await inv.scripts.payFailed(k, ids.b1!, 1)).toEqual(['paying', 0]);
+    expect(await snapshot(saleId, ids.b1!)).toEqual(paying);
+    expect(await inv.redis.zrange(k.paying, 0, -1)).toEqual([ids.b1]);
+    expect(await inv.payFailed(saleId, ids.b1!, 2)).toEqual({ state: 'held', changed: true });
     await expectBalanced(inv, saleId, 1);
   });
 });

@@ -4,7 +4,7 @@ import { redisUrl, testPrefix, uniqueId } from '../tests/helpers/env.js';
 import { Inventory } from './inventory-service.js';
 import { checkEveryStep, checkedServices, expectBalanced, redisNow, waitPast } from './lua-test-support.js';
 
-// rebuild-pool-2 (which also creates new pools), take-4 and restock-1 against the real Redis; every code their headers list.
+// rebuild-pool-3 (which also creates new pools), take-4 and restock-1 against the real Redis; every code their headers list.
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const inv = s.inventory;
@@ -16,7 +16,7 @@ async function pool(units: number) {
   return { saleId, k };
 }
 
-describe('creating a pool (rebuild-pool-2.lua with an empty ledger)', () => {
+describe('creating a pool (rebuild-pool-3.lua with an empty ledger)', () => {
   it('creates the pool once (1) and changes nothing when called again (0)', async () => {
     const { saleId, k } = await pool(5);
     expect(await inv.redis.hgetall(k.pool)).toEqual({
@@ -39,7 +39,7 @@ describe('creating a pool (rebuild-pool-2.lua with an empty ledger)', () => {
   });
 });
 
-describe('rebuild-pool-2.lua', () => {
+describe('rebuild-pool-3.lua', () => {
   const ledger = [
     { holdId: 'hold_0_s1', buyer: 'b1', state: 'sold' as const, orderId: 'ord_1' },
     { holdId: 'hold_0_s2', buyer: 'b2', state: 'sold' as const, orderId: 'ord_2' },
@@ -55,10 +55,13 @@ describe('rebuild-pool-2.lua', () => {
     expect(await inv.getHold(saleId, 'hold_0_p1')).toMatchObject({ buyer: 'b3', state: 'paying' });
     expect((await inv.redis.smembers(k.holds)).sort()).toEqual(['hold_0_p1', 'hold_0_s1', 'hold_0_s2']);
     expect(await inv.redis.zcard(k.deadlines)).toBe(0);
+    // Paying holds go into the paying index at score 0: reconciliation looks at them first.
+    expect(await inv.redis.zrange(k.paying, 0, -1, 'WITHSCORES')).toEqual(['hold_0_p1', '0']);
     await expectBalanced(inv, saleId, 1);
     // The restored holds finish like any other: settled is idempotent, a failed payment gives the unit back.
-    expect(await inv.settle(saleId, 'hold_0_s1', 'ord_other')).toBe('ord_1');
-    expect(await inv.payFailed(saleId, 'hold_0_p1')).toBe('expired');
+    expect(await inv.settle(saleId, 'hold_0_s1', 'ord_other')).toEqual({ orderId: 'ord_1', changed: false });
+    expect(await inv.payFailed(saleId, 'hold_0_p1', 1)).toEqual({ state: 'expired', changed: true });
+    expect(await inv.redis.zcard(k.paying)).toBe(0);
     expect(await inv.stats(saleId, 1)).toMatchObject({ available: 8, paying: 0, sold: 2 });
     await expectBalanced(inv, saleId, 1);
   });

@@ -127,14 +127,27 @@ export class Inventory {
     return checkReply(await this.scripts.beginPay(k, holdId, buyer));
   }
 
-  async settle(saleId: string, holdId: string, orderId: string): Promise<string> {
+  /** paying -> sold; `changed` is false when it was sold already (only the changer tells the buyer). */
+  async settle(saleId: string, holdId: string, orderId: string): Promise<{ orderId: string; changed: boolean }> {
     const { k } = this.holdKeys(saleId, holdId);
-    return String(checkReply(await this.scripts.settle(k, holdId, orderId)));
+    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId));
+    return { orderId: String(id), changed: changed === 1 };
   }
 
-  async payFailed(saleId: string, holdId: string): Promise<HoldState> {
+  /**
+   * Payment attempt `attemptNo` ended without money taken: paying -> held (or expired past the
+   * deadline). A no-op (`changed` false) unless the hold is paying for exactly that attempt.
+   */
+  async payFailed(saleId: string, holdId: string, attemptNo: number): Promise<{ state: HoldState; changed: boolean }> {
     const { k } = this.holdKeys(saleId, holdId);
-    return checkReply(await this.scripts.payFailed(k, holdId)) as HoldState;
+    const [state, changed] = checkReply(await this.scripts.payFailed(k, holdId, attemptNo));
+    return { state: state as HoldState, changed: changed === 1 };
+  }
+
+  /** Holds of the sale paying since before `beforeMs` (epoch ms), oldest first: reconciliation's worklist. */
+  async payingSince(saleId: string, pools: number, beforeMs: number, limit = 100): Promise<string[]> {
+    const lists = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.zrangebyscore(this.keys(saleId, i).paying, '-inf', beforeMs, 'LIMIT', 0, limit)));
+    return lists.flat();
   }
 
   /** Gives a held unit back at once; `buyer` '' lets the admitter undo an admission. */

@@ -5,6 +5,8 @@
 export interface PoolKeys {
   pool: string;
   deadlines: string;
+  /** Holds being paid for, scored by when paying began: reconciliation's worklist. */
+  paying: string;
   holds: string;
   holdPrefix: string;
   hold(holdId: string): string;
@@ -15,6 +17,7 @@ export function poolKeys(prefix: string, saleId: string, pool: number): PoolKeys
   return {
     pool: `${base}pool`,
     deadlines: `${base}deadlines`,
+    paying: `${base}paying`,
     holds: `${base}holds`,
     holdPrefix: `${base}h:`,
     hold: (holdId: string) => `${base}h:${holdId}`,

@@ -45,8 +45,15 @@ export function checkEveryStep(inv: Inventory): { steps: number; violations: str
       configurable: true,
       value: async (k: PoolKeys, ...rest: unknown[]) => {
         const reply = await orig(k, ...rest);
-        const [stock, available, held, paying, sold] = (await inv.redis.hmget(k.pool, 'stock', 'available', 'held', 'paying', 'sold')).map(Number);
+        const [counters, indexed] = (await inv.redis.multi().hmget(k.pool, 'stock', 'available', 'held', 'paying', 'sold').zcard(k.paying).exec())!;
+        const [stock, available, held, paying, sold] = (counters![1] as (string | null)[]).map(Number);
         report.steps++;
+        // Reconciliation's worklist must hold exactly the paying holds, or a stuck payment goes unseen.
+        if (Number(indexed![1]) !== paying) {
+          const msg = `${name} broke ${k.paying}: ${indexed![1]} indexed, ${paying} paying`;
+          report.violations.push(msg);
+          throw new Error(msg);
+        }
         // A missing pool (a -1 reply) has nothing to check: every field reads as 0.
         const terms = [available!, held!, paying!, sold!];
         if (stock !== available! + held! + paying! + sold! || terms.some((t) => t < 0 || Number.isNaN(t))) {

@@ -23,19 +23,19 @@ export class InventoryScripts {
   }
   rebuildPool(k: PoolKeys, stock: number, holds: LedgerHold[]) {
     const flat = holds.flatMap((h) => [h.holdId, h.buyer, h.state, h.orderId ?? '', h.attempts ?? 1]);
-    return runScript<number>(this.redis, 'invRebuildPool', [k.pool, k.holds], [k.holdPrefix, stock, ...flat]);
+    return runScript<number>(this.redis, 'invRebuildPool', [k.pool, k.holds, k.paying], [k.holdPrefix, stock, ...flat]);
   }
   take(k: PoolKeys, holdId: string, buyer: string, holdSeconds: number) {
     return runScript<[number, number] | number>(this.redis, 'invTake', [k.pool, k.hold(holdId), k.deadlines, k.holds], [buyer, holdSeconds]);
   }
   beginPay(k: PoolKeys, holdId: string, buyer: string) {
-    return runScript<number>(this.redis, 'invBeginPay', [k.pool, k.hold(holdId), k.deadlines], [buyer]);
+    return runScript<number>(this.redis, 'invBeginPay', [k.pool, k.hold(holdId), k.deadlines, k.paying], [buyer]);
   }
   settle(k: PoolKeys, holdId: string, orderId: string) {
-    return runScript<string | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId)], [orderId]);
+    return runScript<[string, number] | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId), k.paying], [orderId]);
   }
-  payFailed(k: PoolKeys, holdId: string) {
-    return runScript<string | number>(this.redis, 'invPayFailed', [k.pool, k.hold(holdId), k.deadlines], []);
+  payFailed(k: PoolKeys, holdId: string, attemptNo: number) {
+    return runScript<[string, number] | number>(this.redis, 'invPayFailed', [k.pool, k.hold(holdId), k.deadlines, k.paying], [attemptNo]);
   }
   release(k: PoolKeys, holdId: string, buyer: string) {
     return runScript<string | number>(this.redis, 'invRelease', [k.pool, k.hold(holdId), k.deadlines], [buyer]);

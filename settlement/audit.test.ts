@@ -34,8 +34,8 @@ describe('audit finds what is wrong, and only that', () => {
     const store = new PaymentStore(s.db);
     for (const n of [1, 2]) {
       const job = { saleId: sale.id, holdId: `hold_0_${uniqueId('o').replace('-', '_')}`, buyer: 'greedy', attemptNo: 1, paymentMethod: 'pm_card_visa', amount: 1, currency: 'eur', perBuyerLimit: 1 };
-      const attempt = await store.ensureAttempt(job);
-      await store.writeOrder(job, attempt.id, `pi_audit_${n}_${sale.id}`);
+      const { row } = await store.ensureAttempt(job);
+      await store.commitOrder(row, `pi_audit_${n}_${sale.id}`);
     }
     const r = await audit(sale.id);
     expect(r.ok).toBe(false);

@@ -6,9 +6,16 @@ import { createDb, migrate } from '../shared/db.js';
 import { createRedis } from '../shared/redis.js';
 import { fatal, onShutdown } from '../shared/process.js';
 import { Inventory } from '../inventory/inventory-service.js';
+import { SaleStore } from '../admission/sale-store.js';
 import { createStripe } from './stripe-client.js';
 import { PaymentStore } from './payment-store.js';
+import { PaymentProvider } from './payment-provider.js';
 import { createPaymentWorker } from './payment-worker.js';
+import { createPaymentQueue } from './payment-job.js';
+import { createStripeEventWorker } from './stripe-events.js';
+import { Reconciler } from './reconciler.js';
+import { OutboxRelay } from './outbox-relay.js';
+import type { SagaDeps } from './saga.js';
 
 const log = createLogger('settlement');
 let config;
@@ -20,17 +27,29 @@ try {
 }
 const redis = createRedis(config.REDIS_URL, { name: 'settlement' });
 const blocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-worker' });
-const db = createDb(config.DATABASE_URL, Math.min(50, config.WORKER_CONCURRENCY + 5));
-const deps = {
+const eventsBlocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-events' });
+const db = createDb(config.DATABASE_URL, Math.min(60, config.WORKER_CONCURRENCY + 10));
+const deps: SagaDeps = {
   redis,
   prefix: config.REDIS_PREFIX,
   inventory: new Inventory(redis, config.REDIS_PREFIX),
   store: new PaymentStore(db),
-  stripe: createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_URL),
+  provider: new PaymentProvider(createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_URL, config.STRIPE_TIMEOUT_MS)),
   log,
 };
-const worker = createPaymentWorker(blocking, deps, config.WORKER_CONCURRENCY);
-await worker.waitUntilReady();
+const worker = createPaymentWorker(blocking, deps, { concurrency: config.WORKER_CONCURRENCY, lockMs: config.PAYMENT_LOCK_MS });
+const eventWorker = createStripeEventWorker(eventsBlocking, deps);
+const payments = createPaymentQueue(redis, config.REDIS_PREFIX);
+const sales = new SaleStore(db);
+const reconciler = new Reconciler(deps, db, payments, {
+  afterMs: config.RECONCILE_AFTER_MS,
+  deadLetterReleaseMs: config.DEAD_LETTER_RELEASE_MS,
+  listSales: async () => (await sales.list()).map((s) => ({ id: s.id, pools: s.pools })),
+});
+const relay = new OutboxRelay(db, redis, config.REDIS_PREFIX, log);
+await Promise.all([worker.waitUntilReady(), eventWorker.waitUntilReady()]);
+reconciler.start(config.RECONCILE_INTERVAL_MS);
+relay.start(config.OUTBOX_POLL_MS);
 log.info({ concurrency: config.WORKER_CONCURRENCY, pid: process.pid, stripe: config.STRIPE_API_URL ?? 'the real Stripe API' }, 'settlement worker ready');
 // Workers have no gateway port: Prometheus scrapes them here when METRICS_PORT is set.
 const metricsServer = config.METRICS_PORT === undefined ? undefined : createServer((req, res) => {
@@ -41,8 +60,12 @@ process.send?.({ ready: true });
 
 onShutdown(log, async () => {
   metricsServer?.close();
-  await worker.close();
+  relay.stop();
+  await reconciler.stop();
+  await Promise.all([worker.close(), eventWorker.close()]);
+  await payments.close();
   await db.end();
   redis.disconnect();
   blocking.disconnect();
+  eventsBlocking.disconnect();
 });

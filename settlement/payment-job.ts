@@ -19,6 +19,10 @@ export function idempotencyKey(holdId: string, attemptNo: number): string {
   return `fs-${holdId}-a${attemptNo}`;
 }
 
+/** Keys of the saga's later provider calls, derived from the attempt's key so they too repeat exactly. */
+export const captureKey = (attemptKey: string): string => `${attemptKey}-capture`;
+export const cancelKey = (attemptKey: string): string => `${attemptKey}-cancel`;
+
 /**
  * BullMQ job id = hold id + attempt number: a duplicate enqueue of the same attempt collapses into one
  * job, while a new attempt after a declined card is a new job even if the old one is still finishing.
@@ -27,11 +31,26 @@ export function paymentJobId(holdId: string, attemptNo: number): string {
   return `${holdId}-a${attemptNo}`;
 }
 
+export const BACKOFF = { type: 'capped-exponential', baseMs: 1000, capMs: 60_000, jitter: 0.5 } as const;
+
+/**
+ * BullMQ custom backoff (registered on the worker): 1 s, 2 s, 4 s … capped at 60 s, then up to half of
+ * it taken off at random, so a crowd of jobs failing together (the provider had a bad second) does not
+ * come back together. `random` is injectable for tests.
+ */
+export function paymentBackoff(attemptsMade: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(BACKOFF.capMs, BACKOFF.baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling * (1 - BACKOFF.jitter * random()));
+}
+
+/** Tries of one payment job: the first and 3 retries; after that the job is a dead letter. */
+export const PAYMENT_TRIES = 4;
+
 export const PAYMENT_JOB_OPTIONS: JobsOptions = {
-  // 1 try + 3 retries, 1 s, 2 s, 4 s ... with jitter (BullMQ's own backoff).
-  attempts: 4,
-  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  attempts: PAYMENT_TRIES,
+  backoff: { type: BACKOFF.type },
   removeOnComplete: { age: 3600, count: 10_000 },
+  // Failed jobs are the dead-letter queue: kept until replayed or resolved by reconciliation.
   removeOnFail: false,
 };
 
@@ -47,3 +66,6 @@ export function createPaymentQueue(connection: RedisClient, prefix: string): Que
 export async function enqueuePayment(queue: Queue<PaymentJob>, job: PaymentJob): Promise<void> {
   await queue.add('pay', job, { ...PAYMENT_JOB_OPTIONS, jobId: paymentJobId(job.holdId, job.attemptNo) });
 }
+
+/** Job states in which a worker will still run the job: reconciliation leaves those payments alone. */
+export const LIVE_JOB_STATES: readonly string[] = ['waiting', 'delayed', 'active', 'prioritized', 'waiting-children'];

@@ -2,44 +2,93 @@ import type { Db } from '../shared/db.js';
 import type { PaymentJob } from './payment-job.js';
 import { idempotencyKey } from './payment-job.js';
 
+export type AttemptStatus = 'pending' | 'succeeded' | 'failed' | 'error';
+
 export interface AttemptRow {
   id: string;
-  status: 'pending' | 'succeeded' | 'failed' | 'error';
-  payment_intent_id: string | null;
+  hold_id: string;
+  sale_id: string;
+  buyer_id: string;
+  attempt_no: number;
   idempotency_key: string;
+  amount: number;
+  currency: string;
+  status: AttemptStatus;
+  payment_intent_id: string | null;
+  failure_reason: string | null;
+  dead_lettered_at: Date | null;
 }
 
-/** Postgres side of settlement: payment attempts, orders and the outbox. */
+export interface OrderRow {
+  id: string;
+  hold_id: string;
+  payment_intent_id: string;
+  idempotency_key: string;
+  capture_status: 'pending' | 'captured' | 'failed';
+}
+
+const ATTEMPT_COLUMNS = 'id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, status, payment_intent_id, failure_reason, dead_lettered_at';
+
+export type CommitResult = { kind: 'ordered'; orderId: string; created: boolean } | { kind: 'refused'; status: AttemptStatus };
+
+/**
+ * Postgres side of settlement: payment attempts, orders and the outbox. Every state change of an
+ * attempt is a compare-and-set on its status, so the job, a webhook and reconciliation can race on the
+ * same attempt and exactly one of them decides it.
+ */
 export class PaymentStore {
   constructor(readonly db: Db) {}
 
   /**
    * Stores the attempt and its idempotency key (UNIQUE) before the provider is called; a retried job
-   * finds the same row and so sends the same key.
+   * finds the same row and so sends the same key. `created` false = an earlier run may have called the
+   * provider already.
    */
-  async ensureAttempt(j: PaymentJob): Promise<AttemptRow> {
-    const id = `pay_${j.holdId}_${j.attemptNo}`;
+  async ensureAttempt(j: PaymentJob): Promise<{ row: AttemptRow; created: boolean }> {
     const key = idempotencyKey(j.holdId, j.attemptNo);
-    await this.db.query(
+    const ins = await this.db.query<AttemptRow>(
       `INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (idempotency_key) DO NOTHING`,
-      [id, j.holdId, j.saleId, j.buyer, j.attemptNo, key, j.amount, j.currency],
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${ATTEMPT_COLUMNS}`,
+      [`pay_${j.holdId}_${j.attemptNo}`, j.holdId, j.saleId, j.buyer, j.attemptNo, key, j.amount, j.currency],
     );
-    const r = await this.db.query<AttemptRow>('SELECT id, status, payment_intent_id, idempotency_key FROM payment_attempts WHERE idempotency_key = $1', [key]);
-    return r.rows[0]!;
+    if (ins.rows[0]) return { row: ins.rows[0], created: true };
+    return { row: (await this.attemptByKey(key))!, created: false };
   }
 
-  async markFailed(attemptId: string, reason: string, paymentIntentId: string | null): Promise<void> {
-    await this.db.query(
+  async attemptByKey(key: string): Promise<AttemptRow | null> {
+    const r = await this.db.query<AttemptRow>(`SELECT ${ATTEMPT_COLUMNS} FROM payment_attempts WHERE idempotency_key = $1`, [key]);
+    return r.rows[0] ?? null;
+  }
+
+  async attemptOf(holdId: string, attemptNo: number): Promise<AttemptRow | null> {
+    const r = await this.db.query<AttemptRow>(`SELECT ${ATTEMPT_COLUMNS} FROM payment_attempts WHERE hold_id = $1 AND attempt_no = $2`, [holdId, attemptNo]);
+    return r.rows[0] ?? null;
+  }
+
+  /** pending -> failed; false when another path decided the attempt first (then its decision stands). */
+  async markFailed(attemptId: string, reason: string, paymentIntentId: string | null): Promise<boolean> {
+    const r = await this.db.query(
       `UPDATE payment_attempts SET status = 'failed', failure_reason = $2, payment_intent_id = COALESCE($3, payment_intent_id), updated_at = now()
        WHERE id = $1 AND status = 'pending'`,
       [attemptId, reason, paymentIntentId],
     );
+    return r.rowCount === 1;
   }
 
-  async orderOfHold(holdId: string): Promise<string | null> {
-    const r = await this.db.query<{ id: string }>('SELECT id FROM orders WHERE hold_id = $1', [holdId]);
-    return r.rows[0]?.id ?? null;
+  async markDeadLettered(holdId: string, attemptNo: number, error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE payment_attempts SET dead_lettered_at = now(), last_error = left($3, 500) WHERE hold_id = $1 AND attempt_no = $2`,
+      [holdId, attemptNo, error],
+    );
+  }
+
+  async orderOfHold(holdId: string): Promise<OrderRow | null> {
+    const r = await this.db.query<OrderRow>(
+      `SELECT o.id, o.hold_id, o.payment_intent_id, a.idempotency_key, o.capture_status
+       FROM orders o JOIN payment_attempts a ON a.id = o.attempt_id WHERE o.hold_id = $1`,
+      [holdId],
+    );
+    return r.rows[0] ?? null;
   }
 
   async buyerOrders(saleId: string, buyer: string): Promise<number> {
@@ -48,38 +97,83 @@ export class PaymentStore {
   }
 
   /**
-   * The order, the attempt's success and the outbox event in one transaction. UNIQUE(hold_id) makes a
-   * second write (retried job, reconciliation) a no-op that returns the order already stored.
+   * The saga's middle step, in one transaction: attempt pending -> succeeded (compare-and-set), the
+   * order (UNIQUE hold_id) and its outbox event. Running it again for the same PaymentIntent returns the
+   * order already stored. `refused` when the attempt was already decided otherwise (given up by
+   * reconciliation, declined) or the hold has an order of another payment: the caller must cancel the
+   * authorisation — that is this step's compensation.
    */
-  async writeOrder(j: PaymentJob, attemptId: string, paymentIntentId: string): Promise<{ orderId: string; created: boolean }> {
+  async commitOrder(a: AttemptRow, paymentIntentId: string): Promise<CommitResult> {
     const c = await this.db.connect();
     try {
       await c.query('BEGIN');
-      await c.query(
-        `UPDATE payment_attempts SET status = 'succeeded', payment_intent_id = $2, updated_at = now() WHERE id = $1`,
-        [attemptId, paymentIntentId],
+      const cas = await c.query<{ status: AttemptStatus }>(
+        `UPDATE payment_attempts SET status = 'succeeded', payment_intent_id = $2, updated_at = now()
+         WHERE id = $1 AND (status = 'pending' OR (status = 'succeeded' AND payment_intent_id = $2)) RETURNING status`,
+        [a.id, paymentIntentId],
       );
-      const orderId = `ord_${j.holdId.slice('hold_'.length)}`;
+      if (cas.rowCount !== 1) {
+        await c.query('ROLLBACK');
+        const now = await this.attemptByKey(a.idempotency_key);
+        return { kind: 'refused', status: now?.status ?? 'failed' };
+      }
+      const orderId = `ord_${a.hold_id.slice('hold_'.length)}`;
       const ins = await c.query(
         `INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (hold_id) DO NOTHING`,
-        [orderId, j.holdId, j.saleId, j.buyer, j.amount, j.currency, paymentIntentId, attemptId],
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
+        [orderId, a.hold_id, a.sale_id, a.buyer_id, a.amount, a.currency, paymentIntentId, a.id],
       );
       if (ins.rowCount === 1) {
         await c.query(
           `INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ('order.created', $1, $2) ON CONFLICT DO NOTHING`,
-          [orderId, JSON.stringify({ orderId, holdId: j.holdId, saleId: j.saleId, buyerId: j.buyer, amount: j.amount, currency: j.currency, paymentIntentId })],
+          [orderId, JSON.stringify({ orderId, holdId: a.hold_id, saleId: a.sale_id, buyerId: a.buyer_id, amount: a.amount, currency: a.currency, paymentIntentId })],
         );
+        await c.query('COMMIT');
+        return { kind: 'ordered', orderId, created: true };
+      }
+      const existing = await c.query<{ id: string; payment_intent_id: string }>('SELECT id, payment_intent_id FROM orders WHERE hold_id = $1', [a.hold_id]);
+      if (existing.rows[0]?.payment_intent_id !== paymentIntentId) {
+        await c.query('ROLLBACK');
+        return { kind: 'refused', status: 'succeeded' };
       }
       await c.query('COMMIT');
-      if (ins.rowCount === 1) return { orderId, created: true };
-      const existing = await this.orderOfHold(j.holdId);
-      return { orderId: existing ?? orderId, created: false };
+      return { kind: 'ordered', orderId: existing.rows[0].id, created: false };
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
       c.release();
     }
+  }
+
+  async markCaptured(orderId: string): Promise<void> {
+    await this.db.query(`UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = $1`, [orderId]);
+  }
+
+  /** Never overwrites a capture that succeeded meanwhile (a webhook or a second path got there first). */
+  async markCaptureFailed(orderId: string, error: string): Promise<void> {
+    await this.db.query(`UPDATE orders SET capture_status = 'failed', capture_error = left($2, 500) WHERE id = $1 AND capture_status <> 'captured'`, [orderId, error]);
+  }
+
+  /** Attempts still pending and untouched for `olderThanMs`, oldest first: reconciliation's first worklist. */
+  async stalePending(olderThanMs: number, limit: number): Promise<AttemptRow[]> {
+    const r = await this.db.query<AttemptRow>(
+      `SELECT ${ATTEMPT_COLUMNS} FROM payment_attempts WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+       ORDER BY updated_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return r.rows;
+  }
+
+  /** Orders whose capture has not succeeded within `olderThanMs`. */
+  async uncaptured(olderThanMs: number, limit: number): Promise<OrderRow[]> {
+    const r = await this.db.query<OrderRow>(
+      `SELECT o.id, o.hold_id, o.payment_intent_id, a.idempotency_key, o.capture_status
+       FROM orders o JOIN payment_attempts a ON a.id = o.attempt_id
+       WHERE o.capture_status <> 'captured' AND o.created_at < now() - make_interval(secs => $1::double precision / 1000)
+       ORDER BY o.created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return r.rows;
   }
 }

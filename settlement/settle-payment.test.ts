@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { services, saleInput, silentLog, uniqueId } from '../tests/helpers/env.js';
 import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
 import { createStripe } from './stripe-client.js';
+import { PaymentProvider } from './payment-provider.js';
 import { PaymentStore } from './payment-store.js';
 import { permanentRefusal, settlePayment, type SettleDeps } from './settle-payment.js';
 import type { PaymentJob } from './payment-job.js';
@@ -11,7 +12,7 @@ let standIn: StandIn;
 let deps: SettleDeps;
 beforeAll(async () => {
   standIn = await startStandIn({ port: 0 });
-  deps = { redis: s.redis, prefix: s.prefix, inventory: s.inventory, store: new PaymentStore(s.db), stripe: createStripe('sk_test_settle', standIn.url), log: silentLog };
+  deps = { redis: s.redis, prefix: s.prefix, inventory: s.inventory, store: new PaymentStore(s.db), provider: new PaymentProvider(createStripe('sk_test_settle', standIn.url)), log: silentLog };
 });
 afterAll(async () => {
   await standIn.close();
@@ -64,7 +65,7 @@ describe('settlePayment', () => {
   it('a job for an attempt that is no longer current charges nothing (no second charge for one hold)', async () => {
     const { sale, job } = await payingHold();
     // Attempt 1 was given up (hold back to held) and the buyer paid again as attempt 2.
-    await s.inventory.payFailed(sale.id, job.holdId);
+    await s.inventory.payFailed(sale.id, job.holdId, job.attemptNo);
     const second = { ...job, attemptNo: await s.inventory.beginPay(sale.id, job.holdId, job.buyer) };
     expect(await settlePayment(deps, job)).toBe('declined');
     expect(chargesOf(job.holdId)).toHaveLength(0);

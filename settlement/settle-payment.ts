@@ -1,21 +1,9 @@
-import type Stripe from 'stripe';
-import type { Logger } from '../shared/logger.js';
-import type { RedisClient } from '../shared/redis.js';
 import { metrics } from '../shared/metrics.js';
-import type { Inventory } from '../inventory/inventory-service.js';
-import { SaleEvents } from '../admission/sale-events.js';
-import { recordOrder } from '../admission/waiting-room.js';
-import { idempotencyKey, type PaymentJob } from './payment-job.js';
-import { PaymentStore } from './payment-store.js';
+import type { PaymentJob } from './payment-job.js';
+import { abandon, captureOrder, completeSold, finishAuthorised, finishRefused, type SagaDeps } from './saga.js';
+import { PAID } from './payment-provider.js';
 
-export interface SettleDeps {
-  redis: RedisClient;
-  prefix: string;
-  inventory: Inventory;
-  store: PaymentStore;
-  stripe: Stripe;
-  log: Logger;
-}
+export type SettleDeps = SagaDeps;
 
 /**
  * Why the provider refused for good, or null when the failure is transient and the job retries with
@@ -33,83 +21,63 @@ export function permanentRefusal(err: unknown): string | null {
   return null;
 }
 
-/**
- * One payment attempt, safe to run any number of times for the same job: the attempt row (and its
- * idempotency key) is stored first, the provider call reuses that key, the order is written under
- * UNIQUE(hold_id), and every Redis step is idempotent. Transient failures throw so BullMQ retries.
- */
-export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold' | 'declined'> {
-  const events = new SaleEvents(d.redis, d.prefix);
-  const attempt = await d.store.ensureAttempt(j);
-
-  if (attempt.status === 'failed') {
-    await declined(d, events, j, 'card_declined');
-    return 'declined';
-  }
-  let paymentIntentId = attempt.status === 'succeeded' ? attempt.payment_intent_id : null;
-  if (!paymentIntentId) {
-    // Only the attempt the hold is paying for now may charge: a job of an attempt that was given up
-    // (its hold is back to held, or paying for a newer attempt) must not take money a second time.
-    const hold = await d.inventory.getHold(j.saleId, j.holdId);
-    if (!hold || hold.state !== 'paying' || hold.attempts !== j.attemptNo) {
-      await d.store.markFailed(attempt.id, 'superseded', null);
-      metrics.paymentAttempts.inc({ result: 'superseded' });
-      d.log.warn({ sale: j.saleId, holdId: j.holdId, attempt: j.attemptNo, hold: hold?.state, holdAttempt: hold?.attempts }, 'payment job no longer current: not charged');
-      return 'declined';
-    }
-    // Defence in depth behind the waiting room: never charge past the per-buyer limit.
-    if ((await d.store.orderOfHold(j.holdId)) === null && (await d.store.buyerOrders(j.saleId, j.buyer)) >= j.perBuyerLimit) {
-      await d.store.markFailed(attempt.id, 'limit_reached', null);
-      metrics.paymentAttempts.inc({ result: 'limit_reached' });
-      await declined(d, events, j, 'limit_reached', false);
-      return 'declined';
-    }
-    const started = process.hrtime.bigint();
-    try {
-      const pi = await d.stripe.paymentIntents.create(
-        {
-          amount: j.amount,
-          currency: j.currency,
-          payment_method: j.paymentMethod,
-          confirm: true,
-          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-          metadata: { holdId: j.holdId, saleId: j.saleId, buyerId: j.buyer, attemptNo: String(j.attemptNo) },
-        },
-        { idempotencyKey: idempotencyKey(j.holdId, j.attemptNo) },
-      );
-      if (pi.status !== 'succeeded') throw new Error(`payment intent ${pi.id} is ${pi.status}, expected succeeded`);
-      paymentIntentId = pi.id;
-      metrics.paymentAttempts.inc({ result: 'succeeded' });
-    } catch (err) {
-      const reason = permanentRefusal(err);
-      if (reason === null) {
-        metrics.paymentAttempts.inc({ result: 'error' });
-        throw err;
-      }
-      const piId = (err as { raw?: { payment_intent?: { id?: string } } }).raw?.payment_intent?.id ?? null;
-      await d.store.markFailed(attempt.id, reason, piId);
-      metrics.paymentAttempts.inc({ result: 'declined' });
-      await declined(d, events, j, reason);
-      return 'declined';
-    } finally {
-      metrics.providerLatency.observe({ call: 'authorise' }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  }
-
-  const { orderId, created } = await d.store.writeOrder(j, attempt.id, paymentIntentId);
-  if (created) metrics.orders.inc();
-  // The buyer's order count first, then the hold: whoever sees the hold sold also sees the count.
-  await recordOrder(d.redis, d.prefix, j.saleId, j.buyer, j.holdId);
-  await d.inventory.settle(j.saleId, j.holdId, orderId);
-  await events.toBuyer(j.saleId, j.buyer, { type: 'order_confirmed', holdId: j.holdId, orderId });
-  d.log.info({ sale: j.saleId, holdId: j.holdId, orderId, attempt: j.attemptNo }, 'order confirmed');
-  return 'sold';
+/** A transient condition of our own (not the provider's): the job retries like after a 5xx. */
+export class NotYet extends Error {
+  override name = 'NotYet';
 }
 
-async function declined(d: SettleDeps, events: SaleEvents, j: PaymentJob, reason: string, retryableIfHeld = true): Promise<void> {
-  const state = await d.inventory.payFailed(j.saleId, j.holdId);
-  const retryable = retryableIfHeld && state === 'held';
-  if (!retryableIfHeld && state === 'held') await d.inventory.release(j.saleId, j.holdId, '');
-  await events.toBuyer(j.saleId, j.buyer, { type: 'payment_failed', holdId: j.holdId, reason, retryable });
-  if (state === 'expired') await events.toBuyer(j.saleId, j.buyer, { type: 'hold_expired', holdId: j.holdId });
+/**
+ * One payment job, safe to run any number of times: the attempt row (and its idempotency key) is
+ * stored first, the provider call reuses that key, and the saga's later steps are compare-and-set in
+ * Postgres and idempotent in Redis. Transient failures throw so BullMQ retries with backoff.
+ */
+export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold' | 'declined' | 'compensated'> {
+  const { row: a, created } = await d.store.ensureAttempt(j);
+
+  if (a.status === 'failed') {
+    await finishRefused(d, a, a.failure_reason ?? 'payment_failed', null);
+    return 'declined';
+  }
+  if (a.status === 'succeeded') {
+    // A retry after the order was stored: repeat the steps after it (each is idempotent).
+    const order = await d.store.orderOfHold(a.hold_id);
+    if (!order) throw new Error(`attempt ${a.id} succeeded but hold ${a.hold_id} has no order`);
+    if (order.capture_status !== 'captured') await captureOrder(d, order.id, order.payment_intent_id, a.idempotency_key);
+    await completeSold(d, a, order.id);
+    return 'sold';
+  }
+
+  // Only the attempt the hold is paying for now may charge: a job of an attempt that was given up
+  // (its hold is back to held, or paying for a newer attempt) must not take money a second time.
+  const hold = await d.inventory.getHold(j.saleId, j.holdId);
+  // No hold at all: Redis lost the pool and the gateway has not rebuilt it from the ledger yet.
+  if (!hold) throw new NotYet(`hold ${j.holdId} not in Redis (yet)`);
+  if (hold.state !== 'paying' || hold.attempts !== j.attemptNo) {
+    d.log.warn({ sale: j.saleId, holdId: j.holdId, attempt: j.attemptNo, hold: hold.state, holdAttempt: hold.attempts }, 'payment job no longer current: not charged');
+    await abandon(d, a, 'superseded', !created);
+    return 'declined';
+  }
+  // Defence in depth behind the waiting room: never charge past the per-buyer limit.
+  if ((await d.store.orderOfHold(j.holdId)) === null && (await d.store.buyerOrders(j.saleId, j.buyer)) >= j.perBuyerLimit) {
+    metrics.paymentAttempts.inc({ result: 'limit_reached' });
+    await abandon(d, a, 'limit_reached', !created, false);
+    return 'declined';
+  }
+
+  let paymentIntentId: string;
+  try {
+    const pi = await d.provider.authorise(j, a.idempotency_key);
+    if (!PAID.includes(pi.status)) throw new Error(`payment intent ${pi.id} is ${pi.status} after confirmation`);
+    paymentIntentId = pi.id;
+  } catch (err) {
+    const reason = permanentRefusal(err);
+    if (reason === null) {
+      metrics.paymentAttempts.inc({ result: 'error' });
+      throw err;
+    }
+    const piId = (err as { raw?: { payment_intent?: { id?: string } } }).raw?.payment_intent?.id ?? null;
+    await finishRefused(d, a, reason, piId);
+    return 'declined';
+  }
+  return finishAuthorised(d, a, paymentIntentId);
 }

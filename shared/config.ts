@@ -6,6 +6,7 @@ const DEV_SECRETS = {
   ADMIN_TOKEN: 'dev-admin-token',
   BUYER_JWT_SECRET: 'dev-buyer-secret',
   STRIPE_SECRET_KEY: 'sk_test_local',
+  STRIPE_WEBHOOK_SECRET: 'whsec_dev',
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -21,10 +22,21 @@ const schema = z.object({
   BUYER_JWT_SECRET: z.string().min(8).optional(),
   STRIPE_SECRET_KEY: z.string().min(3).optional(),
   STRIPE_API_URL: z.string().url().optional(),
-  STRIPE_WEBHOOK_SECRET: z.string().default('whsec_dev'),
+  STRIPE_WEBHOOK_SECRET: z.string().min(8).optional(),
+  /** Per provider call; a slower answer counts as a timeout and the job retries with the same key. */
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   STAND_IN_PORT: port.default(12111),
   METRICS_PORT: port.optional(),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+  /** How often reconciliation looks for payments that did not finish. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(2000),
+  /** A payment, hold or capture untouched this long is reconciliation's to finish. */
+  RECONCILE_AFTER_MS: z.coerce.number().int().min(200).max(3_600_000).default(10_000),
+  /** A dead-lettered payment that never reached the provider waits this long for an operator's replay, then its hold is given back. */
+  DEAD_LETTER_RELEASE_MS: z.coerce.number().int().min(0).max(86_400_000).default(120_000),
+  /** A payment job's lock; a worker killed mid-payment gives its job up to another after this. */
+  PAYMENT_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   TICK_MS: z.coerce.number().int().min(10).max(5000).default(100),
   MAX_FRAME_BYTES: z.coerce.number().int().min(256).max(65536).default(4096),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1048576).default(65536),

@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import { faultsPatchSchema, type FaultInjector } from './faults.js';
 import { readBody, sendJson } from './http.js';
 import type { PaymentIntentStore } from './payment-intents.js';
+import { webhookConfigSchema, type WebhookSender } from './webhooks.js';
 
 export interface AdminDeps {
   intents: PaymentIntentStore;
   faults: FaultInjector;
+  webhooks: WebhookSender;
   resetAll(): void;
 }
 
@@ -30,23 +33,44 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
       sendJson(res, 200, deps.faults.clear());
       return true;
     case 'POST /_stand-in/faults': {
-      const text = await readBody(req);
-      let json: unknown;
-      try {
-        json = text.trim() === '' ? {} : JSON.parse(text);
-      } catch {
-        badRequest(res, 'body is not valid JSON');
-        return true;
-      }
-      const parsed = faultsPatchSchema.safeParse(json);
-      if (!parsed.success) {
-        badRequest(res, parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-        return true;
-      }
-      sendJson(res, 200, deps.faults.merge(parsed.data));
+      const patch = await jsonBody(req, res, faultsPatchSchema);
+      if (patch) sendJson(res, 200, deps.faults.merge(patch));
       return true;
     }
+    case 'GET /_stand-in/webhooks':
+      sendJson(res, 200, deps.webhooks.status());
+      return true;
+    case 'POST /_stand-in/webhooks': {
+      const config = await jsonBody(req, res, webhookConfigSchema);
+      if (config) {
+        deps.webhooks.configure(config);
+        sendJson(res, 200, deps.webhooks.status());
+      }
+      return true;
+    }
+    case 'DELETE /_stand-in/webhooks':
+      deps.webhooks.configure(null);
+      sendJson(res, 200, deps.webhooks.status());
+      return true;
     default:
       return false;
   }
+}
+
+/** Reads and validates a JSON body; on failure answers 400 and returns null. */
+async function jsonBody<T>(req: IncomingMessage, res: ServerResponse, schema: z.ZodType<T>): Promise<T | null> {
+  const text = await readBody(req);
+  let json: unknown;
+  try {
+    json = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    badRequest(res, 'body is not valid JSON');
+    return null;
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    badRequest(res, parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    return null;
+  }
+  return parsed.data;
 }

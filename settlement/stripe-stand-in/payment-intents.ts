@@ -2,6 +2,7 @@ import { ApiError, invalidParam, invalidRequest, missingParam, noSuchIntent, une
 import type { FormObject } from './form.js';
 import { randomAlnum, stripeId } from './ids.js';
 import * as p from './params.js';
+import type { IntentEventType } from './webhooks.js';
 
 export type IntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_capture' | 'succeeded' | 'canceled';
 type CaptureMethod = 'automatic' | 'automatic_async' | 'manual';
@@ -68,7 +69,12 @@ const clone = (pi: PaymentIntent): PaymentIntent => structuredClone(pi);
 /** In-memory PaymentIntents plus the ledger of money actually taken. Methods throw ApiError. */
 export class PaymentIntentStore {
   private readonly intents = new Map<string, PaymentIntent>();
+  /** The idempotency key each intent was created with: a charge is listed under it, whichever call captured. */
+  private readonly createdWith = new Map<string, string | null>();
   private ledger: Charge[] = [];
+
+  /** `onEvent` hears every status change worth a Stripe event (the webhook sender). */
+  constructor(private readonly onEvent: (type: IntentEventType, pi: PaymentIntent) => void = () => {}) {}
 
   create(form: FormObject, ctx: RequestContext): PaymentIntent {
     p.allowOnly(form, CREATE_PARAMS);
@@ -108,6 +114,7 @@ export class PaymentIntentStore {
       status: paymentMethod === null ? 'requires_payment_method' : 'requires_confirmation',
     };
     this.intents.set(id, pi);
+    this.createdWith.set(id, ctx.idempotencyKey);
     if (confirm) this.confirm(pi, ctx);
     return clone(pi);
   }
@@ -127,7 +134,8 @@ export class PaymentIntentStore {
     pi.status = 'succeeded';
     pi.amount_received = amount;
     pi.amount_capturable = 0;
-    this.record(pi, amount, ctx);
+    this.record(pi, amount);
+    this.onEvent('payment_intent.succeeded', clone(pi));
     return clone(pi);
   }
 
@@ -142,6 +150,7 @@ export class PaymentIntentStore {
     pi.canceled_at = now();
     pi.cancellation_reason = reason ?? null;
     pi.amount_capturable = 0;
+    this.onEvent('payment_intent.canceled', clone(pi));
     return clone(pi);
   }
 
@@ -179,6 +188,7 @@ export class PaymentIntentStore {
 
   reset(): void {
     this.intents.clear();
+    this.createdWith.clear();
     this.ledger = [];
   }
 
@@ -202,23 +212,26 @@ export class PaymentIntentStore {
       pi.status = 'requires_payment_method';
       pi.payment_method = null;
       pi.last_payment_error = { ...error, doc_url: 'https://stripe.com/docs/error-codes/card-declined' };
+      this.onEvent('payment_intent.payment_failed', clone(pi));
       // The card was tried, so Stripe stores this answer for the idempotency key (storable = true).
       throw new ApiError(402, { ...error, payment_intent: clone(pi) }, true);
     }
     if (pi.capture_method === 'manual') {
       pi.status = 'requires_capture';
       pi.amount_capturable = pi.amount;
+      this.onEvent('payment_intent.amount_capturable_updated', clone(pi));
       return;
     }
     pi.status = 'succeeded';
     pi.amount_received = pi.amount;
-    this.record(pi, pi.amount, ctx);
+    this.record(pi, pi.amount);
+    this.onEvent('payment_intent.succeeded', clone(pi));
   }
 
-  private record(pi: PaymentIntent, amount: number, ctx: RequestContext): void {
+  private record(pi: PaymentIntent, amount: number): void {
     this.ledger.push({
       paymentIntent: pi.id, amount, currency: pi.currency, status: 'succeeded',
-      idempotencyKey: ctx.idempotencyKey, metadata: { ...pi.metadata },
+      idempotencyKey: this.createdWith.get(pi.id) ?? null, metadata: { ...pi.metadata },
     });
   }
 }

@@ -10,6 +10,7 @@ import { fingerprint, IdempotencyStore, MAX_KEY_LENGTH, type Claim, type StoredR
 import { stripeId } from './ids.js';
 import { PaymentIntentStore, type Charge } from './payment-intents.js';
 import { matchRoute, type Route } from './routes.js';
+import { WebhookSender, type WebhookConfig } from './webhooks.js';
 
 export type { Charge } from './payment-intents.js';
 export type { Faults } from './faults.js';
@@ -21,6 +22,13 @@ export interface StandInOptions {
   logger?: Logger;
   /** Source for fault rolls; tests pass a script of values to decide exactly which attempts fail. */
   random?: () => number;
+  /** Where to send signed webhook events (also settable at run time: `POST /_stand-in/webhooks`). */
+  webhook?: WebhookConfig;
+  /**
+   * Test seam (in-process only, not reachable over HTTP): runs after a `/v1` POST was executed and
+   * before its answer is sent, e.g. to kill a client between "charged" and "answer received".
+   */
+  afterExecute?: (path: string, idempotencyKey: string | null) => Promise<void>;
 }
 
 export interface StandIn {
@@ -29,6 +37,7 @@ export interface StandIn {
   close(): Promise<void>;
   /** Successful payments so far, in order. */
   charges(): Charge[];
+  webhooks: WebhookSender;
 }
 
 // The version stripe@23 pins; answered when a client does not name one (Stripe echoes the one in use).
@@ -38,14 +47,17 @@ const DEFAULT_API_VERSION = '2026-10-28.endive';
 export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.logger ?? pino({ level: 'silent' });
-  const intents = new PaymentIntentStore();
+  // Aborts injected latency and webhook deliveries on close so no request outlives the server.
+  const shutdown = new AbortController();
+  const webhooks = new WebhookSender(log, shutdown.signal);
+  if (opts.webhook) webhooks.configure(opts.webhook);
+  const intents = new PaymentIntentStore((type, pi) => webhooks.emit(type, pi));
   const idempotency = new IdempotencyStore();
   const faults = new FaultInjector(opts.random);
-  // Aborts injected latency on close so no request outlives the server.
-  const shutdown = new AbortController();
   const admin: AdminDeps = {
     intents,
     faults,
+    webhooks,
     resetAll() {
       intents.reset();
       idempotency.clear();
@@ -99,6 +111,7 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
         response = claim.response;
       } else {
         const outcome = execute(c, key ?? null);
+        await opts.afterExecute?.(c.path, key ?? null);
         response = { status: outcome.status, body: outcome.body, requestId: c.requestId };
         if (held !== undefined && outcome.storable) {
           idempotency.complete(c.apiKey, held, response);
@@ -165,6 +178,7 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
     url,
     port,
     charges: () => intents.charges(),
+    webhooks,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         shutdown.abort();

@@ -112,13 +112,14 @@ describe('payment intents', () => {
 
   it('authorises with manual capture, then captures once; cancel rules follow the status', async () => {
     const stripe = sdk();
-    const held = await pay(stripe, { capture_method: 'manual' });
+    const held = await pay(stripe, { capture_method: 'manual' }, { idempotencyKey: 'authorise:1' });
     expect(held).toMatchObject({ status: 'requires_capture', amount_capturable: 2500, amount_received: 0 });
     expect(standIn.charges()).toEqual([]);
 
     const captured = await stripe.paymentIntents.capture(held.id, {}, { idempotencyKey: 'capture:1' });
     expect(captured).toMatchObject({ status: 'succeeded', amount_received: 2500, amount_capturable: 0 });
-    expect(standIn.charges()).toMatchObject([{ paymentIntent: held.id, amount: 2500, idempotencyKey: 'capture:1' }]);
+    // Listed under the key the payment was created with: one payment, one key, whichever call captured it.
+    expect(standIn.charges()).toMatchObject([{ paymentIntent: held.id, amount: 2500, idempotencyKey: 'authorise:1' }]);
 
     const again = await rejection(stripe.paymentIntents.capture(held.id));
     expect(again).toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });

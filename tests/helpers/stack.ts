@@ -1,10 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startStandIn, type StandIn } from '../../settlement/stripe-stand-in/server.js';
+import { startStandIn, type StandIn, type StandInOptions } from '../../settlement/stripe-stand-in/server.js';
 import { databaseUrl, redisUrl, testPrefix } from './env.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 export const BUYER_SECRET = 'test-buyer-secret';
+export const WEBHOOK_SECRET = 'whsec_test_stack';
 
 export interface Proc {
   child: ChildProcess;
@@ -18,6 +19,8 @@ export interface Stack {
   standIn: StandIn;
   gateways: Proc[];
   workers: Proc[];
+  /** Starts one more settlement worker (e.g. to replace one killed by a test); `env` adds to the stack's. */
+  addWorker(env?: Record<string, string>): Promise<Proc>;
   url(path?: string, gateway?: number): string;
   wsUrl(saleId: string, token: string, gateway?: number): string;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -29,7 +32,7 @@ function baseEnv(prefix: string, standInUrl: string, extra: Record<string, strin
     PATH: process.env.PATH, HOME: process.env.HOME,
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
     REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: prefix,
-    ADMIN_TOKEN, BUYER_JWT_SECRET: BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_stack', STRIPE_API_URL: standInUrl,
+    ADMIN_TOKEN, BUYER_JWT_SECRET: BUYER_SECRET, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_SECRET_KEY: 'sk_test_stack', STRIPE_API_URL: standInUrl,
     TICK_MS: '50', ...extra,
   };
 }
@@ -61,15 +64,34 @@ export function startProcess(script: string, env: NodeJS.ProcessEnv): Promise<Pr
   });
 }
 
-export async function startStack(opts: { gateways?: number; workers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
+export interface StackOptions {
+  gateways?: number;
+  workers?: number;
+  /** Environment for every process. */
+  env?: Record<string, string>;
+  /** Environment added for the settlement workers only (e.g. a DATABASE_URL through a proxy). */
+  workerEnv?: Record<string, string>;
+  standIn?: StandInOptions;
+  /** The stand-in sends signed webhooks to gateway 0's `POST /v1/stripe/webhook`. */
+  webhooks?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const prefix = testPrefix();
-  const standIn = await startStandIn({ port: 0 });
+  const standIn = await startStandIn({ port: 0, ...opts.standIn });
   const env = baseEnv(prefix, standIn.url, opts.env ?? {});
+  const workerEnv = { ...env, ...opts.workerEnv };
   const gateways = await Promise.all(Array.from({ length: opts.gateways ?? 1 }, () => startProcess('../../gateway/main.ts', env)));
-  const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, () => startProcess('../../settlement/main.ts', env)));
+  const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, () => startProcess('../../settlement/main.ts', workerEnv)));
   const url = (path = '', g = 0) => `http://127.0.0.1:${gateways[g]!.port}${path}`;
+  if (opts.webhooks) standIn.webhooks.configure({ url: url('/v1/stripe/webhook'), secret: WEBHOOK_SECRET });
   return {
     prefix, standIn, gateways, workers, url,
+    addWorker: async (extra = {}) => {
+      const p = await startProcess('../../settlement/main.ts', { ...workerEnv, ...extra });
+      workers.push(p);
+      return p;
+    },
     wsUrl: (saleId, token, g = 0) => `ws://127.0.0.1:${gateways[g]!.port}/v1/sales/${saleId}/ws?token=${encodeURIComponent(token)}`,
     admin: async (method, path, body) => {
       const res = await fetch(url(path), {

@@ -1,16 +1,18 @@
 --[[
   Marks a paying hold sold once its order is stored in Postgres. Idempotent: settling a sold hold
-  again returns its order id and changes nothing (a retried worker job).
-  KEYS[1] pool hash   KEYS[2] hold hash
+  again returns its order id and changes nothing (a retried job, reconciliation, a webhook), and says
+  so, so that only the caller that made the change tells the buyer.
+  KEYS[1] pool hash   KEYS[2] hold hash   KEYS[3] paying zset
   ARGV[1] order id
-  Returns the order id of the hold.
+  Returns {order id of the hold, 1 if this call sold it | 0 if it was already sold}.
   -1 no such hold, -6 hold is not paying (held, expired or released: no payment of it can finish).
 ]]
 local state = redis.call('HGET', KEYS[2], 'state')
 if not state then return -1 end
-if state == 'sold' then return redis.call('HGET', KEYS[2], 'orderId') end
+if state == 'sold' then return {redis.call('HGET', KEYS[2], 'orderId'), 0} end
 if state ~= 'paying' then return -6 end
 redis.call('HSET', KEYS[2], 'state', 'sold', 'orderId', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'paying', -1)
 redis.call('HINCRBY', KEYS[1], 'sold', 1)
-return ARGV[1]
+redis.call('ZREM', KEYS[3], string.match(KEYS[2], ':h:([^:]+)$'))
+return {ARGV[1], 1}

@@ -1,0 +1,166 @@
+import type { Queue } from 'bullmq';
+import type { Db } from '../shared/db.js';
+import { metrics } from '../shared/metrics.js';
+import { LIVE_JOB_STATES, paymentJobId, type PaymentJob } from './payment-job.js';
+import { PAID, UNPAID } from './payment-provider.js';
+import type { AttemptRow } from './payment-store.js';
+import { captureOrder, completeSold, finishAuthorised, finishRefused, holdBack, type SagaDeps } from './saga.js';
+
+export interface ReconcilerOptions {
+  /** Payments, holds and captures untouched this long are reconciliation's to finish. */
+  afterMs: number;
+  /** A dead letter that never reached the provider waits this long for an operator's replay. */
+  deadLetterReleaseMs: number;
+  /** Sales whose pools to look at for holds stuck paying. */
+  listSales(): Promise<{ id: string; pools: number }[]>;
+  batch?: number;
+}
+
+export type Fixes = Record<string, number>;
+
+// One reconciler at a time across all workers; a Postgres session lock dies with its holder.
+const LOCK_ID = 0x66735f7265636f6e; // "fs_recon"
+
+/**
+ * Continuous reconciliation: every few seconds it finishes what the happy path left undone.
+ *  1. attempts pending past the threshold whose job no worker will run (lost, dead-lettered) → asked
+ *     at the provider by PaymentIntent id or idempotency key → order, refusal, or hold given back;
+ *  2. holds paying past the threshold whose attempt is already decided (a crash between Postgres and
+ *     Redis) or never started → Redis brought in line, buyer told;
+ *  3. orders whose capture failed → captured with the same key.
+ */
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<Fixes> | undefined;
+
+  constructor(readonly d: SagaDeps, readonly db: Db, readonly payments: Queue<PaymentJob>, readonly o: ReconcilerOptions) {}
+
+  start(intervalMs: number): void {
+    const loop = (): void => {
+      this.timer = setTimeout(() => {
+        this.pass().catch((err: unknown) => this.d.log.error({ err }, 'reconciliation pass failed')).finally(loop);
+      }, intervalMs);
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => {});
+  }
+
+  /** One pass; returns what it fixed, by action. Does nothing while another process holds the lock. */
+  pass(): Promise<Fixes> {
+    this.running ??= this.locked().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async locked(): Promise<Fixes> {
+    const c = await this.db.connect();
+    try {
+      const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LOCK_ID]);
+      if (!got.rows[0]?.ok) return {};
+      try {
+        const fixes: Fixes = {};
+        const fixed = (action: string): void => {
+          fixes[action] = (fixes[action] ?? 0) + 1;
+          metrics.reconciliationFixes.inc({ action });
+        };
+        await this.stalePayments(fixed);
+        await this.stuckHolds(fixed);
+        await this.captures(fixed);
+        if (Object.keys(fixes).length > 0) this.d.log.info({ fixes }, 'reconciliation fixed payments');
+        return fixes;
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_ID]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+
+  private async jobState(holdId: string, attemptNo: number): Promise<{ state: string; finishedOn?: number }> {
+    const job = await this.payments.getJob(paymentJobId(holdId, attemptNo));
+    if (!job) return { state: 'missing' };
+    return { state: await job.getState(), ...(job.finishedOn ? { finishedOn: job.finishedOn } : {}) };
+  }
+
+  private async stalePayments(fixed: (a: string) => void): Promise<void> {
+    for (const a of await this.d.store.stalePending(this.o.afterMs, this.o.batch ?? 100)) {
+      try {
+        await this.stalePayment(a, fixed);
+      } catch (err) {
+        this.d.log.warn({ err, holdId: a.hold_id, attempt: a.attempt_no }, 'could not reconcile payment; next pass retries');
+      }
+    }
+  }
+
+  private async stalePayment(a: AttemptRow, fixed: (a: string) => void): Promise<void> {
+    const job = await this.jobState(a.hold_id, a.attempt_no);
+    // A worker will still run it (waiting, in backoff, or active — a dead worker's job comes back
+    // through BullMQ's stalled check): the job finishes it, not us.
+    if (LIVE_JOB_STATES.includes(job.state)) return;
+    const pi = await this.d.provider.find(a.payment_intent_id, a.idempotency_key);
+    if (pi && PAID.includes(pi.status)) {
+      fixed(await finishAuthorised(this.d, a, pi.id) === 'sold' ? 'ordered' : 'compensated');
+    } else if (pi && UNPAID.includes(pi.status)) {
+      const err = pi.last_payment_error as { decline_code?: string; code?: string } | null;
+      await finishRefused(this.d, a, err?.decline_code ?? err?.code ?? `payment_${pi.status}`, pi.id);
+      fixed('refused');
+    } else if (!pi) {
+      // Nothing at the provider: no money moved. A dead letter still waits a while for an operator.
+      if (job.state === 'failed' && Date.now() - (job.finishedOn ?? 0) < this.o.deadLetterReleaseMs) return;
+      await finishRefused(this.d, a, 'payment_not_completed', null);
+      if (job.state === 'failed') await (await this.payments.getJob(paymentJobId(a.hold_id, a.attempt_no)))?.remove().catch(() => {});
+      fixed('released');
+    }
+    // Other statuses (processing, requires_action) are the provider's to finish: the next pass looks again.
+  }
+
+  private async stuckHolds(fixed: (a: string) => void): Promise<void> {
+    const before = Date.now() - this.o.afterMs;
+    for (const sale of await this.o.listSales()) {
+      for (const holdId of await this.d.inventory.payingSince(sale.id, sale.pools, before, this.o.batch ?? 100)) {
+        try {
+          await this.stuckHold(sale.id, holdId, fixed);
+        } catch (err) {
+          this.d.log.warn({ err, holdId }, 'could not reconcile paying hold; next pass retries');
+        }
+      }
+    }
+  }
+
+  private async stuckHold(saleId: string, holdId: string, fixed: (a: string) => void): Promise<void> {
+    const hold = await this.d.inventory.getHold(saleId, holdId);
+    if (hold?.state !== 'paying') return;
+    const a = await this.d.store.attemptOf(holdId, hold.attempts);
+    if (a?.status === 'pending') return; // stalePayments' to finish
+    if (a?.status === 'succeeded') {
+      const order = await this.d.store.orderOfHold(holdId);
+      if (order) {
+        await completeSold(this.d, a, order.id);
+        fixed('sold_in_redis');
+      }
+      return;
+    }
+    if (a) {
+      await holdBack(this.d, a, a.failure_reason ?? 'payment_failed');
+      fixed('given_back');
+      return;
+    }
+    // No attempt row: the provider was never called (the row is written first). Unless its job is
+    // still queued, the payment never started — the hold goes back to its buyer.
+    const job = await this.jobState(holdId, hold.attempts);
+    if (LIVE_JOB_STATES.includes(job.state)) return;
+    const ref = { id: '', hold_id: holdId, sale_id: saleId, buyer_id: hold.buyer, attempt_no: hold.attempts } as AttemptRow;
+    await holdBack(this.d, ref, 'payment_not_started');
+    fixed('never_started');
+  }
+
+  private async captures(fixed: (a: string) => void): Promise<void> {
+    for (const o of await this.d.store.uncaptured(this.o.afterMs, this.o.batch ?? 100)) {
+      if (await captureOrder(this.d, o.id, o.payment_intent_id, o.idempotency_key)) fixed('captured');
+    }
+  }
+}

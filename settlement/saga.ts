@@ -1,0 +1,131 @@
+import type { Logger } from '../shared/logger.js';
+import type { RedisClient } from '../shared/redis.js';
+import { metrics } from '../shared/metrics.js';
+import type { Inventory } from '../inventory/inventory-service.js';
+import { InventoryError } from '../inventory/errors.js';
+import { SaleEvents } from '../admission/sale-events.js';
+import { recordOrder } from '../admission/waiting-room.js';
+import type { PaymentProvider } from './payment-provider.js';
+import type { AttemptRow, PaymentStore } from './payment-store.js';
+
+export interface SagaDeps {
+  redis: RedisClient;
+  prefix: string;
+  inventory: Inventory;
+  store: PaymentStore;
+  provider: PaymentProvider;
+  log: Logger;
+}
+
+/*
+ * The settlement saga, shared by the payment job, Stripe webhooks and reconciliation. Steps and their
+ * compensations (docs/settlement.md):
+ *   1. authorise (manual capture)        ↔ cancel the authorisation
+ *   2. order + outbox, one transaction   ↔ none needed: it only commits if step 1 is ours to keep
+ *   3. capture                           → on failure the order is marked and reconciliation captures
+ *   4. hold sold in Redis, buyer told    (repeatable; reconciliation repeats it after a crash)
+ * Every step is idempotent, and every decision about an attempt is a compare-and-set in Postgres, so
+ * any number of these paths may run at once for the same attempt.
+ */
+
+/** The attempt is paid (authorised): store the order, sell the hold, tell the buyer, capture. */
+export async function finishAuthorised(d: SagaDeps, a: AttemptRow, paymentIntentId: string): Promise<'sold' | 'compensated'> {
+  const r = await d.store.commitOrder(a, paymentIntentId);
+  if (r.kind === 'refused') {
+    // The attempt was given up (or the hold sold by another payment) before this authorisation came
+    // back: nobody will capture it, so release the buyer's money now.
+    await d.provider.cancel(paymentIntentId, a.idempotency_key);
+    metrics.paymentAttempts.inc({ result: 'compensated' });
+    d.log.warn({ holdId: a.hold_id, attempt: a.attempt_no, attemptStatus: r.status }, 'authorisation of a given-up attempt cancelled');
+    if (r.status === 'failed') await holdBack(d, a, a.failure_reason ?? 'payment_failed');
+    return 'compensated';
+  }
+  if (r.created) {
+    metrics.orders.inc();
+    metrics.paymentAttempts.inc({ result: 'succeeded' });
+  }
+  // Capture before the buyer is told: on the normal path a confirmation means the money is taken. A
+  // failed capture does not hold the confirmation back (the order stands; reconciliation captures).
+  await captureOrder(d, r.orderId, paymentIntentId, a.idempotency_key);
+  await completeSold(d, a, r.orderId);
+  return 'sold';
+}
+
+/** The provider refused for good (declined card, unusable method): attempt failed, hold back to the buyer. */
+export async function finishRefused(d: SagaDeps, a: AttemptRow, reason: string, paymentIntentId: string | null, retryable = true): Promise<void> {
+  if (await d.store.markFailed(a.id, reason, paymentIntentId)) metrics.paymentAttempts.inc({ result: reason === 'superseded' ? 'superseded' : 'declined' });
+  const now = await d.store.attemptByKey(a.idempotency_key);
+  // Someone else decided first: if it was an order, that decision stands and the hold is not touched.
+  if (now?.status !== 'failed') return;
+  await holdBack(d, now, now.failure_reason ?? reason, retryable);
+}
+
+/**
+ * Give an attempt up without knowing whether it reached the provider (a superseded job, a limit hit
+ * after a crash, a payment reconciliation cannot find): mark it failed first, so any authorisation
+ * that still arrives is refused by step 2; then cancel whatever the provider has for its key.
+ */
+export async function abandon(d: SagaDeps, a: AttemptRow, reason: string, mayHaveReachedProvider: boolean, retryable = true): Promise<void> {
+  await finishRefused(d, a, reason, null, retryable);
+  if (!mayHaveReachedProvider) return;
+  const pi = await d.provider.find(a.payment_intent_id, a.idempotency_key);
+  if (pi?.status === 'requires_capture') await d.provider.cancel(pi.id, a.idempotency_key);
+}
+
+/** Step 4: the buyer's order count, then the hold sold, then the buyer told — once, by whoever sells it. */
+export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string): Promise<void> {
+  // The count first: whoever sees the hold sold also sees the count (per-buyer limit).
+  await recordOrder(d.redis, d.prefix, a.sale_id, a.buyer_id, a.hold_id);
+  let changed: boolean;
+  try {
+    ({ changed } = await d.inventory.settle(a.sale_id, a.hold_id, orderId));
+  } catch (err) {
+    // The pool is gone (Redis lost it): the gateway rebuilds it from the ledger, with this hold sold.
+    if (err instanceof InventoryError && err.code === 'hold_not_found') {
+      d.log.warn({ holdId: a.hold_id, orderId }, 'hold not in Redis; the ledger rebuild restores it as sold');
+      return;
+    }
+    throw err;
+  }
+  if (!changed) return;
+  await new SaleEvents(d.redis, d.prefix).toBuyer(a.sale_id, a.buyer_id, { type: 'order_confirmed', holdId: a.hold_id, orderId });
+  d.log.info({ sale: a.sale_id, holdId: a.hold_id, orderId, attempt: a.attempt_no }, 'order confirmed');
+}
+
+/**
+ * Step 3. A failure does not undo the order (the money is authorised and the buyer was told): the
+ * order is marked and reconciliation captures it later with the same key.
+ */
+export async function captureOrder(d: SagaDeps, orderId: string, paymentIntentId: string, attemptKey: string): Promise<boolean> {
+  try {
+    await d.provider.capture(paymentIntentId, attemptKey);
+  } catch (err) {
+    await d.store.markCaptureFailed(orderId, (err as Error).message);
+    metrics.captures.inc({ result: 'failed' });
+    d.log.warn({ orderId, err: (err as Error).message }, 'capture failed; reconciliation will retry it');
+    return false;
+  }
+  await d.store.markCaptured(orderId);
+  metrics.captures.inc({ result: 'captured' });
+  return true;
+}
+
+/**
+ * The hold of a failed attempt goes back to its buyer (held while the deadline lasts, else expired) and
+ * the buyer is told — only by the caller that moved it, and never for an older attempt than the one the
+ * hold is paying for.
+ */
+export async function holdBack(d: SagaDeps, a: AttemptRow, reason: string, retryable = true): Promise<void> {
+  let r: { state: string; changed: boolean };
+  try {
+    r = await d.inventory.payFailed(a.sale_id, a.hold_id, a.attempt_no);
+  } catch (err) {
+    if (err instanceof InventoryError && err.code === 'hold_not_found') return;
+    throw err;
+  }
+  if (!r.changed) return;
+  if (!retryable && r.state === 'held') await d.inventory.release(a.sale_id, a.hold_id, '');
+  const events = new SaleEvents(d.redis, d.prefix);
+  await events.toBuyer(a.sale_id, a.buyer_id, { type: 'payment_failed', holdId: a.hold_id, reason, retryable: retryable && r.state === 'held' });
+  if (r.state === 'expired') await events.toBuyer(a.sale_id, a.buyer_id, { type: 'hold_expired', holdId: a.hold_id });
+}
