@@ -28,7 +28,7 @@ try {
 const redis = createRedis(config.REDIS_URL, { name: 'settlement' });
 const blocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-worker' });
 const eventsBlocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-events' });
-const db = createDb(config.DATABASE_URL, Math.min(60, config.WORKER_CONCURRENCY + 10));
+const db = createDb(config.DATABASE_URL, Math.min(40, config.WORKER_CONCURRENCY + 10));
 const deps: SagaDeps = {
   redis,
   prefix: config.REDIS_PREFIX,

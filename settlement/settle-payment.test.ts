@@ -1,63 +1,42 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { services, saleInput, silentLog, uniqueId } from '../tests/helpers/env.js';
-import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
-import { createStripe } from './stripe-client.js';
-import { PaymentProvider } from './payment-provider.js';
-import { PaymentStore } from './payment-store.js';
-import { permanentRefusal, settlePayment, type SettleDeps } from './settle-payment.js';
-import type { PaymentJob } from './payment-job.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueId } from '../tests/helpers/env.js';
+import { permanentRefusal, settlePayment } from './settle-payment.js';
+import { settlementFixture } from './settlement-test-support.js';
 
-const s = services();
-let standIn: StandIn;
-let deps: SettleDeps;
-beforeAll(async () => {
-  standIn = await startStandIn({ port: 0 });
-  deps = { redis: s.redis, prefix: s.prefix, inventory: s.inventory, store: new PaymentStore(s.db), provider: new PaymentProvider(createStripe('sk_test_settle', standIn.url)), log: silentLog };
-});
-afterAll(async () => {
-  await standIn.close();
-  await s.close();
-});
-
-/** A sale with one hold taken for `buyer` and put into paying; returns the job for that attempt. */
+const f = settlementFixture();
+const chargesOf = (holdId: string) => f.chargesOf(holdId);
+const ordersOf = async (holdId: string) => (await f.ordersOf(holdId)).length;
 async function payingHold(buyer = uniqueId('b'), paymentMethod = 'pm_card_visa', perBuyerLimit = 1) {
-  const sale = await s.sales.create(saleInput({ stock: 2, pools: 1, perBuyerLimit }));
-  const holdId = s.inventory.holdId(0, uniqueId('h').replace('-', '_'));
-  expect(await s.inventory.take(sale.id, 0, holdId, buyer, 60)).not.toBeNull();
-  const attemptNo = await s.inventory.beginPay(sale.id, holdId, buyer);
-  const job: PaymentJob = { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod, amount: 1999, currency: 'eur', perBuyerLimit };
-  return { sale, job };
+  const { saleId, job } = await f.payingHold({ buyer, paymentMethod, perBuyerLimit });
+  return { sale: { id: saleId }, job };
 }
-
-const chargesOf = (holdId: string) => standIn.charges().filter((c) => c.metadata.holdId === holdId);
-const ordersOf = async (holdId: string) => (await s.db.query('SELECT id FROM orders WHERE hold_id = $1', [holdId])).rowCount;
 
 describe('settlePayment', () => {
   it('charges once, writes one order and one outbox event, marks the hold sold; running the job again changes nothing', async () => {
     const { sale, job } = await payingHold();
-    expect(await settlePayment(deps, job)).toBe('sold');
-    expect(await settlePayment(deps, job)).toBe('sold');
+    expect(await settlePayment(f.deps, job)).toBe('sold');
+    expect(await settlePayment(f.deps, job)).toBe('sold');
     expect(chargesOf(job.holdId)).toHaveLength(1);
     expect(await ordersOf(job.holdId)).toBe(1);
-    const outbox = await s.db.query("SELECT payload FROM outbox WHERE event_type = 'order.created' AND payload->>'holdId' = $1", [job.holdId]);
+    const outbox = await f.s.db.query("SELECT payload FROM outbox WHERE event_type = 'order.created' AND payload->>'holdId' = $1", [job.holdId]);
     expect(outbox.rowCount).toBe(1);
-    expect(await s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'sold', orderId: `ord_${job.holdId.slice(5)}` });
-    expect(await s.sales.stats(sale)).toMatchObject({ sold: 1, paying: 0, available: 1 });
-    const attempt = await s.db.query('SELECT status, idempotency_key FROM payment_attempts WHERE hold_id = $1', [job.holdId]);
+    expect(await f.s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'sold', orderId: `ord_${job.holdId.slice(5)}` });
+    expect(await f.s.sales.stats((await f.s.sales.get(sale.id))!)).toMatchObject({ sold: 1, paying: 0, available: 1 });
+    const attempt = await f.s.db.query('SELECT status, idempotency_key FROM payment_attempts WHERE hold_id = $1', [job.holdId]);
     expect(attempt.rows).toEqual([{ status: 'succeeded', idempotency_key: `fs-${job.holdId}-a1` }]);
   });
 
   it('a declined card stores the failed attempt, gives the hold back to the buyer, charges nothing', async () => {
     const { sale, job } = await payingHold(uniqueId('b'), 'pm_card_chargeDeclined');
-    expect(await settlePayment(deps, job)).toBe('declined');
+    expect(await settlePayment(f.deps, job)).toBe('declined');
     expect(chargesOf(job.holdId)).toHaveLength(0);
-    expect(await s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'held' });
-    const attempt = await s.db.query('SELECT status, failure_reason FROM payment_attempts WHERE hold_id = $1', [job.holdId]);
+    expect(await f.s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'held' });
+    const attempt = await f.s.db.query('SELECT status, failure_reason FROM payment_attempts WHERE hold_id = $1', [job.holdId]);
     expect(attempt.rows).toEqual([{ status: 'failed', failure_reason: 'generic_decline' }]);
     // The buyer pays again: a new attempt, a new key, one charge in the end.
-    const again = { ...job, attemptNo: await s.inventory.beginPay(sale.id, job.holdId, job.buyer), paymentMethod: 'pm_card_visa' };
+    const again = { ...job, attemptNo: await f.s.inventory.beginPay(sale.id, job.holdId, job.buyer), paymentMethod: 'pm_card_visa' };
     expect(again.attemptNo).toBe(2);
-    expect(await settlePayment(deps, again)).toBe('sold');
+    expect(await settlePayment(f.deps, again)).toBe('sold');
     expect(chargesOf(job.holdId)).toHaveLength(1);
     expect(chargesOf(job.holdId)[0]!.idempotencyKey).toBe(`fs-${job.holdId}-a2`);
   });
@@ -65,12 +44,12 @@ describe('settlePayment', () => {
   it('a job for an attempt that is no longer current charges nothing (no second charge for one hold)', async () => {
     const { sale, job } = await payingHold();
     // Attempt 1 was given up (hold back to held) and the buyer paid again as attempt 2.
-    await s.inventory.payFailed(sale.id, job.holdId, job.attemptNo);
-    const second = { ...job, attemptNo: await s.inventory.beginPay(sale.id, job.holdId, job.buyer) };
-    expect(await settlePayment(deps, job)).toBe('declined');
+    await f.s.inventory.payFailed(sale.id, job.holdId, job.attemptNo);
+    const second = { ...job, attemptNo: await f.s.inventory.beginPay(sale.id, job.holdId, job.buyer) };
+    expect(await settlePayment(f.deps, job)).toBe('declined');
     expect(chargesOf(job.holdId)).toHaveLength(0);
-    expect(await s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'paying', attempts: 2 });
-    expect(await settlePayment(deps, second)).toBe('sold');
+    expect(await f.s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'paying', attempts: 2 });
+    expect(await settlePayment(f.deps, second)).toBe('sold');
     expect(chargesOf(job.holdId)).toHaveLength(1);
     expect(await ordersOf(job.holdId)).toBe(1);
   });
@@ -78,23 +57,23 @@ describe('settlePayment', () => {
   it('never charges a buyer past perBuyerLimit, even if the waiting room let a second hold through', async () => {
     const buyer = uniqueId('b');
     const first = await payingHold(buyer);
-    expect(await settlePayment(deps, first.job)).toBe('sold');
+    expect(await settlePayment(f.deps, first.job)).toBe('sold');
     // A second hold of the same buyer in the same sale (only possible through a bug or a lost Redis).
-    const holdId = s.inventory.holdId(0, uniqueId('h').replace('-', '_'));
-    await s.inventory.take(first.sale.id, 0, holdId, buyer, 60);
-    const job = { ...first.job, holdId, attemptNo: await s.inventory.beginPay(first.sale.id, holdId, buyer) };
-    expect(await settlePayment(deps, job)).toBe('declined');
+    const holdId = f.s.inventory.holdId(0, uniqueId('h').replace('-', '_'));
+    await f.s.inventory.take(first.sale.id, 0, holdId, buyer, 60);
+    const job = { ...first.job, holdId, attemptNo: await f.s.inventory.beginPay(first.sale.id, holdId, buyer) };
+    expect(await settlePayment(f.deps, job)).toBe('declined');
     expect(chargesOf(holdId)).toHaveLength(0);
-    expect(await s.inventory.getHold(first.sale.id, holdId)).toMatchObject({ state: 'released' });
-    const orders = await s.db.query('SELECT id FROM orders WHERE sale_id = $1 AND buyer_id = $2', [first.sale.id, buyer]);
+    expect(await f.s.inventory.getHold(first.sale.id, holdId)).toMatchObject({ state: 'released' });
+    const orders = await f.s.db.query('SELECT id FROM orders WHERE sale_id = $1 AND buyer_id = $2', [first.sale.id, buyer]);
     expect(orders.rowCount).toBe(1);
   });
 
   it('an unknown PaymentMethod is a permanent refusal: no retries, the hold is the buyer\'s again', async () => {
     const { sale, job } = await payingHold(uniqueId('b'), 'pm_doesnotexist');
-    expect(await settlePayment(deps, job)).toBe('declined');
-    expect(await s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'held' });
-    const attempt = await s.db.query('SELECT status, failure_reason FROM payment_attempts WHERE hold_id = $1', [job.holdId]);
+    expect(await settlePayment(f.deps, job)).toBe('declined');
+    expect(await f.s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'held' });
+    const attempt = await f.s.db.query('SELECT status, failure_reason FROM payment_attempts WHERE hold_id = $1', [job.holdId]);
     expect(attempt.rows).toEqual([{ status: 'failed', failure_reason: 'resource_missing' }]);
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import pg from 'pg';
 import { createDb, type Db } from '../../shared/db.js';
 import { createRedis, type RedisClient } from '../../shared/redis.js';
 import { createLogger } from '../../shared/logger.js';
@@ -10,6 +11,31 @@ import type { SaleInput } from '../../admission/sale-schema.js';
 
 export const redisUrl = () => inject('redisUrl');
 export const databaseUrl = () => inject('databaseUrl');
+
+/** A migrated database of one's own (copied from the run's template), dropped with the run's. */
+export async function isolatedDatabase(): Promise<string> {
+  const template = inject('templateDb');
+  const name = `${template.slice(0, -'_tpl'.length)}_s${randomBytes(5).toString('hex')}`;
+  const c = new pg.Client({ connectionString: inject('baseDatabaseUrl') });
+  await c.connect();
+  try {
+    // Concurrent copies of one template can collide briefly ("being accessed by other users").
+    for (let i = 0; ; i++) {
+      try {
+        await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+        break;
+      } catch (err) {
+        if (i >= 20 || !/being accessed by other users/.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      }
+    }
+  } finally {
+    await c.end();
+  }
+  const u = new URL(inject('baseDatabaseUrl'));
+  u.pathname = `/${name}`;
+  return u.toString();
+}
 
 /** A key prefix of its own for each test file, so files running side by side never share keys. */
 export function testPrefix(): string {
@@ -32,9 +58,9 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function services(prefix = testPrefix()): Services {
+export function services(prefix = testPrefix(), dbUrl = databaseUrl()): Services {
   const redis = createRedis(redisUrl(), { name: 'test' });
-  const db = createDb(databaseUrl(), 10);
+  const db = createDb(dbUrl, 10);
   const inventory = new Inventory(redis, prefix);
   const sales = new SaleService(db, redis, prefix, inventory);
   return {

@@ -8,6 +8,10 @@ declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
     databaseUrl: string;
+    /** The server's maintenance database, to create databases of one's own from `templateDb`. */
+    baseDatabaseUrl: string;
+    /** A migrated database nobody connects to: the template of per-stack databases. */
+    templateDb: string;
   }
 }
 
@@ -61,14 +65,27 @@ export async function setup(project: TestProject): Promise<void> {
   u.pathname = `/${dbName}`;
   const databaseUrl = u.toString();
   await migrate(databaseUrl);
+  // Stacks of processes (gateways, workers with their reconcilers) each get a database copied from
+  // this template, so one stack's reconciliation never sees another test's payments.
+  const templateDb = `${dbName}_tpl`;
+  const tpl = new URL(baseDbUrl);
+  tpl.pathname = `/${templateDb}`;
+  const creator = new pg.Client({ connectionString: baseDbUrl });
+  await creator.connect();
+  await creator.query(`CREATE DATABASE ${templateDb}`);
+  await creator.end();
+  await migrate(tpl.toString());
   stops.push(async () => {
     const c = new pg.Client({ connectionString: baseDbUrl });
     await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    const all = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${dbName}%`]);
+    for (const { datname } of all.rows) await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     await c.end();
   });
   project.provide('redisUrl', redisUrl);
   project.provide('databaseUrl', databaseUrl);
+  project.provide('baseDatabaseUrl', baseDbUrl);
+  project.provide('templateDb', templateDb);
 }
 
 export async function teardown(): Promise<void> {

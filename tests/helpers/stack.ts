@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startStandIn, type StandIn, type StandInOptions } from '../../settlement/stripe-stand-in/server.js';
-import { databaseUrl, redisUrl, testPrefix } from './env.js';
+import { isolatedDatabase, redisUrl, testPrefix } from './env.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 export const BUYER_SECRET = 'test-buyer-secret';
@@ -16,6 +16,8 @@ export interface Proc {
 
 export interface Stack {
   prefix: string;
+  /** The stack's own database (every process of the stack uses it). */
+  databaseUrl: string;
   standIn: StandIn;
   gateways: Proc[];
   workers: Proc[];
@@ -31,7 +33,7 @@ function baseEnv(prefix: string, standInUrl: string, extra: Record<string, strin
   return {
     PATH: process.env.PATH, HOME: process.env.HOME,
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
-    REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: prefix,
+    REDIS_URL: redisUrl(), REDIS_PREFIX: prefix,
     ADMIN_TOKEN, BUYER_JWT_SECRET: BUYER_SECRET, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_SECRET_KEY: 'sk_test_stack', STRIPE_API_URL: standInUrl,
     TICK_MS: '50', ...extra,
   };
@@ -79,14 +81,15 @@ export interface StackOptions {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const prefix = testPrefix();
   const standIn = await startStandIn({ port: 0, ...opts.standIn });
-  const env = baseEnv(prefix, standIn.url, opts.env ?? {});
+  const database = await isolatedDatabase();
+  const env = baseEnv(prefix, standIn.url, { DATABASE_URL: database, ...opts.env });
   const workerEnv = { ...env, ...opts.workerEnv };
   const gateways = await Promise.all(Array.from({ length: opts.gateways ?? 1 }, () => startProcess('../../gateway/main.ts', env)));
   const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, () => startProcess('../../settlement/main.ts', workerEnv)));
   const url = (path = '', g = 0) => `http://127.0.0.1:${gateways[g]!.port}${path}`;
   if (opts.webhooks) standIn.webhooks.configure({ url: url('/v1/stripe/webhook'), secret: WEBHOOK_SECRET });
   return {
-    prefix, standIn, gateways, workers, url,
+    prefix, standIn, gateways, workers, url, databaseUrl: database,
     addWorker: async (extra = {}) => {
       const p = await startProcess('../../settlement/main.ts', { ...workerEnv, ...extra });
       workers.push(p);

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { settlePayment } from './settle-payment.js';
+import { abandon, finishAuthorised } from './saga.js';
+import { handleStripeEvent } from './stripe-events.js';
+import { idempotencyKey, paymentBackoff } from './payment-job.js';
+import { settlementFixture } from './settlement-test-support.js';
+
+// The saga's steps and compensations against real Redis, Postgres and the stand-in (through the SDK).
+const f = settlementFixture();
+const intentOf = (id: string) => f.deps.provider.stripe.paymentIntents.retrieve(id);
+
+describe('saga: authorise → order + outbox → capture → hold sold', () => {
+  it('a confirmed order is captured money: the charge exists before the buyer is told', async () => {
+    const { saleId, job } = await f.payingHold();
+    expect(await settlePayment(f.deps, job)).toBe('sold');
+    const [order] = await f.ordersOf(job.holdId);
+    expect(order).toMatchObject({ capture_status: 'captured' });
+    const [charge] = f.chargesOf(job.holdId);
+    expect(charge).toMatchObject({ idempotencyKey: idempotencyKey(job.holdId, 1) });
+    expect((await intentOf(charge!.paymentIntent)).capture_method).toBe('manual');
+    await f.frame(saleId, job.buyer, 'order_confirmed');
+    expect(f.framesTo(saleId, job.buyer)).toEqual([{ type: 'order_confirmed', holdId: job.holdId, orderId: order!.id }]);
+  });
+
+  it('compensation: an authorisation for an attempt already given up is cancelled, no order, no charge', async () => {
+    const { saleId, job } = await f.payingHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    // The provider authorises, but before the answer is used the attempt is given up (reconciliation).
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    expect(pi.status).toBe('requires_capture');
+    await abandon(f.deps, row, 'payment_not_completed', false);
+    expect(await finishAuthorised(f.deps, row, pi.id)).toBe('compensated');
+    expect((await intentOf(pi.id)).status).toBe('canceled');
+    expect(await f.ordersOf(job.holdId)).toEqual([]);
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+    expect(f.framesTo(saleId, job.buyer)).toEqual([{ type: 'payment_failed', holdId: job.holdId, reason: 'payment_not_completed', retryable: true }]);
+  });
+
+  it('a failed capture keeps the order (marked), the buyer is told, and a later capture takes the money once', async () => {
+    const { saleId, job } = await f.payingHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    await f.setFaults({ errorRate: 1 });
+    try {
+      expect(await finishAuthorised(f.deps, row, pi.id)).toBe('sold');
+    } finally {
+      await f.setFaults({});
+    }
+    expect(await f.ordersOf(job.holdId)).toMatchObject([{ capture_status: 'failed' }]);
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'sold' });
+    await f.frame(saleId, job.buyer, 'order_confirmed');
+    // The job runs again (or reconciliation): the capture goes through with the same key.
+    expect(await settlePayment(f.deps, job)).toBe('sold');
+    expect(await f.ordersOf(job.holdId)).toMatchObject([{ capture_status: 'captured' }]);
+    expect(f.chargesOf(job.holdId)).toHaveLength(1);
+    expect(f.framesTo(saleId, job.buyer).filter((x) => x.type === 'order_confirmed')).toHaveLength(1);
+  });
+
+  it('a job that died after the provider answered reruns into the same PaymentIntent: one authorisation, one charge', async () => {
+    const { job } = await f.payingHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const first = await f.deps.provider.authorise(job, row.idempotency_key);
+    expect(await settlePayment(f.deps, job)).toBe('sold');
+    expect(await f.ordersOf(job.holdId)).toHaveLength(1);
+    expect(f.chargesOf(job.holdId)).toMatchObject([{ paymentIntent: first.id }]);
+  });
+
+  it('job, webhook and reconciliation finishing one attempt at once: one order, one charge, one confirmation', async () => {
+    const { saleId, job } = await f.payingHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    const webhook = { id: `evt_${job.holdId}`, type: 'payment_intent.amount_capturable_updated', paymentIntent: { id: pi.id, status: pi.status, idempotencyKey: row.idempotency_key, declineCode: null } };
+    const results = await Promise.all([
+      settlePayment(f.deps, job), handleStripeEvent(f.deps, webhook), finishAuthorised(f.deps, row, pi.id), handleStripeEvent(f.deps, webhook),
+    ]);
+    expect(results).toEqual(['sold', 'sold', 'sold', 'sold']);
+    expect(await f.ordersOf(job.holdId)).toMatchObject([{ capture_status: 'captured' }]);
+    expect(f.chargesOf(job.holdId)).toHaveLength(1);
+    const outbox = await f.s.db.query("SELECT 1 FROM outbox WHERE payload->>'holdId' = $1", [job.holdId]);
+    expect(outbox.rowCount).toBe(1);
+    await f.frame(saleId, job.buyer, 'order_confirmed');
+    expect(f.framesTo(saleId, job.buyer).filter((x) => x.type === 'order_confirmed')).toHaveLength(1);
+  });
+
+  it('a payment_failed webhook declines the attempt once; a late one about an older attempt leaves the newer paying', async () => {
+    const { saleId, job } = await f.payingHold({ paymentMethod: 'pm_card_chargeDeclined' });
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const failed = { id: 'evt_f1', type: 'payment_intent.payment_failed', paymentIntent: { id: 'pi_x', status: 'requires_payment_method', idempotencyKey: row.idempotency_key, declineCode: 'generic_decline' } };
+    expect(await handleStripeEvent(f.deps, failed)).toBe('refused');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+    const attempt2 = await f.s.inventory.beginPay(saleId, job.holdId, job.buyer);
+    expect(await handleStripeEvent(f.deps, { ...failed, id: 'evt_f1_again' })).toBe('already_decided');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'paying', attempts: attempt2 });
+    expect(f.framesTo(saleId, job.buyer).filter((x) => x.type === 'payment_failed')).toHaveLength(1);
+  });
+
+  it('an event for a payment that is not ours changes nothing', async () => {
+    expect(await handleStripeEvent(f.deps, { id: 'evt_other', type: 'payment_intent.succeeded', paymentIntent: { id: 'pi_other', status: 'succeeded', idempotencyKey: null, declineCode: null } })).toBe('unknown');
+  });
+});
+
+describe('paymentBackoff', () => {
+  it('1 s, 2 s, 4 s … capped at 60 s, with up to half taken off at random', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => paymentBackoff(n, () => 0))).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
+    expect([1, 2, 3, 7].map((n) => paymentBackoff(n, () => 1))).toEqual([500, 1000, 2000, 30000]);
+    const spread = new Set(Array.from({ length: 50 }, () => paymentBackoff(3)));
+    expect(spread.size).toBeGreaterThan(10);
+    for (const d of spread) {
+      expect(d).toBeGreaterThanOrEqual(2000);
+      expect(d).toBeLessThanOrEqual(4000);
+    }
+  });
+});

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, expect } from 'vitest';
+import { isolatedDatabase, redisUrl, saleInput, services, silentLog, testPrefix, uniqueId, type Services } from '../tests/helpers/env.js';
+import { createRedis } from '../shared/redis.js';
+import { eventsPattern, saleKeys } from '../admission/keys.js';
+import type { BuyerFrame, SaleEvent } from '../admission/sale-events.js';
+import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
+import { createStripe } from './stripe-client.js';
+import { PaymentProvider } from './payment-provider.js';
+import { PaymentStore } from './payment-store.js';
+import type { PaymentJob } from './payment-job.js';
+import type { SagaDeps } from './saga.js';
+
+/**
+ * Shared set-up of the settlement test files (not a test file itself): real Redis, a Postgres
+ * database of the file's own (reconciliation scans whole tables), a stand-in, the saga's deps, and
+ * a recorder of the frames settlement publishes to buyers.
+ */
+export interface SettlementFixture {
+  s: Services;
+  standIn: StandIn;
+  deps: SagaDeps;
+  /** A sale with one hold taken for `buyer` and put into paying; returns the job for that attempt. */
+  payingHold(o?: { buyer?: string; paymentMethod?: string; perBuyerLimit?: number; holdSeconds?: number }): Promise<{ saleId: string; job: PaymentJob }>;
+  chargesOf(holdId: string): ReturnType<StandIn['charges']>;
+  ordersOf(holdId: string): Promise<{ id: string; capture_status: string }[]>;
+  /** Every frame published so far to `buyer` of `saleId`, in order. */
+  framesTo(saleId: string, buyer: string): BuyerFrame[];
+  /** Waits until `buyer` was sent a frame of `type` (an event, not a sleep). */
+  frame(saleId: string, buyer: string, type: BuyerFrame['type'], timeoutMs?: number): Promise<BuyerFrame>;
+  setFaults(f: Record<string, number>): Promise<void>;
+}
+
+export function settlementFixture(): SettlementFixture {
+  const f = {} as SettlementFixture;
+  const heard: { sale: string; b: string; f: BuyerFrame }[] = [];
+  const waiters = new Set<() => void>();
+  let sub: ReturnType<typeof createRedis>;
+  beforeAll(async () => {
+    const prefix = testPrefix();
+    f.s = services(prefix, await isolatedDatabase());
+    f.standIn = await startStandIn({ port: 0 });
+    f.deps = { redis: f.s.redis, prefix, inventory: f.s.inventory, store: new PaymentStore(f.s.db), provider: new PaymentProvider(createStripe('sk_test_settlement', f.standIn.url)), log: silentLog };
+    sub = createRedis(redisUrl(), { subscriber: true, name: 'test-sub' });
+    await sub.psubscribe(eventsPattern(prefix));
+    sub.on('pmessage', (_p: string, channel: string, msg: string) => {
+      const e = JSON.parse(msg) as SaleEvent;
+      if (e.t === 'buyer') heard.push({ sale: channel, b: e.b, f: e.f });
+      for (const w of waiters) w();
+    });
+  });
+  afterAll(async () => {
+    sub?.disconnect();
+    await f.standIn?.close();
+    await f.s?.close();
+  });
+  f.payingHold = async (o = {}) => {
+    const buyer = o.buyer ?? uniqueId('b');
+    const sale = await f.s.sales.create(saleInput({ stock: 2, pools: 1, perBuyerLimit: o.perBuyerLimit ?? 1, holdSeconds: o.holdSeconds ?? 60 }));
+    const holdId = f.s.inventory.holdId(0, uniqueId('h').replace('-', '_'));
+    expect(await f.s.inventory.take(sale.id, 0, holdId, buyer, o.holdSeconds ?? 60)).not.toBeNull();
+    const attemptNo = await f.s.inventory.beginPay(sale.id, holdId, buyer);
+    return { saleId: sale.id, job: { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod: o.paymentMethod ?? 'pm_card_visa', amount: 1999, currency: 'eur', perBuyerLimit: o.perBuyerLimit ?? 1 } };
+  };
+  f.chargesOf = (holdId) => f.standIn.charges().filter((c) => c.metadata.holdId === holdId);
+  f.ordersOf = async (holdId) => (await f.s.db.query<{ id: string; capture_status: string }>('SELECT id, capture_status FROM orders WHERE hold_id = $1', [holdId])).rows;
+  f.framesTo = (saleId, buyer) => heard.filter((h) => h.sale === saleKeys(f.s.prefix, saleId).channel && h.b === buyer).map((h) => h.f);
+  f.frame = (saleId, buyer, type, timeoutMs = 10_000) => new Promise((resolve, reject) => {
+    const check = () => {
+      const hit = f.framesTo(saleId, buyer).find((x) => x.type === type);
+      if (!hit) return;
+      waiters.delete(check);
+      clearTimeout(timer);
+      resolve(hit);
+    };
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      reject(new Error(`no ${type} for ${buyer} in ${timeoutMs} ms; got ${JSON.stringify(f.framesTo(saleId, buyer))}`));
+    }, timeoutMs);
+    waiters.add(check);
+    check();
+  });
+  f.setFaults = async (faults) => {
+    const res = await fetch(`${f.standIn.url}/_stand-in/faults`, Object.keys(faults).length === 0 ? { method: 'DELETE' } : { method: 'POST', body: JSON.stringify(faults) });
+    expect(res.status).toBe(200);
+  };
+  return f;
+}
