@@ -37,6 +37,7 @@ export class OutboxRelay {
   /** Publishes up to `limit` events; returns how many. */
   async pump(limit = 500): Promise<number> {
     const c = await this.db.connect();
+    let broken = false;
     try {
       await c.query('BEGIN');
       const rows = await c.query<{ id: string; event_type: string; aggregate_id: string; payload: unknown; created_at: Date }>(
@@ -61,10 +62,11 @@ export class OutboxRelay {
       metrics.outboxPublished.inc(ids.length);
       return ids.length;
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
+      broken = await c.query('ROLLBACK').then(() => false, () => true);
       throw err;
     } finally {
-      c.release();
+      // A connection that cannot even roll back is dead: destroy it rather than pool it.
+      c.release(broken);
     }
   }
 

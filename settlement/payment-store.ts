@@ -105,6 +105,7 @@ export class PaymentStore {
    */
   async commitOrder(a: AttemptRow, paymentIntentId: string): Promise<CommitResult> {
     const c = await this.db.connect();
+    let broken = false;
     try {
       await c.query('BEGIN');
       const cas = await c.query<{ status: AttemptStatus }>(
@@ -139,10 +140,11 @@ export class PaymentStore {
       await c.query('COMMIT');
       return { kind: 'ordered', orderId: existing.rows[0].id, created: false };
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
+      broken = await c.query('ROLLBACK').then(() => false, () => true);
       throw err;
     } finally {
-      c.release();
+      // A connection that cannot even roll back is dead: destroy it rather than pool it.
+      c.release(broken);
     }
   }
 

@@ -58,6 +58,7 @@ export class Reconciler {
 
   private async locked(): Promise<Fixes> {
     const c = await this.db.connect();
+    let broken = false;
     try {
       const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LOCK_ID]);
       if (!got.rows[0]?.ok) return {};
@@ -68,15 +69,16 @@ export class Reconciler {
           metrics.reconciliationFixes.inc({ action });
         };
         await this.stalePayments(fixed);
-        await this.stuckHolds(fixed);
         await this.captures(fixed);
+        await this.stuckHolds(fixed);
         if (Object.keys(fixes).length > 0) this.d.log.info({ fixes }, 'reconciliation fixed payments');
         return fixes;
       } finally {
-        await c.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_ID]);
+        // If the unlock fails the connection is gone, and the lock with it.
+        broken = await c.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_ID]).then(() => false, () => true);
       }
     } finally {
-      c.release();
+      c.release(broken);
     }
   }
 
@@ -139,6 +141,8 @@ export class Reconciler {
     if (a?.status === 'succeeded') {
       const order = await this.d.store.orderOfHold(holdId);
       if (order) {
+        // As on the happy path: the money is taken before the buyer is told.
+        if (order.capture_status !== 'captured') await captureOrder(this.d, order.id, order.payment_intent_id, order.idempotency_key);
         await completeSold(this.d, a, order.id);
         fixed('sold_in_redis');
       }

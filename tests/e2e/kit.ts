@@ -122,3 +122,82 @@ export function useStack(use: (stack: Stack, buyers: Buyers) => void, opts?: Par
     await stack?.close();
   });
 }
+
+export interface ShopOutcome {
+  buyer: string;
+  end: 'order_confirmed' | 'sold_out' | 'hold_expired' | 'stuck';
+  orderId?: string;
+  holdId?: string;
+  pays: number;
+  errors: string[];
+}
+
+/**
+ * A buyer as a real shopper behaves: joins, pays when admitted, pays again after a retryable
+ * failure (or an `unavailable` error), and stops at a terminal frame. `stuck` if none came in time.
+ */
+export async function shop(b: BuyerSocket, paymentMethod = 'pm_card_visa', timeoutMs = 120_000): Promise<ShopOutcome> {
+  const out: ShopOutcome = { buyer: b.buyer, end: 'stuck', pays: 0, errors: [] };
+  const deadline = Date.now() + timeoutMs;
+  let at = b.frames.length;
+  b.send({ type: 'join' });
+  const pay = (holdId: string) => {
+    out.pays++;
+    b.send({ type: 'pay', holdId, paymentMethod });
+  };
+  for (;;) {
+    let f: Frame;
+    try {
+      f = await b.next(() => true, Math.max(1, deadline - Date.now()), at);
+    } catch {
+      return out;
+    }
+    at = b.frames.indexOf(f, at) + 1;
+    switch (f.type) {
+      case 'admitted':
+        out.holdId = f.holdId;
+        pay(f.holdId);
+        break;
+      case 'payment_failed':
+        if (f.retryable && f.holdId === out.holdId) pay(f.holdId);
+        break;
+      case 'error':
+        out.errors.push(f.code);
+        if (f.code === 'unavailable' && out.holdId) pay(out.holdId);
+        break;
+      case 'order_confirmed':
+        return { ...out, end: 'order_confirmed', orderId: f.orderId, holdId: f.holdId };
+      case 'sold_out':
+        if (!out.holdId) return { ...out, end: 'sold_out' };
+        break;
+      case 'hold_expired':
+        if (f.holdId === out.holdId) return { ...out, end: 'hold_expired' };
+        break;
+      default:
+    }
+  }
+}
+
+/** A free TCP port on the loopback (for a process's METRICS_PORT). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Reads one metric (summing its series whose labels contain `labels`) from a /metrics text. */
+export function metricValue(text: string, name: string, labels = ''): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || line.startsWith('#')) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
