@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../shared/redis.js';
 import { metrics } from '../shared/metrics.js';
 import { BACKOFF, PAYMENT_TRIES, PAYMENTS_QUEUE, paymentBackoff, queuePrefix, type PaymentJob } from './payment-job.js';
@@ -39,11 +39,27 @@ export function createPaymentWorker(connection: RedisClient, deps: SettleDeps, o
     const final = job.attemptsMade >= (job.opts.attempts ?? PAYMENT_TRIES);
     deps.log.warn({ holdId: job.data.holdId, attempt: job.data.attemptNo, tries: job.attemptsMade, final, err: err.message }, final ? 'payment job dead-lettered' : 'payment job failed, will retry');
     if (!final) return;
-    // The hold stays paying: money may have moved. Reconciliation or an operator's replay finishes it.
-    metrics.deadLetters.inc();
-    deps.store.markDeadLettered(job.data.holdId, job.data.attemptNo, err.message)
-      .catch((e: unknown) => deps.log.error({ err: e, holdId: job.data.holdId }, 'could not record the dead letter in Postgres'));
+    void deadLetter(deps, job, err);
   });
   worker.on('error', (err) => deps.log.error({ err }, 'payment worker error'));
   return worker;
+}
+
+/**
+ * A job out of tries. If a webhook or reconciliation already decided its attempt, nothing is left for
+ * people to do and the job is dropped; otherwise it stays in the failed set — the dead-letter queue —
+ * and its hold stays paying (money may have moved) until reconciliation or an operator's replay.
+ */
+async function deadLetter(deps: SettleDeps, job: Job<PaymentJob>, err: Error): Promise<void> {
+  try {
+    const attempt = await deps.store.attemptOf(job.data.holdId, job.data.attemptNo);
+    if (attempt && attempt.status !== 'pending') {
+      await job.remove();
+      return;
+    }
+    metrics.deadLetters.inc();
+    await deps.store.markDeadLettered(job.data.holdId, job.data.attemptNo, err.message);
+  } catch (e) {
+    deps.log.error({ err: e, holdId: job.data.holdId }, 'could not record the dead letter');
+  }
 }
