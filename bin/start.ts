@@ -76,7 +76,13 @@ await check();
 let standIn: StandIn | undefined;
 const apiUrl = new URL(config.STRIPE_API_URL ?? 'http://invalid');
 if (config.NODE_ENV !== 'production' && ['127.0.0.1', 'localhost'].includes(apiUrl.hostname) && Number(apiUrl.port) === config.STAND_IN_PORT) {
-  standIn = await startStandIn({ port: config.STAND_IN_PORT, host: '127.0.0.1', logger: log });
+  // The stand-in sends signed webhooks to the gateway, as Stripe would: settlement hears about every
+  // payment twice (the API answer and the event) and must still take it exactly once.
+  const hookHost = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+  standIn = await startStandIn({
+    port: config.STAND_IN_PORT, host: '127.0.0.1', logger: log,
+    webhook: { url: `http://${hookHost}:${config.PORT}/v1/stripe/webhook`, secret: config.STRIPE_WEBHOOK_SECRET },
+  });
 }
 await demoSale();
 const children: ChildProcess[] = [];
@@ -97,7 +103,7 @@ Flash-sale admission layer is running.
   Operator console:        ${base}/console  (the admin token is ADMIN_TOKEN; its development default is in README.md)
   Operator API:            ${base}/v1/admin/sales
   Health / metrics:        ${base}/readyz  ${base}/metrics  (worker: http://127.0.0.1:${process.env.METRICS_PORT ?? '9101'}/metrics)
-  Stripe stand-in:         ${standIn ? standIn.url : 'not started (STRIPE_API_URL points elsewhere)'}
+  Stripe stand-in:         ${standIn ? `${standIn.url}  (faults: POST ${standIn.url}/_stand-in/faults; webhooks → the gateway)` : 'not started (STRIPE_API_URL points elsewhere)'}
 Ctrl-C stops everything.
 `);
 
