@@ -75,7 +75,9 @@ describe('saga: authorise → order + outbox → capture → hold sold', () => {
     const results = await Promise.all([
       settlePayment(f.deps, job), handleStripeEvent(f.deps, webhook), finishAuthorised(f.deps, row, pi.id), handleStripeEvent(f.deps, webhook),
     ]);
-    expect(results).toEqual(['sold', 'sold', 'sold', 'sold']);
+    expect([results[0], results[2]]).toEqual(['sold', 'sold']);
+    // A webhook arriving after the order was captured has nothing left to do.
+    for (const r of [results[1], results[3]]) expect(['sold', 'already_decided']).toContain(r);
     expect(await f.ordersOf(job.holdId)).toMatchObject([{ capture_status: 'captured' }]);
     expect(f.chargesOf(job.holdId)).toHaveLength(1);
     const outbox = await f.s.db.query("SELECT 1 FROM outbox WHERE payload->>'holdId' = $1", [job.holdId]);

@@ -58,11 +58,17 @@ export async function handleStripeEvent(d: SagaDeps, e: StripeEventJob): Promise
     return 'refused';
   }
   if (!PAID.includes(e.paymentIntent.status) && e.type !== 'payment_intent.succeeded') return 'ignored';
-  if (e.type === 'payment_intent.succeeded' && attempt.status === 'succeeded') {
-    // The capture's own confirmation: the order may still say capture pending/failed.
+  if (attempt.status === 'succeeded') {
     const order = await d.store.orderOfHold(attempt.hold_id);
-    if (order && order.payment_intent_id === e.paymentIntent.id && order.capture_status !== 'captured') await d.store.markCaptured(order.id);
-    return 'captured';
+    if (order?.payment_intent_id === e.paymentIntent.id) {
+      // The capture's own confirmation: the order may still say capture pending/failed.
+      if (e.type === 'payment_intent.succeeded') {
+        if (order.capture_status !== 'captured') await d.store.markCaptured(order.id);
+        return 'captured';
+      }
+      // The job (or reconciliation) got there first; it captures and tells the buyer itself.
+      if (order.capture_status === 'captured') return 'already_decided';
+    }
   }
   return finishAuthorised(d, attempt, e.paymentIntent.id);
 }
