@@ -34,12 +34,20 @@ export class PaymentProvider {
 
   /** Step 3: take the authorised money. Already captured counts as done. */
   async capture(paymentIntentId: string, attemptKey: string): Promise<Intent> {
-    try {
-      return await timed('capture', () => this.stripe.paymentIntents.capture(paymentIntentId, {}, { idempotencyKey: captureKey(attemptKey) }));
-    } catch (err) {
-      const pi = await this.alreadyIn(err, paymentIntentId, 'succeeded');
-      if (pi) return pi;
-      throw err;
+    for (let i = 0; ; i++) {
+      try {
+        return await timed('capture', () => this.stripe.paymentIntents.capture(paymentIntentId, {}, { idempotencyKey: captureKey(attemptKey) }));
+      } catch (err) {
+        // Another path (job, webhook, reconciliation) is capturing this very payment right now: its
+        // answer is moments away, and waiting for it keeps "confirmed" meaning "captured".
+        if ((err as { code?: string }).code === 'idempotency_key_in_use' && i < 5) {
+          await new Promise((r) => setTimeout(r, 50 * 2 ** i));
+          continue;
+        }
+        const pi = await this.alreadyIn(err, paymentIntentId, 'succeeded');
+        if (pi) return pi;
+        throw err;
+      }
     }
   }
 

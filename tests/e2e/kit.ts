@@ -201,3 +201,29 @@ export function metricValue(text: string, name: string, labels = ''): number {
   }
   return sum;
 }
+
+/**
+ * Waits until a sale's payments have settled: nothing paying, no attempt pending, every order
+ * captured, and as many charges at the stand-in as orders (polls the state; there is no one event).
+ */
+export async function waitSettled(stack: Stack, saleId: string, timeoutMs = 60_000): Promise<void> {
+  const { default: pg } = await import('pg');
+  const db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  const n = async (sql: string) => Number((await db.query(sql, [saleId])).rows[0].n);
+  try {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
+      const done = (await stats(stack, saleId)).paying === 0
+        && (await n("SELECT count(*) AS n FROM payment_attempts WHERE sale_id = $1 AND status = 'pending'")) === 0
+        && (await n("SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND capture_status <> 'captured'")) === 0
+        && stack.standIn.charges().filter((c) => c.metadata.saleId === saleId).length === orders;
+      if (done) return;
+      if (Date.now() > end) throw new Error(`sale ${saleId}: payments not settled in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await db.end();
+  }
+}

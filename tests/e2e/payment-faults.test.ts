@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Proc, type Stack } from '../helpers/stack.js';
 import { uniqueId } from '../helpers/env.js';
-import { Buyers, createSale, expectCleanAudit, freePort, metricValue, setFaults, shop, stats, type ShopOutcome } from './kit.js';
+import { Buyers, createSale, expectCleanAudit, freePort, metricValue, setFaults, shop, waitSettled, type ShopOutcome } from './kit.js';
 
 // A bad payment day, end to end: 520 real buyer sockets, 200 units, two settlement workers, the
 // stand-in failing 10 % of calls, dropping 10 % of answers after charging, 20 ms slower, and sending
@@ -34,15 +34,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`not settled in ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const one = async (sql: string, params: unknown[] = []) => Number((await db.query(sql, params)).rows[0].n);
 
 describe('settlement on a bad payment day', () => {
   it(`${BUYERS} buyers, ${UNITS} units, faults ${JSON.stringify(FAULTS)}: charges == orders == confirmations, nothing twice, every buyer done`, async () => {
@@ -54,12 +45,7 @@ describe('settlement on a bad payment day', () => {
     const shoppersDone = Date.now() - started;
 
     // Let retries, dead letters, webhooks and reconciliation finish what is in flight.
-    await until('orders captured, nothing paying or pending', async () => {
-      const s = await stats(stack, sale.id);
-      return s.paying === 0 && (await one("SELECT count(*) AS n FROM orders WHERE capture_status <> 'captured'")) === 0
-        && (await one("SELECT count(*) AS n FROM payment_attempts WHERE status = 'pending'")) === 0
-        && stack.standIn.charges().length === (await one('SELECT count(*) AS n FROM orders'));
-    }, 90_000);
+    await waitSettled(stack, sale.id, 90_000);
     const settled = Date.now() - started;
 
     const ends: Partial<Record<ShopOutcome['end'], ShopOutcome[]>> = {};

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { uniqueId } from '../helpers/env.js';
-import { Buyers, createSale, expectCleanAudit, setFaults, shop, stats } from './kit.js';
+import { Buyers, createSale, expectCleanAudit, setFaults, shop, stats, waitSettled } from './kit.js';
 
 // A worker killed with SIGKILL at the worst moments, and Postgres vanishing mid-payment: afterwards
 // exactly one order and one charge per paid hold, and every buyer told.
@@ -119,6 +119,7 @@ describe('Postgres unavailable for a few seconds during payments', () => {
       proxy.restore();
       const outcomes = await shopping;
       expect(outcomes.filter((o) => o.end !== 'order_confirmed').map((o) => `${o.buyer}:${o.end}`)).toEqual([]);
+      await waitSettled(stack, sale.id);
       const orders = await db.query<{ hold_id: string }>('SELECT hold_id FROM orders WHERE sale_id = $1', [sale.id]);
       expect(orders.rowCount).toBe(units);
       const charged = stack.standIn.charges().filter((c) => c.metadata.saleId === sale.id);
