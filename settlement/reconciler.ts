@@ -113,7 +113,7 @@ export class Reconciler {
     } else if (!pi) {
       // Nothing at the provider: no money moved. A dead letter still waits a while for an operator.
       if (job.state === 'failed' && Date.now() - (job.finishedOn ?? 0) < this.o.deadLetterReleaseMs) return;
-      await finishRefused(this.d, a, 'payment_not_completed', null);
+      await finishRefused(this.d, a, 'payment_not_completed', null, true, 'given_up');
       if (job.state === 'failed') await (await this.payments.getJob(paymentJobId(a.hold_id, a.attempt_no)))?.remove().catch(() => {});
       fixed('released');
     }

@@ -52,8 +52,8 @@ export async function finishAuthorised(d: SagaDeps, a: AttemptRow, paymentIntent
 }
 
 /** The provider refused for good (declined card, unusable method): attempt failed, hold back to the buyer. */
-export async function finishRefused(d: SagaDeps, a: AttemptRow, reason: string, paymentIntentId: string | null, retryable = true): Promise<void> {
-  if (await d.store.markFailed(a.id, reason, paymentIntentId)) metrics.paymentAttempts.inc({ result: reason === 'superseded' ? 'superseded' : 'declined' });
+export async function finishRefused(d: SagaDeps, a: AttemptRow, reason: string, paymentIntentId: string | null, retryable = true, result = 'declined'): Promise<void> {
+  if (await d.store.markFailed(a.id, reason, paymentIntentId)) metrics.paymentAttempts.inc({ result });
   const now = await d.store.attemptByKey(a.idempotency_key);
   // Someone else decided first: if it was an order, that decision stands and the hold is not touched.
   if (now?.status !== 'failed') return;
@@ -66,7 +66,7 @@ export async function finishRefused(d: SagaDeps, a: AttemptRow, reason: string, 
  * that still arrives is refused by step 2; then cancel whatever the provider has for its key.
  */
 export async function abandon(d: SagaDeps, a: AttemptRow, reason: string, mayHaveReachedProvider: boolean, retryable = true): Promise<void> {
-  await finishRefused(d, a, reason, null, retryable);
+  await finishRefused(d, a, reason, null, retryable, ['superseded', 'limit_reached'].includes(reason) ? reason : 'given_up');
   if (!mayHaveReachedProvider) return;
   const pi = await d.provider.find(a.payment_intent_id, a.idempotency_key);
   if (pi?.status === 'requires_capture') await d.provider.cancel(pi.id, a.idempotency_key);

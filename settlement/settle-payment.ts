@@ -59,7 +59,6 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
   }
   // Defence in depth behind the waiting room: never charge past the per-buyer limit.
   if ((await d.store.orderOfHold(j.holdId)) === null && (await d.store.buyerOrders(j.saleId, j.buyer)) >= j.perBuyerLimit) {
-    metrics.paymentAttempts.inc({ result: 'limit_reached' });
     await abandon(d, a, 'limit_reached', !created, false);
     return 'declined';
   }
