@@ -91,8 +91,9 @@ export class PaymentStore {
     return r.rows[0] ?? null;
   }
 
-  async buyerOrders(saleId: string, buyer: string): Promise<number> {
-    const r = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND buyer_id = $2', [saleId, buyer]);
+  /** The buyer's orders in the sale other than the one for `exceptHold` (which may be committing right now). */
+  async buyerOrders(saleId: string, buyer: string, exceptHold: string): Promise<number> {
+    const r = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND buyer_id = $2 AND hold_id <> $3', [saleId, buyer, exceptHold]);
     return Number(r.rows[0]?.n ?? 0);
   }
 
@@ -172,7 +173,9 @@ export class PaymentStore {
     const r = await this.db.query<OrderRow>(
       `SELECT o.id, o.hold_id, o.payment_intent_id, a.idempotency_key, o.capture_status
        FROM orders o JOIN payment_attempts a ON a.id = o.attempt_id
-       WHERE o.capture_status <> 'captured' AND o.created_at < now() - make_interval(secs => $1::double precision / 1000)
+       WHERE o.capture_status <> 'captured'
+         -- a failed capture is retried at once; a pending one may still be under way in its job
+         AND (o.capture_status = 'failed' OR o.created_at < now() - make_interval(secs => $1::double precision / 1000))
        ORDER BY o.created_at LIMIT $2`,
       [olderThanMs, limit],
     );

@@ -37,6 +37,19 @@ describe('saga: authorise → order + outbox → capture → hold sold', () => {
     expect(f.framesTo(saleId, job.buyer)).toEqual([{ type: 'payment_failed', holdId: job.holdId, reason: 'payment_not_completed', retryable: true }]);
   });
 
+  it('giving up an attempt another path already ordered cancels nothing: the order and its authorisation stand', async () => {
+    const { saleId, job } = await f.payingHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    // A webhook stored the order (not yet captured) while the job was deciding to give the attempt up.
+    expect(await f.deps.store.commitOrder(row, pi.id)).toMatchObject({ kind: 'ordered' });
+    await abandon(f.deps, row, 'limit_reached', true, false);
+    expect((await intentOf(pi.id)).status).toBe('requires_capture');
+    expect((await f.deps.store.attemptByKey(row.idempotency_key))?.status).toBe('succeeded');
+    expect(await f.ordersOf(job.holdId)).toHaveLength(1);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'paying' });
+  });
+
   it('a failed capture keeps the order (marked), the buyer is told, and a later capture takes the money once', async () => {
     const { saleId, job } = await f.payingHold();
     const { row } = await f.deps.store.ensureAttempt(job);

@@ -67,7 +67,9 @@ export async function finishRefused(d: SagaDeps, a: AttemptRow, reason: string, 
  */
 export async function abandon(d: SagaDeps, a: AttemptRow, reason: string, mayHaveReachedProvider: boolean, retryable = true): Promise<void> {
   await finishRefused(d, a, reason, null, retryable, ['superseded', 'limit_reached'].includes(reason) ? reason : 'given_up');
-  if (!mayHaveReachedProvider) return;
+  // Cancel only what this attempt's refusal now owns: if another path stored an order for it first,
+  // that order's authorisation must stand.
+  if (!mayHaveReachedProvider || (await d.store.attemptByKey(a.idempotency_key))?.status !== 'failed') return;
   const pi = await d.provider.find(a.payment_intent_id, a.idempotency_key);
   if (pi?.status === 'requires_capture') await d.provider.cancel(pi.id, a.idempotency_key);
 }
@@ -96,18 +98,35 @@ export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string):
  * Step 3. A failure does not undo the order (the money is authorised and the buyer was told): the
  * order is marked and reconciliation captures it later with the same key.
  */
-export async function captureOrder(d: SagaDeps, orderId: string, paymentIntentId: string, attemptKey: string): Promise<boolean> {
-  try {
-    await d.provider.capture(paymentIntentId, attemptKey);
-  } catch (err) {
-    await d.store.markCaptureFailed(orderId, (err as Error).message);
-    metrics.captures.inc({ result: 'failed' });
-    d.log.warn({ orderId, err: (err as Error).message }, 'capture failed; reconciliation will retry it');
-    return false;
+export async function captureOrder(d: SagaDeps, orderId: string, paymentIntentId: string, attemptKey: string, tries = CAPTURE_TRIES): Promise<boolean> {
+  for (let i = 1; ; i++) {
+    try {
+      await d.provider.capture(paymentIntentId, attemptKey);
+      break;
+    } catch (err) {
+      metrics.captures.inc({ result: 'failed' });
+      // A blip (5xx, lost answer) usually passes in a moment; the same key makes a retry safe, and
+      // retrying here keeps a confirmation from waiting for the next reconciliation pass.
+      if (i < tries && permanentCaptureError(err) === null) {
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (i - 1)));
+        continue;
+      }
+      await d.store.markCaptureFailed(orderId, (err as Error).message);
+      d.log.warn({ orderId, err: (err as Error).message }, 'capture failed; reconciliation will retry it');
+      return false;
+    }
   }
   await d.store.markCaptured(orderId);
   metrics.captures.inc({ result: 'captured' });
   return true;
+}
+
+const CAPTURE_TRIES = 3;
+
+/** A capture error no retry can fix (the authorisation is gone), or null when a retry may succeed. */
+function permanentCaptureError(err: unknown): string | null {
+  const e = err as { type?: string; statusCode?: number; code?: string };
+  return e?.type === 'StripeInvalidRequestError' && e.statusCode !== 409 ? (e.code ?? 'invalid_request') : null;
 }
 
 /**

@@ -2,6 +2,7 @@ import { metrics } from '../shared/metrics.js';
 import type { PaymentJob } from './payment-job.js';
 import { abandon, captureOrder, completeSold, finishAuthorised, finishRefused, type SagaDeps } from './saga.js';
 import { PAID } from './payment-provider.js';
+import type { AttemptRow } from './payment-store.js';
 
 export type SettleDeps = SagaDeps;
 
@@ -38,14 +39,7 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
     await finishRefused(d, a, a.failure_reason ?? 'payment_failed', null);
     return 'declined';
   }
-  if (a.status === 'succeeded') {
-    // A retry after the order was stored: repeat the steps after it (each is idempotent).
-    const order = await d.store.orderOfHold(a.hold_id);
-    if (!order) throw new Error(`attempt ${a.id} succeeded but hold ${a.hold_id} has no order`);
-    if (order.capture_status !== 'captured') await captureOrder(d, order.id, order.payment_intent_id, a.idempotency_key);
-    await completeSold(d, a, order.id);
-    return 'sold';
-  }
+  if (a.status === 'succeeded') return afterOrder(d, a);
 
   // Only the attempt the hold is paying for now may charge: a job of an attempt that was given up
   // (its hold is back to held, or paying for a newer attempt) must not take money a second time.
@@ -53,12 +47,15 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
   // No hold at all: Redis lost the pool and the gateway has not rebuilt it from the ledger yet.
   if (!hold) throw new NotYet(`hold ${j.holdId} not in Redis (yet)`);
   if (hold.state !== 'paying' || hold.attempts !== j.attemptNo) {
+    // A webhook or reconciliation may have finished this very attempt since it was read.
+    const now = await d.store.attemptByKey(a.idempotency_key);
+    if (now?.status === 'succeeded') return afterOrder(d, now);
     d.log.warn({ sale: j.saleId, holdId: j.holdId, attempt: j.attemptNo, hold: hold.state, holdAttempt: hold.attempts }, 'payment job no longer current: not charged');
     await abandon(d, a, 'superseded', !created);
     return 'declined';
   }
   // Defence in depth behind the waiting room: never charge past the per-buyer limit.
-  if ((await d.store.orderOfHold(j.holdId)) === null && (await d.store.buyerOrders(j.saleId, j.buyer)) >= j.perBuyerLimit) {
+  if ((await d.store.buyerOrders(j.saleId, j.buyer, j.holdId)) >= j.perBuyerLimit) {
     await abandon(d, a, 'limit_reached', !created, false);
     return 'declined';
   }
@@ -79,4 +76,13 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
     return 'declined';
   }
   return finishAuthorised(d, a, paymentIntentId);
+}
+
+/** A rerun after the order was stored: repeat the steps after it (each is idempotent). */
+async function afterOrder(d: SettleDeps, a: AttemptRow): Promise<'sold'> {
+  const order = await d.store.orderOfHold(a.hold_id);
+  if (!order) throw new Error(`attempt ${a.id} succeeded but hold ${a.hold_id} has no order`);
+  if (order.capture_status !== 'captured') await captureOrder(d, order.id, order.payment_intent_id, a.idempotency_key);
+  await completeSold(d, a, order.id);
+  return 'sold';
 }
