@@ -10,6 +10,8 @@ import { reply, send, sendError, sendJson, readBody } from './http.js';
 import { loadNativeUws } from './uws.js';
 import type { Context } from './context.js';
 import { mountPages } from './pages.js';
+import { mountAdminLive } from './admin-live.js';
+import { LiveStats } from './live-stats.js';
 import { verifyWebhook } from '../settlement/webhook.js';
 
 export interface Gateway {
@@ -76,6 +78,8 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   });
 
   mountAdminApi(app, ctx);
+  const live = new LiveStats(ctx);
+  mountAdminLive(app, ctx, live);
   mountPages(app, ctx);
 
   app.get('/healthz', (res) => sendJson(reply(res), 200, { status: 'ok' }));
@@ -128,6 +132,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     hub,
     close: async () => {
       uws.us_listen_socket_close(listenSocket as never);
+      live.stop();
       sub.disconnect();
     },
   };
