@@ -1,4 +1,5 @@
 import type { Sale, SaleStats } from '../admission/sale-schema.js';
+import { metrics } from '../shared/metrics.js';
 import type { Context } from './context.js';
 
 /** Active holds of one age bucket, split by state (a paying hold keeps the age it had when paid). */
@@ -91,6 +92,7 @@ export class LiveStats {
 
   subscribe(fn: LiveListener): () => void {
     this.listeners.add(fn);
+    metrics.liveConsoles.set(this.listeners.size);
     for (const chunk of this.latest.values()) fn(chunk);
     if (!this.timer) {
       this.timer = setInterval(() => void this.tick(), this.intervalMs);
@@ -98,6 +100,7 @@ export class LiveStats {
     }
     return () => {
       this.listeners.delete(fn);
+      metrics.liveConsoles.set(this.listeners.size);
       if (this.listeners.size === 0) this.stop();
     };
   }

@@ -26,6 +26,7 @@ export const METRIC = {
   httpDuration: 'fs_http_request_duration_seconds',
   joinToQueued: 'fs_join_to_queued_seconds',
   admitterTicks: 'fs_admitter_ticks_total',
+  liveConsoles: 'fs_admin_live_consoles',
 } as const;
 
 /**
@@ -57,4 +58,5 @@ export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
   httpDuration: 'gateway',
   joinToQueued: 'gateway',
   admitterTicks: 'gateway',
+  liveConsoles: 'gateway',
 };
