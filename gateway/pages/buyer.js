@@ -92,7 +92,7 @@
     document.body.dataset.phase = phase;
 
     show($('queue'), phase === 'queued' || phase === 'paused');
-    $('position').textContent = st.position ?? '–';
+    $('position').textContent = st.position == null ? '–' : st.position.toLocaleString();
     $('eta').textContent = st.eta == null ? '–' : 'about ' + fmtSeconds(st.eta);
     const holding = phase === 'admitted' || phase === 'paying' || phase === 'retry';
     show($('hold'), holding);

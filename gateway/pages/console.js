@@ -136,6 +136,8 @@
     $('d-sub').textContent = 'Admit ' + s.settings.admitPerSecond + '/s · at most ' + fmt(s.settings.maxActiveHolds) + ' holds · ' + s.settings.holdSeconds + ' s to pay · ' + s.settings.pools + ' pools';
     const set = (id, v) => { if ($(id).textContent !== v) $(id).textContent = v; };
     set('k-waiting', fmt(st.waiting));
+    // After a sell-out the waiting room keeps its tickets (a restock admits them again).
+    set('k-waiting-label', st.state === 'sold_out' || st.state === 'ended' ? 'Still in the waiting room' : 'Waiting');
     set('k-rate', fmt(s.admissionRate));
     set('k-soldrate', fmt(s.soldRate));
     set('k-available', fmt(st.available));
