@@ -1,67 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, type Stack } from '../tests/helpers/stack.js';
 import { createSale, pay, stats, useStack, type Buyers } from '../tests/e2e/kit.js';
-import type { SaleLive } from './live-stats.js';
 import { MAX_LIVE_CONSOLES } from './admin-live.js';
-
-interface LiveEvent { type: string; data: any; receivedAt: number; raw: string }
-
-/** A console's live channel: every event kept, waits driven by event arrival. */
-class LiveClient {
-  readonly events: LiveEvent[] = [];
-  private waiters: { pred: (e: LiveEvent) => boolean; resolve: (e: LiveEvent) => void }[] = [];
-  private readonly ctl = new AbortController();
-  status = 0;
-  contentType = '';
-
-  static async open(url: string, token = ADMIN_TOKEN): Promise<LiveClient> {
-    const c = new LiveClient();
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: c.ctl.signal });
-    c.status = res.status;
-    c.contentType = res.headers.get('content-type') ?? '';
-    if (res.ok) void c.read(res.body!.getReader()).catch(() => {});
-    return c;
-  }
-
-  private async read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += decoder.decode(value, { stream: true });
-      let end;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        const type = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (!type || !data) continue;
-        const e = { type, data: JSON.parse(data), receivedAt: Date.now(), raw: block };
-        this.events.push(e);
-        this.waiters = this.waiters.filter((w) => (w.pred(e) ? (w.resolve(e), false) : true));
-      }
-    }
-  }
-
-  next(pred: (e: LiveEvent) => boolean, timeoutMs = 10_000, from = 0): Promise<LiveEvent> {
-    const seen = this.events.slice(from).find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no matching live event in ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ pred, resolve: (e) => { clearTimeout(t); resolve(e); } });
-    });
-  }
-
-  /** The next `sale` event of `saleId` whose data matches `pred`. */
-  sale(saleId: string, pred: (s: SaleLive) => boolean = () => true, timeoutMs?: number): Promise<SaleLive> {
-    return this.next((e) => e.type === 'sale' && e.data.id === saleId && pred(e.data), timeoutMs).then((e) => e.data);
-  }
-
-  close(): void {
-    this.ctl.abort();
-  }
-}
+import { LiveClient } from '../tests/helpers/live-client.js';
 
 describe('the operator live channel GET /v1/admin/live', () => {
   let stack: Stack;
@@ -136,6 +77,25 @@ describe('the operator live channel GET /v1/admin/live', () => {
       expect((await stack.admin('POST', `/v1/admin/sales/${sale.id}/restock`, { quantity: 2 })).status).toBe(200);
       const back = await live.sale(sale.id, (s) => s.stats.stock === 3);
       expect(back.soldOutAt).toBeNull();
+    } finally {
+      live.close();
+    }
+  });
+
+  it('an ended sale with nothing running is still listed, from its last reading, without being read every second', async () => {
+    const sale = await createSale(stack);
+    expect((await stack.admin('POST', `/v1/admin/sales/${sale.id}/end`)).status).toBe(200);
+    const live = await LiveClient.open(stack.url('/v1/admin/live'));
+    try {
+      const mine = () => live.events.filter((e) => e.type === 'sale' && e.data.id === sale.id);
+      const ended = await live.sale(sale.id, (s) => s.stats.state === 'ended');
+      const start = mine().findIndex((e) => e.data.at === ended.at);
+      while (mine().length < start + 4) await live.next((x) => x.type === 'sale' && x.data.id === sale.id, 5000, live.events.length);
+      // Of the three rounds after it, at most one re-read the sale (every 10th round does); the others
+      // sent its last event again, byte for byte.
+      const next = mine().slice(start + 1, start + 4);
+      expect(next.filter((e) => e.raw === mine()[start]!.raw).length).toBeGreaterThanOrEqual(2);
+      expect(live.events.filter((e) => e.type === 'tick').pop()!.data.sales).toContain(sale.id);
     } finally {
       live.close();
     }

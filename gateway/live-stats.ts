@@ -81,8 +81,11 @@ export class LiveStats {
   private readonly soldOutSeen = new Map<string, number>();
   /** The last frame of each sale, so a console that connects sees every sale at once. */
   private readonly latest = new Map<string, string>();
+  /** Sales that ended with nothing held or paying: their numbers cannot move, so they are re-read rarely. */
+  private readonly finished = new Map<string, { row: string; chunk: string }>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  private round = 0;
 
   constructor(private readonly ctx: Context, private readonly intervalMs = 1000) {}
 
@@ -111,6 +114,7 @@ export class LiveStats {
     // Rates restart from fresh samples when a console comes back; old gaps would skew them.
     this.samples.clear();
     this.latest.clear();
+    this.finished.clear();
   }
 
   /** One round: every sale read, one `sale` event each, then a `tick` naming the sales that exist. */
@@ -118,24 +122,40 @@ export class LiveStats {
     // A slow round (Redis under a stampede) is not stacked up: the next one starts after it ends.
     if (this.busy) return;
     this.busy = true;
+    const began = Date.now();
+    this.round++;
     try {
       const sales = await this.ctx.sales.list();
-      const frames = await Promise.all(sales.map((s) => this.saleLive(s, now).catch((err) => {
+      const chunks = await Promise.all(sales.map((s) => this.saleChunk(s, now).catch((err) => {
         this.ctx.log.warn({ err, sale: s.id }, 'live stats of a sale failed');
         return null;
       })));
-      for (const f of frames) {
-        if (!f) continue;
-        const chunk = `event: sale\ndata: ${JSON.stringify(f)}\n\n`;
-        this.latest.set(f.id, chunk);
-        this.broadcast(chunk);
-      }
+      for (const chunk of chunks) if (chunk) this.broadcast(chunk);
       this.broadcast(`event: tick\ndata: ${JSON.stringify({ at: new Date(now).toISOString(), sales: sales.map((s) => s.id) })}\n\n`);
+      const took = Date.now() - began;
+      if (took > this.intervalMs) this.ctx.log.warn({ ms: took, sales: sales.length }, 'a live stats round took longer than its interval');
     } catch (err) {
       this.ctx.log.warn({ err }, 'live stats round failed');
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * One sale's event. Years of past sales would otherwise be re-read every second: a sale that ended
+   * with nothing held or paying is re-read every 10th round, or at once when its row changes (an
+   * operator moved endsAt), and its last event is sent again meanwhile.
+   */
+  private async saleChunk(sale: Sale, now: number): Promise<string> {
+    const row = JSON.stringify(sale);
+    const done = this.finished.get(sale.id);
+    if (done && done.row === row && this.round % 10 !== 0) return done.chunk;
+    const f = await this.saleLive(sale, now);
+    const chunk = `event: sale\ndata: ${JSON.stringify(f)}\n\n`;
+    this.latest.set(f.id, chunk);
+    if (f.stats.state === 'ended' && f.stats.held + f.stats.paying === 0) this.finished.set(sale.id, { row, chunk });
+    else this.finished.delete(sale.id);
+    return chunk;
   }
 
   private broadcast(chunk: string): void {

@@ -2,24 +2,32 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyerVerifier } from './auth.js';
-import { BUYER_SECRET, startProcess, startStack, type Proc, type Stack } from '../tests/helpers/stack.js';
-import { databaseUrl, redisUrl, testPrefix } from '../tests/helpers/env.js';
+import { BUYER_SECRET, startStack, type Stack } from '../tests/helpers/stack.js';
+import { databaseUrl, redisUrl, silentLog, testPrefix } from '../tests/helpers/env.js';
+import { loadConfig } from '../shared/config.js';
+import { closeContext, createContext, type Context } from './context.js';
+import { startGateway, type Gateway } from './server.js';
 
 let stack: Stack;
-let production: Proc;
+// A production gateway in this process: the pages need neither migrations nor the sales of the run.
+let production: { ctx: Context; gateway: Gateway };
 beforeAll(async () => {
   stack = await startStack({ workers: 0 });
-  production = await startProcess('../../gateway/main.ts', {
-    PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
-    REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: testPrefix(), RUN_ADMITTER: '0',
+  const config = loadConfig({
+    NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: testPrefix(),
     ADMIN_TOKEN: 'prod-admin-token-xyz', BUYER_JWT_SECRET: 'prod-buyer-secret-xyz', STRIPE_SECRET_KEY: 'sk_live_like', STRIPE_API_URL: stack.standIn.url,
   });
+  const ctx = createContext(config, silentLog);
+  production = { ctx, gateway: await startGateway(ctx) };
 });
 afterAll(async () => {
-  await production?.kill();
+  if (production) {
+    await production.gateway.close();
+    await closeContext(production.ctx);
+  }
   await stack?.close();
 });
-const prod = (path: string) => `http://127.0.0.1:${production.port}${path}`;
+const prod = (path: string) => `http://127.0.0.1:${production.gateway.port}${path}`;
 
 describe('the buyer page and the console', () => {
   it.each(['/s/demo', '/console'])('%s is HTML whose scripts are files of this origin only (CSP without inline script)', async (path) => {
