@@ -84,6 +84,8 @@ export class LiveStats {
   /** Sales that ended with nothing held or paying: their numbers cannot move, so they are re-read rarely. */
   private readonly finished = new Map<string, { row: string; chunk: string }>();
   private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private generation = 0;
   private busy = false;
   private round = 0;
 
@@ -97,9 +99,9 @@ export class LiveStats {
     this.listeners.add(fn);
     metrics.liveConsoles.set(this.listeners.size);
     for (const chunk of this.latest.values()) fn(chunk);
-    if (!this.timer) {
-      this.timer = setInterval(() => void this.tick(), this.intervalMs);
-      void this.tick();
+    if (!this.running) {
+      this.running = true;
+      void this.loop(++this.generation);
     }
     return () => {
       this.listeners.delete(fn);
@@ -108,8 +110,22 @@ export class LiveStats {
     };
   }
 
+  /**
+   * Each round is scheduled from the start of the previous one, so a slow round (Redis busy in a
+   * stampede) delays the next by its overrun only, instead of skipping a whole interval.
+   */
+  private async loop(generation: number): Promise<void> {
+    const began = Date.now();
+    await this.tick();
+    // A stop and a new start during that round began another loop: this one ends here.
+    if (this.running && generation === this.generation) {
+      this.timer = setTimeout(() => void this.loop(generation), Math.max(0, this.intervalMs - (Date.now() - began)));
+    }
+  }
+
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     // Rates restart from fresh samples when a console comes back; old gaps would skew them.
     this.samples.clear();

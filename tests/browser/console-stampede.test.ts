@@ -76,8 +76,8 @@ describe('the console during a stampede', () => {
     const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!).sort((x, y) => x - y);
     expect(gaps.length).toBeGreaterThanOrEqual(2);
     // Pushed about every second through the stampede; a busy machine may delay a round, never stall it.
-    expect(gaps[Math.floor(gaps.length * 0.9)]).toBeLessThan(1600);
-    expect(gaps[gaps.length - 1]).toBeLessThan(4000);
+    expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(1600);
+    expect(gaps[gaps.length - 1]).toBeLessThan(5000);
     // A frozen console would show as a long main-thread task; rendering is one rAF per change.
     expect(seen.longest).toBeLessThan(500);
     expect(watched.errors).toEqual([]);
