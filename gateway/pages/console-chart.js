@@ -12,6 +12,8 @@
     { key: 'sold', label: 'Sold', color: '#1a7f37' },
   ];
 
+  const clockTime = (s) => new Date(s * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
   /** Per sale: parallel arrays [seconds, available, held, paying, sold], never longer than the window. */
   class StockHistory {
     constructor() { this.bySale = new Map(); }
@@ -54,7 +56,8 @@
           x: { time: true, range: (_u, min, max) => [Math.min(min ?? 0, (max ?? 0) - 60), max ?? 0] },
           y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.05] },
         },
-        axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' } }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: 56 }],
+        // Clock times only (no second row with the date, which collides with the ticks on a phone).
+        axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' }, space: 70, values: (_u, ticks) => ticks.map(clockTime) }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: 56 }],
         series: [{ label: 'Time' }, ...SERIES.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: false } }))],
       };
     }
