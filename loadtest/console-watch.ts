@@ -27,6 +27,8 @@ if (a.help) {
   process.exit(0);
 }
 mkdirSync(a.out!, { recursive: true });
+// Sales created from this moment on are the ones a --sale-prefix watch is waiting for.
+const watchFrom = Date.now() - 2000;
 const shot = (page: Page, name: string) => page.screenshot({ path: `${a.out}/${name}.png`, fullPage: true });
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
@@ -43,13 +45,23 @@ async function signIn(page: Page): Promise<void> {
 await Promise.all([signIn(desktop), signIn(phone)]);
 
 // The sale to watch: named, or the first one whose id starts with the prefix (the stampede's).
-// With a prefix, only a sale that appears after the watcher started counts (the next stampede).
+// With a prefix, only a sale created after the watcher started counts (the next stampede's), found
+// through the operator API by its start time, so a slow browser start cannot miss or mistake it.
 const until = Date.now() + Number(a.seconds) * 1000;
-await desktop.waitForTimeout(1500);
-const before = await desktop.locator('#sales tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.id));
-const fresh = `#sales tbody tr[data-id^="${a['sale-prefix']}"]${before.map((id) => `:not([data-id="${id}"])`).join('')}`;
-const row = a.sale ? desktop.locator(`#sales tbody tr[data-id="${a.sale}"]`) : desktop.locator(fresh).first();
-await row.waitFor({ timeout: Number(a.seconds) * 1000 });
+async function findSale(): Promise<string> {
+  if (a.sale) return a.sale;
+  while (Date.now() < until) {
+    const res = await fetch(`${a.url}/v1/admin/sales`, { headers: { authorization: `Bearer ${a['admin-token']}` } });
+    const { sales } = (await res.json()) as { sales: { id: string; startsAt: string }[] };
+    const fresh = sales.filter((s) => s.id.startsWith(a['sale-prefix']!) && Date.parse(s.startsAt) >= watchFrom);
+    if (fresh[0]) return fresh[0].id;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`no sale starting with ${a['sale-prefix']} appeared in ${a.seconds} s`);
+}
+const found = await findSale();
+const row = desktop.locator(`#sales tbody tr[data-id="${found}"]`);
+await row.waitFor({ timeout: 30_000 });
 const saleId = (await row.getAttribute('data-id'))!;
 for (const p of [desktop, phone]) {
   await p.locator(`#sales tbody tr[data-id="${saleId}"]`).click();

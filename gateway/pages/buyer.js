@@ -28,6 +28,8 @@
     if (m < 60) return m + ' min ' + String(s % 60).padStart(2, '0') + ' s';
     return Math.floor(m / 60) + ' h ' + String(m % 60).padStart(2, '0') + ' min';
   };
+  // A wait is an estimate: whole minutes past the first one, so it fits a phone and does not flicker.
+  const fmtWait = (s) => (s < 60 ? Math.max(1, Math.round(s)) + ' s' : s < 3600 ? Math.ceil(s / 60) + ' min' : fmtSeconds(s));
   const clock = (ms) => {
     const s = Math.max(0, Math.ceil(ms / 1000));
     return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
@@ -93,7 +95,7 @@
 
     show($('queue'), phase === 'queued' || phase === 'paused');
     $('position').textContent = st.position == null ? '–' : st.position.toLocaleString();
-    $('eta').textContent = st.eta == null ? '–' : 'about ' + fmtSeconds(st.eta);
+    $('eta').textContent = st.eta == null ? '–' : '≈ ' + fmtWait(st.eta);
     const holding = phase === 'admitted' || phase === 'paying' || phase === 'retry';
     show($('hold'), holding);
     show($('payform'), phase === 'admitted' || phase === 'retry');

@@ -75,7 +75,7 @@ describe('the buyer page in Chromium', () => {
     await page.getByRole('button', { name: 'Join the queue' }).click();
     await headline(page, 'You are in line');
     expect(await page.locator('#position').textContent()).toBe('1');
-    expect(await page.locator('#eta').textContent()).toMatch(/^about \d+ (s|min)/);
+    expect(await page.locator('#eta').textContent()).toMatch(/^≈ \d+ (s|min)$/);
     const live = page.locator('#announce');
     expect(await live.getAttribute('aria-live')).toBe('polite');
     expect(await live.textContent()).toBe('You are in line');
