@@ -1,4 +1,5 @@
 import type { Sale, SaleStats } from '../admission/sale-schema.js';
+import type { SaleService } from '../admission/sale-service.js';
 import { metrics } from '../shared/metrics.js';
 import type { Context } from './context.js';
 
@@ -89,7 +90,11 @@ export class LiveStats {
   private busy = false;
   private round = 0;
 
-  constructor(private readonly ctx: Context, private readonly intervalMs = 1000) {}
+  /**
+   * `sales` should sit on a Redis connection of its own: in a stampede the gateway's main connection
+   * carries thousands of queued join scripts, and the console's reads would wait behind all of them.
+   */
+  constructor(private readonly ctx: Context, private readonly sales: SaleService = ctx.sales, private readonly intervalMs = 1000) {}
 
   get size(): number {
     return this.listeners.size;
@@ -141,7 +146,7 @@ export class LiveStats {
     const began = Date.now();
     this.round++;
     try {
-      const sales = await this.ctx.sales.list();
+      const sales = await this.sales.list();
       const chunks = await Promise.all(sales.map((s) => this.saleChunk(s, now).catch((err) => {
         this.ctx.log.warn({ err, sale: s.id }, 'live stats of a sale failed');
         return null;
@@ -179,9 +184,9 @@ export class LiveStats {
   }
 
   private async saleLive(sale: Sale, now: number): Promise<SaleLive> {
-    const stats = await this.ctx.sales.stats(sale, now);
+    const stats = await this.sales.stats(sale, now);
     // Holds are read only when some are running: a finished sale costs one stats read a second.
-    const active = stats.held + stats.paying > 0 ? await this.ctx.sales.activeHolds(sale) : [];
+    const active = stats.held + stats.paying > 0 ? await this.sales.activeHolds(sale) : [];
     const list = this.samples.get(sale.id) ?? [];
     list.push({ at: now, admitted: stats.admitted, sold: stats.sold });
     while (list.length > 0 && now - list[0]!.at > RATE_WINDOW_MS) list.shift();

@@ -12,6 +12,8 @@ import type { Context } from './context.js';
 import { mountPages } from './pages.js';
 import { mountAdminLive } from './admin-live.js';
 import { LiveStats } from './live-stats.js';
+import { SaleService } from '../admission/sale-service.js';
+import { Inventory } from '../inventory/inventory-service.js';
 import { verifyWebhook } from '../settlement/webhook.js';
 
 export interface Gateway {
@@ -78,7 +80,9 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   });
 
   mountAdminApi(app, ctx);
-  const live = new LiveStats(ctx);
+  // The console's stats read through a Redis connection of their own (see LiveStats).
+  const liveRedis = createRedis(ctx.config.REDIS_URL, { name: 'gateway-live' });
+  const live = new LiveStats(ctx, new SaleService(ctx.db, liveRedis, ctx.config.REDIS_PREFIX, new Inventory(liveRedis, ctx.config.REDIS_PREFIX)));
   mountAdminLive(app, ctx, live);
   mountPages(app, ctx);
 
@@ -133,6 +137,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     close: async () => {
       uws.us_listen_socket_close(listenSocket as never);
       live.stop();
+      liveRedis.disconnect();
       sub.disconnect();
     },
   };
