@@ -10,7 +10,7 @@
   const history = new StockHistory();
   let selected = sessionStorage.getItem('fsConsoleSale') || '';
   let chart = null;
-  let stream = null; // AbortController of the live channel
+  let stream = null; // the live channel ({ close })
   let lastEventAt = 0;
   let frame = 0;
   let deadLetters = [];
@@ -34,44 +34,14 @@
     return { status: res.status, body: out };
   }
 
-  // ---- live channel: one stream, reconnected with backoff and jitter ----
-  async function openLive() {
-    let attempt = 0;
-    while (token) {
-      const ctl = new AbortController();
-      stream = ctl;
-      try {
-        setLive('connecting', 'Connecting…');
-        const res = await fetch('/v1/admin/live', { headers: { authorization: 'Bearer ' + token }, signal: ctl.signal });
-        if (res.status === 401) return signOut('The admin token was refused.');
-        if (!res.ok || !res.body) throw new Error('live channel answered ' + res.status);
-        attempt = 0;
-        await readEvents(res.body.getReader());
-      } catch (err) {
-        if (ctl.signal.aborted) return;
-      }
-      const delay = Math.min(15_000, 500 * 2 ** attempt++) * (0.5 + Math.random());
-      setLive('retrying', 'Live channel lost — retrying in ' + Math.ceil(delay / 1000) + ' s');
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-
-  async function readEvents(reader) {
-    const decoder = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += decoder.decode(value, { stream: true });
-      let end;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        const ev = /^event: (.*)$/m.exec(block);
-        const data = /^data: (.*)$/m.exec(block);
-        if (ev && data) onEvent(ev[1], JSON.parse(data[1]));
-      }
-    }
+  // ---- live channel (console-live.js): one stream, reconnected with backoff and jitter ----
+  function openLive() {
+    stream = window.FlashSaleLive.open({
+      token,
+      onEvent,
+      onState: setLive,
+      onRefused: () => signOut('The admin token was refused.'),
+    });
   }
 
   function onEvent(type, data) {
@@ -297,7 +267,7 @@
   function signOut(why) {
     token = '';
     sessionStorage.removeItem('fsAdminToken');
-    if (stream) stream.abort();
+    if (stream) stream.close();
     $('app').hidden = true;
     $('login').hidden = false;
     $('signout').hidden = true;

@@ -174,6 +174,19 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('#dl tbody').textContent()).not.toContain('hold_0_y');
   });
 
+  it('the live channel comes back by itself after it is cut', async () => {
+    const sale = await createSale(stack);
+    const page = await open();
+    let requests = 0;
+    // The first connection of the live channel fails at the network level; later ones go through.
+    await page.route('**/v1/admin/live', (route) => (++requests === 1 ? route.abort('connectionreset') : route.continue()));
+    await consolePage(page, stack.url(), ADMIN_TOKEN);
+    await page.locator('#live[data-conn="retrying"]', { hasText: /retrying in \d+ s/ }).waitFor();
+    await page.locator('#live', { hasText: /^Live$/ }).waitFor({ timeout: 15_000 });
+    await page.locator(`#sales tbody tr[data-id="${sale.id}"]`).waitFor();
+    expect(requests).toBe(2);
+  });
+
   it('the chart keeps a bounded rolling window and redraws at most once per animation frame', async () => {
     const page = await open();
     await consolePage(page, stack.url(), ADMIN_TOKEN);
