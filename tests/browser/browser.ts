@@ -10,11 +10,11 @@ export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install the Debian package (apt-get install -y chromium); .ci/run does this`);
+export async function launchChromium(executablePath = CHROMIUM): Promise<Browser> {
+  if (!existsSync(executablePath)) {
+    throw new Error(`Chromium is missing at ${executablePath}: install the Debian package (apt-get install -y chromium); .ci/run does this`);
   }
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+  return chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
 }
 
 /** A page whose script errors and failed loads are collected, so a test can insist there were none. */

@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { createSale, pay, stats, useStack, type Buyers } from '../e2e/kit.js';
 import { uniqueId } from '../helpers/env.js';
-import type { Stack } from '../helpers/stack.js';
+import { BUYER_SECRET, type Stack } from '../helpers/stack.js';
+import { mintBuyerToken } from '../../shared/buyer-token.js';
 import { buyerPage, headline, launchChromium, openPage, PHONE, screenshot, type WatchedPage } from './browser.js';
 
 let browser: Browser;
@@ -106,6 +107,24 @@ describe('the buyer page in Chromium', () => {
     expect(await page.locator('#sale-state').textContent()).toBe('sold out');
     expect(await page.getByRole('button', { name: /Join/ }).count()).toBe(0);
     await screenshot(page, 'buyer-sold-out-phone');
+  });
+
+  it('a shop\'s link carries the buyer token: the page uses it, keeps it for the tab and takes it out of the address bar', async () => {
+    const sale = await createSale(stack, { stock: 2 });
+    const buyer = uniqueId('shop-buyer');
+    const token = await mintBuyerToken(BUYER_SECRET, buyer);
+    const page = await open();
+    await page.goto(stack.url(`/s/${sale.id}?token=${encodeURIComponent(token)}`));
+    await page.locator('#conn[data-conn="open"]').waitFor();
+    expect(new URL(page.url()).search).toBe('');
+    expect(await page.evaluate(() => sessionStorage.getItem('fsBuyerToken'))).toBe(token);
+    expect(await page.locator('#signin').isVisible()).toBe(false);
+    await page.getByRole('button', { name: 'Join the queue' }).click();
+    await headline(page, 'Your item is held for you');
+    // The hold is the token subject's: another tab of that buyer is told of the same hold at once.
+    const sameBuyer = await buyers.connect(sale.id, buyer);
+    expect((await sameBuyer.next('admitted')).holdId).toMatch(/^hold_/);
+    expect(await page.getByRole('button', { name: 'Use another name' }).isVisible()).toBe(false);
   });
 
   it('reconnects by itself after the connection drops, and gets the same hold back', async () => {
