@@ -1,9 +1,11 @@
 # Multi-stage: dependencies are installed once in a build stage; the runtime image carries only what
-# runs, as the unprivileged `node` user. bookworm (glibc 2.36) suits the native uWS build we use.
+# runs (production dependencies and the sources, owned by root so the process cannot rewrite its own
+# code), as the unprivileged `node` user. bookworm-slim
+# (glibc 2.36) suits the native uWS build we use. tests/deploy/compose.test.ts checks this file.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production

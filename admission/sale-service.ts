@@ -141,6 +141,21 @@ export class SaleService {
     };
   }
 
+  /**
+   * The sale's holds that are still running (held or paying) with their deadlines, for the operator
+   * console's "holds by age". One atomic snapshot per pool finds them, then only those are read, so
+   * the cost is O(pools + active holds), not O(every hold the sale ever had).
+   */
+  async activeHolds(sale: Sale): Promise<{ holdId: string; state: 'held' | 'paying'; deadline: number }[]> {
+    const pools = await this.inventory.snapshot(sale.id, sale.pools);
+    const ids = pools.flatMap((p) => p.holds.filter((h) => h.state === 'held' || h.state === 'paying').map((h) => h.holdId));
+    const holds = await Promise.all(ids.map((id) => this.inventory.getHold(sale.id, id)));
+    const out: { holdId: string; state: 'held' | 'paying'; deadline: number }[] = [];
+    // A hold may have moved on between the snapshot and its read: only the ones still running count.
+    for (const h of holds) if (h && (h.state === 'held' || h.state === 'paying')) out.push({ holdId: h.holdId, state: h.state, deadline: h.deadline });
+    return out;
+  }
+
   async patch(id: string, p: SalePatch): Promise<Sale | null> {
     const current = await this.store.get(id);
     if (!current) return null;

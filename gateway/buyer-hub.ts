@@ -8,6 +8,7 @@ import type { SaleEvent } from '../admission/sale-events.js';
 import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
 import { buyerFrame, renderView, eta, type BuyerFrameIn, type Phase } from './buyer-frames.js';
 import { ApiError, wsErrorFrame } from './errors.js';
+import { PayTimer } from './pay-timer.js';
 import type { Context } from './context.js';
 
 export interface SocketData {
@@ -40,6 +41,7 @@ export class BuyerHub {
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
   app!: TemplatedApp;
+  readonly payTimer = new PayTimer();
 
   constructor(readonly ctx: Context) {}
 
@@ -126,11 +128,11 @@ export class BuyerHub {
       case 'leave':
         return this.answer(ws, () => this.ctx.room.leave(saleId, buyer));
       case 'pay':
-        return this.pay(ws, f.holdId, f.paymentMethod);
+        return this.pay(ws, f.holdId, f.paymentMethod, received);
     }
   }
 
-  private async pay(ws: Ws, holdId: string, paymentMethod: string): Promise<void> {
+  private async pay(ws: Ws, holdId: string, paymentMethod: string, received: bigint): Promise<void> {
     const { saleId, buyer } = ws.getUserData();
     const sale = await this.ctx.saleCache.get(saleId);
     if (!sale) throw new ApiError('sale_not_found');
@@ -149,11 +151,14 @@ export class BuyerHub {
       }
       throw err;
     }
+    // Started before the job exists: its order_confirmed can never arrive before the clock runs.
+    this.payTimer.start(holdId, received);
     try {
       await enqueuePayment(this.ctx.payments, {
         saleId, holdId, buyer, attemptNo, paymentMethod, amount: sale.price.amount, currency: sale.price.currency, perBuyerLimit: sale.perBuyerLimit,
       });
     } catch (err) {
+      this.payTimer.forget(holdId);
       this.ctx.log.error({ err, sale: saleId, holdId }, 'could not enqueue payment');
       // The add may have landed before the error: only when the job is certainly absent (read back
       // on a working connection) can nothing be charged, and the hold go back to the buyer.
@@ -235,6 +240,8 @@ export class BuyerHub {
   /** Sends a frame to every socket of one buyer on this gateway and moves their phase along. */
   private toBuyer(saleId: string, buyer: string, frame: { type: string; [k: string]: unknown }): void {
     const set = this.sockets.get(saleId)?.get(buyer);
+    if (frame.type === 'order_confirmed' && set) this.payTimer.confirmed(frame.holdId as string);
+    else if (frame.type === 'order_confirmed' || frame.type === 'hold_expired' || (frame.type === 'payment_failed' && !frame.retryable)) this.payTimer.forget(frame.holdId as string);
     if (!set) return;
     const text = JSON.stringify(frame);
     const phase: Phase = frame.type === 'admitted' || frame.type === 'payment_pending' || (frame.type === 'payment_failed' && frame.retryable) ? 'holding' : 'done';

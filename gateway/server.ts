@@ -10,6 +10,10 @@ import { reply, send, sendError, sendJson, readBody } from './http.js';
 import { loadNativeUws } from './uws.js';
 import type { Context } from './context.js';
 import { mountPages } from './pages.js';
+import { mountAdminLive } from './admin-live.js';
+import { LiveStats } from './live-stats.js';
+import { SaleService } from '../admission/sale-service.js';
+import { Inventory } from '../inventory/inventory-service.js';
 import { verifyWebhook } from '../settlement/webhook.js';
 import { enqueueStripeEvent, toEventJob } from '../settlement/stripe-events.js';
 
@@ -77,6 +81,10 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   });
 
   mountAdminApi(app, ctx);
+  // The console's stats read through a Redis connection of their own (see LiveStats).
+  const liveRedis = createRedis(ctx.config.REDIS_URL, { name: 'gateway-live' });
+  const live = new LiveStats(ctx, new SaleService(ctx.db, liveRedis, ctx.config.REDIS_PREFIX, new Inventory(liveRedis, ctx.config.REDIS_PREFIX)));
+  mountAdminLive(app, ctx, live);
   mountPages(app, ctx);
 
   app.get('/healthz', (res) => sendJson(reply(res), 200, { status: 'ok' }));
@@ -139,6 +147,8 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     hub,
     close: async () => {
       uws.us_listen_socket_close(listenSocket as never);
+      live.stop();
+      liveRedis.disconnect();
       sub.disconnect();
     },
   };

@@ -43,6 +43,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Every variable the zod schema reads (deployment files are checked against this list). */
+export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof typeof schema.shape)[];
+
 export type Config = Omit<z.infer<typeof schema>, keyof typeof DEV_SECRETS> & {
   [K in keyof typeof DEV_SECRETS]: string;
 };

@@ -26,4 +26,37 @@ export const METRIC = {
   httpDuration: 'fs_http_request_duration_seconds',
   joinToQueued: 'fs_join_to_queued_seconds',
   admitterTicks: 'fs_admitter_ticks_total',
+  liveConsoles: 'fs_admin_live_consoles',
 } as const;
+
+/**
+ * Which process serves each metric on its /metrics: the gateway (port PORT, Prometheus job `gateway`)
+ * or the settlement worker (METRICS_PORT, job `worker`). Every process registers every name (one
+ * registry module), so the dashboard selects the owner's job to read real values, never a zero copy.
+ */
+export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
+  wsConnections: 'gateway',
+  wsFrames: 'gateway',
+  wsErrors: 'gateway',
+  joins: 'gateway',
+  admissions: 'gateway',
+  holdsExpired: 'gateway',
+  holdsActive: 'gateway',
+  waiting: 'gateway',
+  sold: 'gateway',
+  orders: 'worker',
+  paymentAttempts: 'worker',
+  paymentRetries: 'worker',
+  providerLatency: 'worker',
+  deadLetters: 'worker',
+  reconciliationFixes: 'worker',
+  captures: 'worker',
+  outboxPublished: 'worker',
+  outboxPending: 'worker',
+  webhookEvents: 'gateway',
+  payToConfirmed: 'gateway',
+  httpDuration: 'gateway',
+  joinToQueued: 'gateway',
+  admitterTicks: 'gateway',
+  liveConsoles: 'gateway',
+};

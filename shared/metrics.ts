@@ -30,5 +30,6 @@ export const metrics = {
   payToConfirmed: new client.Histogram({ name: METRIC.payToConfirmed, help: 'From a pay frame received to order_confirmed sent to the buyer', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r }),
   httpDuration: new client.Histogram({ name: METRIC.httpDuration, help: 'Operator and health HTTP request latency', labelNames: ['route', 'status'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
   joinToQueued: new client.Histogram({ name: METRIC.joinToQueued, help: 'From a join frame received to its answer sent', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: r }),
+  liveConsoles: new client.Gauge({ name: METRIC.liveConsoles, help: 'Operator consoles connected to the live channel of this gateway', registers: r }),
   admitterTicks: new client.Counter({ name: METRIC.admitterTicks, help: 'Admitter ticks run while holding a sale lease', registers: r }),
 };

@@ -1,0 +1,61 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+/**
+ * Real-browser helpers: Debian's Chromium driven by playwright-core. Nothing is downloaded: a missing
+ * /usr/bin/chromium fails the run (CI installs the Debian package first, see .ci/run).
+ */
+export const CHROMIUM = '/usr/bin/chromium';
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 800 };
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
+
+export async function launchChromium(executablePath = CHROMIUM): Promise<Browser> {
+  if (!existsSync(executablePath)) {
+    throw new Error(`Chromium is missing at ${executablePath}: install the Debian package (apt-get install -y chromium); .ci/run does this`);
+  }
+  return chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+}
+
+/** A page whose script errors and failed loads are collected, so a test can insist there were none. */
+export interface WatchedPage {
+  page: Page;
+  context: BrowserContext;
+  errors: string[];
+}
+
+export async function openPage(browser: Browser, viewport = DESKTOP): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  // Refusals of the operator API (400, 401...) are answers the pages show, not errors; the browser
+  // still logs them as failed loads, so those are left out and every other failed load is kept.
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`); });
+  page.on('response', (r) => { if (r.status() >= 400 && !new URL(r.url()).pathname.startsWith('/v1/')) errors.push(`${r.status()} ${r.url()}`); });
+  return { page, context, errors };
+}
+
+/** Saves a full-page screenshot under test-artifacts/ (git-ignored) and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = new URL(`${name}.png`, ARTIFACTS).pathname;
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Signs in on the buyer page of `saleId` as a made-up buyer (the development token route). */
+export async function buyerPage(page: Page, base: string, saleId: string, buyer: string): Promise<void> {
+  await page.goto(`${base}/s/${saleId}`);
+  await page.getByLabel('Buyer name').fill(buyer);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.locator('#conn[data-conn="open"]').waitFor();
+}
+
+export const headline = (page: Page, text: string | RegExp) => page.locator('#headline', { hasText: text }).waitFor();
+
+export async function consolePage(page: Page, base: string, token: string): Promise<void> {
+  await page.goto(`${base}/console`);
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}

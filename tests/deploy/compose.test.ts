@@ -1,0 +1,145 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CONFIG_KEYS, loadConfig } from '../../shared/config.js';
+
+/**
+ * No Docker engine runs here, so `docker compose up` cannot be tried: this file checks what can go
+ * wrong on paper — every service's command, ports and variables against what the code reads.
+ */
+const root = new URL('../../', import.meta.url);
+const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+const prometheus = parse(read('grafana/prometheus.yml')) as { scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[] };
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  deploy?: { replicas?: number };
+  depends_on?: Record<string, unknown> | string[];
+  healthcheck?: { test: string[] };
+}
+const svc = (name: string): Service => {
+  const s = compose.services[name];
+  if (!s) throw new Error(`docker-compose.yml has no service ${name}`);
+  return s;
+};
+const env = (name: string) => Object.fromEntries(Object.entries(svc(name).environment ?? {}).map(([k, v]) => [k, String(v)]));
+const containerPorts = (name: string) => (svc(name).ports ?? []).map((p) => Number(p.split(':').pop()));
+
+/** The entry file a compose command runs (`node --import tsx FILE`). */
+function entryOf(command: string[] | undefined): string {
+  expect(command?.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
+  return command![3]!;
+}
+
+describe('docker-compose.yml', () => {
+  it('has the stack the issue names', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['gateway', 'grafana', 'postgres', 'prometheus', 'redis', 'stand-in', 'worker']);
+    expect(svc('worker').deploy?.replicas).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each([['gateway', 'gateway'], ['worker', 'worker'], ['stand-in', 'stand-in']])('%s runs the entry file of the npm script "%s"', (service, script) => {
+    const file = entryOf(svc(service).command);
+    expect(existsSync(new URL(file, root)), file).toBe(true);
+    expect(pkg.scripts[script]).toBe(`tsx ${file}`);
+    expect(svc(service).build).toBe('.');
+  });
+
+  it.each(['gateway', 'worker'])('%s: every variable is one the zod schema reads, and the schema accepts them', (service) => {
+    const e = env(service);
+    for (const key of Object.keys(e)) expect(CONFIG_KEYS as string[], `${service}: ${key}`).toContain(key);
+    expect(() => loadConfig(e)).not.toThrow();
+  });
+
+  it('the gateway listens on the port it publishes, on all interfaces, and is healthy only when ready', () => {
+    const c = loadConfig(env('gateway'));
+    expect(containerPorts('gateway')).toEqual([c.PORT]);
+    expect(c.HOST).toBe('0.0.0.0');
+    expect(svc('gateway').healthcheck?.test.join(' ')).toContain(`127.0.0.1:${c.PORT}/readyz`);
+  });
+
+  it('the app services reach Redis, Postgres and the stand-in by their service names and ports', () => {
+    for (const service of ['gateway', 'worker']) {
+      const c = loadConfig(env(service));
+      expect(new URL(c.REDIS_URL).hostname).toBe('redis');
+      const db = new URL(c.DATABASE_URL);
+      expect(db.hostname).toBe('postgres');
+      expect(db.pathname).toBe(`/${env('postgres').POSTGRES_DB}`);
+      const stripe = new URL(c.STRIPE_API_URL!);
+      expect(stripe.hostname).toBe('stand-in');
+      expect(Number(stripe.port)).toBe(Number(env('stand-in').STAND_IN_PORT));
+      expect(Object.keys(svc(service).depends_on ?? {})).toEqual(expect.arrayContaining(['redis', 'postgres', 'stand-in']));
+    }
+  });
+
+  it('the stand-in is given only variables its entry file reads, and listens where it is published', () => {
+    const source = read(entryOf(svc('stand-in').command));
+    for (const key of Object.keys(env('stand-in'))) expect(source, key).toContain(key);
+    expect(containerPorts('stand-in')).toEqual([Number(env('stand-in').STAND_IN_PORT)]);
+    expect(env('stand-in').STAND_IN_HOST).toBe('0.0.0.0');
+  });
+
+  it('Redis never evicts and keeps an append-only file on a volume; Postgres keeps its data on a volume', () => {
+    const cmd = svc('redis').command!.join(' ');
+    expect(cmd).toContain('--maxmemory-policy noeviction');
+    expect(cmd).toContain('--appendonly yes');
+    expect(svc('redis').volumes).toContain('redis-data:/data');
+    expect(svc('postgres').volumes).toContain('pg-data:/var/lib/postgresql/data');
+    expect(Object.keys(compose.volumes).sort()).toEqual(['pg-data', 'redis-data']);
+  });
+
+  it('Prometheus scrapes the gateway on its port and every worker on its METRICS_PORT', () => {
+    const job = (name: string) => prometheus.scrape_configs.find((j) => j.job_name === name)!;
+    expect(job('gateway').static_configs![0]!.targets).toEqual([`gateway:${loadConfig(env('gateway')).PORT}`]);
+    // DNS service discovery finds every replica of the worker service.
+    expect(job('worker').dns_sd_configs![0]).toMatchObject({ names: ['worker'], port: loadConfig(env('worker')).METRICS_PORT });
+    expect(svc('prometheus').volumes).toContain('./grafana/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+  });
+
+  it('Grafana gets the provisioning folder and the dashboards folder, and opens on the dashboard', () => {
+    expect(svc('grafana').volumes).toEqual(expect.arrayContaining(['./grafana/provisioning:/etc/grafana/provisioning:ro', './grafana/dashboards:/var/lib/grafana/dashboards:ro']));
+    const home = env('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH!;
+    expect(existsSync(new URL(home.replace('/var/lib/grafana/dashboards/', 'grafana/dashboards/'), root))).toBe(true);
+  });
+});
+
+describe('Dockerfile', () => {
+  const lines = read('Dockerfile').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const stages = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('FROM '));
+  const runtime = lines.slice(stages[stages.length - 1]![1]);
+
+  it('is multi-stage on a slim base, installs production dependencies only, and runs as a non-root user', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const [l] of stages) expect(l).toMatch(/-slim\b/);
+    expect(lines.join('\n')).toMatch(/npm ci --omit=dev/);
+    const user = runtime.filter((l) => l.startsWith('USER ')).pop();
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^USER (root|0)(:|$)/);
+    // The runtime stage takes only node_modules from the build stage, no build tools.
+    expect(runtime.filter((l) => l.startsWith('RUN '))).toEqual([]);
+  });
+
+  it('copies every folder the compose commands import, and its default command is the gateway', () => {
+    const copied = runtime.filter((l) => l.startsWith('COPY ') && !l.includes('--from')).map((l) => l.split(/\s+/)[1]);
+    for (const dir of ['shared', 'admission', 'inventory', 'settlement', 'gateway']) expect(copied).toContain(dir);
+    for (const service of ['gateway', 'worker', 'stand-in']) expect(copied).toContain(entryOf(svc(service).command).split('/')[0]);
+    expect(runtime[runtime.length - 1]).toBe('CMD ["node", "--import", "tsx", "gateway/main.ts"]');
+  });
+
+  it('what the gateway serves from node_modules (the console\'s chart) is a production dependency', () => {
+    const pages = read('gateway/pages.ts');
+    for (const m of pages.matchAll(/require\.resolve\('([^/']+)\//g)) expect(Object.keys(pkg.dependencies)).toContain(m[1]);
+    expect(pkg.dependencies.tsx).toBeDefined();
+  });
+
+  it('.dockerignore keeps tests, artefacts and local modules out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n');
+    for (const p of ['node_modules', 'tests', 'test-artifacts', '**/*.test.ts']) expect(ignored).toContain(p);
+  });
+});
