@@ -15,7 +15,7 @@ beforeAll(async () => {
   stack = await startStack({ workers: 0 });
   const config = loadConfig({
     NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: testPrefix(),
-    ADMIN_TOKEN: 'prod-admin-token-xyz', BUYER_JWT_SECRET: 'prod-buyer-secret-xyz', STRIPE_SECRET_KEY: 'sk_live_like', STRIPE_API_URL: stack.standIn.url,
+    ADMIN_TOKEN: 'prod-admin-token-xyz', BUYER_JWT_SECRET: 'prod-buyer-secret-xyz', STRIPE_SECRET_KEY: 'sk_live_like', STRIPE_WEBHOOK_SECRET: 'whsec_prod_like_xyz', STRIPE_API_URL: stack.standIn.url,
   });
   const ctx = createContext(config, silentLog);
   production = { ctx, gateway: await startGateway(ctx) };
