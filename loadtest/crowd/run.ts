@@ -21,6 +21,8 @@ export interface RunHooks {
   /** Extra sale fields (e.g. a startsAt in the future, to gather a pre-queue first). */
   sale?: Record<string, unknown>;
   keepFrames?: boolean;
+  /** Called once the sale exists, before any buyer arrives (e.g. to pause it). */
+  afterCreate?: (saleId: string) => Promise<void>;
 }
 
 /** Spreads plans evenly over the crowd (a golden-ratio sequence), so shares hold at any size. */
@@ -45,6 +47,7 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
     throw new Error(`the gateway at ${o.url} does not answer (is \`npm start\` running?): ${err.message}`);
   });
   if (created.status !== 201) throw new Error(`could not create the sale: ${created.status} ${await created.text()}`);
+  await hooks.afterCreate?.(saleId);
 
   // Tokens are minted in the threads before the first arrival; leave them the time to do it.
   const t0 = Date.now() + 500 + Math.ceil(o.buyers / 20);
