@@ -37,17 +37,22 @@ export interface JoinRound {
   perSecond: number;
   latency: ReturnType<typeof percentiles>;
   localAddresses: string[];
+  connectsPerSecond: number;
+  connectMs: ReturnType<typeof percentiles>;
 }
 
 /** Connects `n` sockets, then sends one frame on all at once and times the answers. Leaves them open. */
 export async function joinRound(fleet: SocketFleet, o: { wsUrl: string; n: number; secret?: boolean; frame: string; answer: string }): Promise<JoinRound> {
   const ids = Array.from({ length: o.n }, (_, i) => `bb-${i}-${randomBytes(2).toString('hex')}`);
+  const t0 = performance.now();
   const c = await fleet.connect({ wsUrl: o.wsUrl, secret: o.secret ? BENCH_BUYER_SECRET : undefined, ids, sources: FLEET_SOURCES });
+  const connectSpan = performance.now() - t0;
   // Let the server finish the opening frames of every socket before the clock starts.
   await new Promise((r) => setTimeout(r, 500));
   const a = await fleet.sendAll(o.frame, o.answer);
   return {
     connected: c.connectMs.length, failed: c.failed, answered: a.latencies.length, missing: a.missing,
     perSecond: (a.latencies.length / a.spanMs) * 1000, latency: percentiles(a.latencies), localAddresses: c.localAddresses,
+    connectsPerSecond: (c.connectMs.length / connectSpan) * 1000, connectMs: percentiles(c.connectMs),
   };
 }
