@@ -98,8 +98,17 @@ export interface Child {
  * Starts one of our entry points (TypeScript, through tsx) as a child process and waits for its
  * "ready" IPC message; a child that dies first fails the bench with its stderr.
  */
+const running = new Set<ChildProcess>();
+// A bench that dies or times out must not leave gateways and workers behind (they hold ports,
+// connections and CPU the next run would measure).
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 export function startChild(script: string, env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<Child> {
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: [...execArgv, '--import', 'tsx'], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-10_000)));
   return new Promise((resolve, reject) => {

@@ -45,11 +45,18 @@ const began = Date.now();
 let failed = 0;
 for (const name of opts.data.only) {
   const t0 = Date.now();
+  // A bench that hangs fails loudly instead of holding the suite (and the machine) forever.
+  const limitS = ctx.quick ? 75 : 300;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not finish in ${limitS} s`)), limitS * 1000)));
   try {
-    for (const line of await BENCHES[name]!(ctx)) console.log(formatLine(line));
+    for (const line of await Promise.race([BENCHES[name]!(ctx), timeout])) console.log(formatLine(line));
   } catch (err) {
     failed++;
     console.error(`bench ${name} FAILED: ${(err as Error).stack ?? err}`);
+    if (/did not finish/.test(String(err))) break;
+  } finally {
+    clearTimeout(timer);
   }
   ctx.note(`(${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }

@@ -78,6 +78,8 @@ export class CrowdBuyer {
       let stateSeen = false;
       ws.on('open', () => {
         if (first) this.result.connectMs = performance.now() - t0;
+        // The address the kernel really used, so a test can tell the spreading works.
+        this.result.localAddress = (ws as unknown as { _socket?: { localAddress?: string } })._socket?.localAddress ?? this.result.localAddress;
         if (first || this.before === undefined) return this.join();
         // After a drop the gateway sends the buyer's state by itself; a buyer who hears nothing joins.
         setTimeout(() => {
