@@ -13,9 +13,7 @@ export const FLEET_THREADS = 2;
 export const FLEET_SOURCES = sourceAddresses(4);
 
 export async function startGatewayWithPausedSale(o: { redisUrl: string; databaseUrl: string; prefix: string; execArgv?: string[] }): Promise<{ gateway: Child; wsUrl: string; saleId: string }> {
-  // BENCH_CPU_PROF=dir: the gateway writes a V8 CPU profile there on exit (the profile in docs/performance.md).
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const gateway = await startChild('../../gateway/main.ts', stackEnv({ ...o, standInUrl: 'http://127.0.0.1:9', extra: { TICK_MS: '100' } }), [...prof, ...(o.execArgv ?? [])]);
+  const gateway = await startChild('../../gateway/main.ts', stackEnv({ ...o, standInUrl: 'http://127.0.0.1:9', extra: { TICK_MS: '100' } }), o.execArgv);
   const base = `http://127.0.0.1:${gateway.port}`;
   const saleId = `bench-${randomBytes(4).toString('hex')}`;
   await adminCall(base, 'POST', '/v1/admin/sales', {

@@ -106,7 +106,9 @@ process.on('exit', () => {
 });
 
 export function startChild(script: string, env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<Child> {
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: [...execArgv, '--import', 'tsx'], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  // BENCH_CPU_PROF=dir: every child writes a V8 CPU profile there when it exits (docs/performance.md).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: [...prof, ...execArgv, '--import', 'tsx'], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
   let err = '';

@@ -63,6 +63,7 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
     wsUrl: `${o.url.replace(/^http/, 'ws')}/v1/sales/${saleId}/ws`, secret: o.secret, buyers, threads: o.threads, sources,
     deadline: t0 + spread + o.timeout * 1000,
     stormAt: o.scenario === 'reconnect-storm' ? t0 + spread + o.stormAfter * 1000 : undefined,
+    stormAfterMs: o.stormAfter * 1000,
     keepFrames: hooks.keepFrames,
     onProgress: (p) => hooks.onProgress?.(p, o.buyers),
   });

@@ -58,7 +58,7 @@ export interface CrowdRun {
  * every address carries an even share. `onProgress` gets the totals a few times a second.
  */
 export async function runCrowd(o: {
-  wsUrl: string; secret: string; buyers: CrowdBuyerPlan[]; threads: number; sources: string[]; deadline: number; stormAt?: number; keepFrames?: boolean;
+  wsUrl: string; secret: string; buyers: CrowdBuyerPlan[]; threads: number; sources: string[]; deadline: number; stormAt?: number; stormAfterMs?: number; keepFrames?: boolean;
   onProgress?: (p: { connected: number; joined: number; finished: number }) => void;
 }): Promise<CrowdRun> {
   const n = Math.max(1, Math.min(o.threads, o.buyers.length));
@@ -71,7 +71,7 @@ export async function runCrowd(o: {
   try {
     threads.forEach((t, ti) => {
       const mine = o.buyers.map((b, i) => ({ ...b, localAddress: o.sources[i % o.sources.length]! })).filter((_, i) => i % n === ti);
-      const job: CrowdJob = { mode: 'crowd', wsUrl: o.wsUrl, secret: o.secret, buyers: mine, deadline: o.deadline, stormAt: o.stormAt, keepFrames: o.keepFrames };
+      const job: CrowdJob = { mode: 'crowd', wsUrl: o.wsUrl, secret: o.secret, buyers: mine, deadline: o.deadline, stormAt: o.stormAt, stormAfterMs: o.stormAfterMs, keepFrames: o.keepFrames };
       t.post(job);
     });
     const done = await Promise.all(threads.map((t) => t.expect('crowd-done')));

@@ -21,6 +21,8 @@ export interface CrowdJob {
   deadline: number;
   /** reconnect-storm: epoch ms at which every open socket of this thread is dropped. */
   stormAt?: number;
+  /** reconnect-storm: at least this long after the last buyer of the thread joined. */
+  stormAfterMs?: number;
   keepFrames?: boolean;
 }
 
@@ -53,12 +55,22 @@ async function crowd(job: CrowdJob): Promise<void> {
   const progress = setInterval(() => post({
     type: 'progress', connected: buyers.filter((b) => b.connected).length, joined: buyers.filter((b) => b.result.joined).length, finished: buyers.filter((b) => b.finished).length,
   }), 250);
-  const storm = job.stormAt === undefined ? undefined : setTimeout(() => buyers.forEach((b) => b.drop()), Math.max(0, job.stormAt - Date.now()));
+  // The storm hits once every buyer of this thread has a place (or an outcome) and the planned moment
+  // has come: on a slow machine the crowd may still be arriving at the planned moment, and dropping
+  // sockets that never joined tests nothing.
+  let joinedAt = 0;
+  const storm = job.stormAt === undefined ? undefined : setInterval(() => {
+    if (joinedAt === 0 && buyers.every((b) => b.result.joined || b.finished)) joinedAt = Date.now();
+    if (joinedAt > 0 && Date.now() >= Math.max(job.stormAt!, joinedAt + (job.stormAfterMs ?? 0))) {
+      clearInterval(storm);
+      buyers.forEach((b) => b.drop());
+    }
+  }, 50);
   const giveUp = setTimeout(() => buyers.forEach((b) => b.abort()), Math.max(0, job.deadline - Date.now()));
   await Promise.all(buyers.map((b) => b.run(job.deadline)));
   clearInterval(progress);
   clearTimeout(giveUp);
-  if (storm) clearTimeout(storm);
+  if (storm) clearInterval(storm);
   post({ type: 'crowd-done', threadId, results: buyers.map((b) => b.result) });
 }
 
