@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '20' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '20' }, 'by-package': { type: 'boolean' } } });
 if (!positionals[0]) {
   console.error('usage: profile-summary FILE.cpuprofile [--top N]');
   process.exit(2);
@@ -22,7 +22,10 @@ p.samples.forEach((id, i) => {
   total += dt;
   const n = byId.get(id)!;
   const where = n.callFrame.url ? `${n.callFrame.url.replace(/^.*\/(node_modules\/)?/, (m, nm) => (nm ? 'node_modules/' : ''))}:${n.callFrame.lineNumber + 1}` : '';
-  const key = `${n.callFrame.functionName || '(anonymous)'} ${where}`.trim();
+  // --by-package: self time per npm package (or our own folder, or node: internals), to see which layer costs.
+  const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(n.callFrame.url)?.[1]
+    ?? (/\/(gateway|admission|inventory|settlement|shared|loadtest)\//.exec(n.callFrame.url)?.[1] ? `ours: ${/\/(gateway|admission|inventory|settlement|shared|loadtest)\//.exec(n.callFrame.url)![1]}/` : n.callFrame.url.startsWith('node:') || (!n.callFrame.url && n.callFrame.functionName && !n.callFrame.functionName.startsWith('(')) ? 'node internals / native' : n.callFrame.functionName || '(other)');
+  const key = values['by-package'] ? pkg : `${n.callFrame.functionName || '(anonymous)'} ${where}`.trim();
   self.set(key, (self.get(key) ?? 0) + dt);
 });
 const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top));

@@ -26,7 +26,7 @@ async function inFlight(n: number, fn: (i: number) => Promise<unknown>): Promise
 }
 
 export async function admissionLuaBench(ctx: BenchContext): Promise<BenchLine[]> {
-  const n = ctx.quick ? 20_000 : 50_000;
+  const n = ctx.quick ? 10_000 : 50_000;
   const prefix = benchPrefix('admission');
   const db = await ownDatabase(ctx.databaseUrl, 'admission');
   const pool = createDb(db.url, 2);

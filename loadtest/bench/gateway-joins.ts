@@ -10,7 +10,7 @@ import { FLEET_THREADS, joinRound, startEcho, startGatewayWithPausedSale } from 
  */
 export async function gatewayJoinsBench(ctx: BenchContext): Promise<BenchLine[]> {
   // The figure is at 10,000 sockets; --quick holds fewer so the whole suite stays under 90 s.
-  const n = ctx.quick ? 4000 : 10_000;
+  const n = ctx.quick ? 2000 : 10_000;
   const prefix = benchPrefix('joins');
   const db = await ownDatabase(ctx.databaseUrl, 'joins');
   const fleet = new SocketFleet(FLEET_THREADS);

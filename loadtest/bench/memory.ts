@@ -18,7 +18,7 @@ async function usedMemory(r: Redis): Promise<number> {
 const settle = () => new Promise((r) => setTimeout(r, 1500));
 
 export async function memoryBench(ctx: BenchContext): Promise<BenchLine[]> {
-  const n = ctx.quick ? 4000 : 20_000;
+  const n = ctx.quick ? 3000 : 20_000;
   const own = await privateRedis();
   const redisUrl = own?.url ?? ctx.redisUrl;
   if (!own) ctx.note('memory: no redis-server binary, measuring on REDIS_URL (other keys may move the Redis figure)');

@@ -13,7 +13,7 @@ import { benchPrefix, deletePrefix, forDuration, type BenchContext } from './inf
 const CONCURRENCY = 64;
 
 export async function reserveBench(ctx: BenchContext): Promise<BenchLine[]> {
-  const ms = ctx.quick ? 2000 : 5000;
+  const ms = ctx.quick ? 1500 : 5000;
   const prefix = benchPrefix('reserve');
   const redis = createRedis(ctx.redisUrl, { name: 'bench-reserve' });
   const inventory = new Inventory(redis, prefix);
