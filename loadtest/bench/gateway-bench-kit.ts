@@ -46,7 +46,7 @@ export async function joinRound(fleet: SocketFleet, o: { wsUrl: string; n: numbe
   const c = await fleet.connect({ wsUrl: o.wsUrl, secret: o.secret ? BENCH_BUYER_SECRET : undefined, ids, sources: FLEET_SOURCES });
   const connectSpan = performance.now() - t0;
   // Let the server finish the opening frames of every socket before the clock starts.
-  await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 200));
   const a = await fleet.sendAll(o.frame, o.answer);
   return {
     connected: c.connectMs.length, failed: c.failed, answered: a.latencies.length, missing: a.missing,

@@ -15,7 +15,8 @@ async function usedMemory(r: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 1500));
+// Long enough for the last frames and Redis replies to be freed; RSS is read right after.
+const settle = () => new Promise((r) => setTimeout(r, 500));
 
 export async function memoryBench(ctx: BenchContext): Promise<BenchLine[]> {
   const n = ctx.quick ? 3000 : 20_000;
@@ -48,8 +49,6 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchLine[]> {
     const echo = await startEcho();
     let echoPerSocket: number;
     try {
-      await joinRound(fleet, { wsUrl: `ws://127.0.0.1:${echo.port}/`, n: 50, frame: '{"type":"join"}', answer: 'join' });
-      await fleet.close();
       await settle();
       const rss0 = await rssBytes(echo.pid);
       await joinRound(fleet, { wsUrl: `ws://127.0.0.1:${echo.port}/`, n, frame: '{"type":"join"}', answer: 'join' });

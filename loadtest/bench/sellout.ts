@@ -11,7 +11,7 @@ import { adminCall, BENCH_ADMIN_TOKEN, BENCH_BUYER_SECRET, benchPrefix, deletePr
  * stock and rate down by the same factors, so the ideal stays 2 s.
  */
 export async function selloutBench(ctx: BenchContext): Promise<BenchLine[]> {
-  const [BUYERS, STOCK, RATE] = ctx.quick ? [2000, 200, 100] : [10_000, 1000, 500];
+  const [BUYERS, STOCK, RATE] = ctx.quick ? [1500, 200, 100] : [10_000, 1000, 500];
   const prefix = benchPrefix('sellout');
   const db = await ownDatabase(ctx.databaseUrl, 'sellout');
   const children: Child[] = [];

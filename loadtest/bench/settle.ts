@@ -20,7 +20,7 @@ const WORKERS = 2;
 const WORKER_CONCURRENCY = 25;
 
 export async function settleBench(ctx: BenchContext): Promise<BenchLine[]> {
-  const n = ctx.quick ? 400 : 5000;
+  const n = ctx.quick ? 300 : 5000;
   const prefix = benchPrefix('settle');
   const db = await ownDatabase(ctx.databaseUrl, 'settle');
   const pool = createDb(db.url, 10);
