@@ -30,6 +30,7 @@ export function startEcho(): Promise<Child> {
 export interface JoinRound {
   connected: number;
   failed: number;
+  errors: string[];
   answered: number;
   missing: number;
   perSecond: number;
@@ -49,7 +50,7 @@ export async function joinRound(fleet: SocketFleet, o: { wsUrl: string; n: numbe
   await new Promise((r) => setTimeout(r, 200));
   const a = await fleet.sendAll(o.frame, o.answer);
   return {
-    connected: c.connectMs.length, failed: c.failed, answered: a.latencies.length, missing: a.missing,
+    connected: c.connectMs.length, failed: c.failed, errors: c.errors, answered: a.latencies.length, missing: a.missing,
     perSecond: (a.latencies.length / a.spanMs) * 1000, latency: percentiles(a.latencies), localAddresses: c.localAddresses,
     connectsPerSecond: (c.connectMs.length / connectSpan) * 1000, connectMs: percentiles(c.connectMs),
   };

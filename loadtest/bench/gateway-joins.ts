@@ -31,7 +31,7 @@ export async function gatewayJoinsBench(ctx: BenchContext): Promise<BenchLine[]>
     } finally {
       await echo.stop();
     }
-    if (ours.missing > 0 || ours.failed > 0) throw new Error(`gateway-joins: ${ours.failed} sockets failed to connect, ${ours.missing} joins unanswered`);
+    if (ours.missing > 0 || ours.failed > 0) throw new Error(`gateway-joins: ${ours.failed} sockets failed to connect (${ours.errors.join('; ')}), ${ours.missing} joins unanswered`);
     ctx.note(`gateway-joins: ${n} sockets from ${ours.localAddresses.join(',')}; gateway ${Math.round(ours.perSecond)} joins/s p50 ${ours.latency.p50} p99 ${ours.latency.p99} ms; echo ${Math.round(base.perSecond)}/s p50 ${base.latency.p50} p99 ${base.latency.p99} ms; upgrades: gateway ${Math.round(ours.connectsPerSecond)}/s (p99 ${ours.connectMs.p99} ms), echo ${Math.round(base.connectsPerSecond)}/s (p99 ${base.connectMs.p99} ms)`);
     return [
       makeLine('gateway-joins', ours.perSecond, 'joins answered queued/s (1 gateway process)', 'uws-echo', base.perSecond),

@@ -204,3 +204,10 @@ export async function forDuration(concurrency: number, ms: number, fn: (loop: nu
   }));
   return { ok, spanMs: performance.now() - began };
 }
+
+/** This process's open-file limit (soft), from /proc; Infinity where unknown. */
+export async function fdLimit(): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(await readFile('/proc/self/limits', 'utf8').catch(() => ''));
+  return !m || m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
+}

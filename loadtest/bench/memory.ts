@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { SocketFleet } from '../crowd/threads.js';
 import { makeLine, type BenchLine } from './json-line.js';
-import { benchPrefix, deletePrefix, ownDatabase, privateRedis, rssBytes, type BenchContext } from './infra.js';
+import { benchPrefix, deletePrefix, fdLimit, ownDatabase, privateRedis, rssBytes, type BenchContext } from './infra.js';
 import { FLEET_THREADS, joinRound, startEcho, startGatewayWithPausedSale } from './gateway-bench-kit.js';
 
 /**
@@ -16,13 +16,23 @@ async function usedMemory(r: Redis): Promise<number> {
 }
 
 // Long enough for the last frames and Redis replies to be freed; RSS is read right after.
+/** The gateway's own V8 heap figures (prom-client default metrics), to tell live objects from RSS. */
+async function heap(port: number): Promise<{ used: number; total: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { used: read('nodejs_heap_size_used_bytes'), total: read('nodejs_heap_size_total_bytes') };
+}
+
 const settle = () => new Promise((r) => setTimeout(r, 500));
 
 export async function memoryBench(ctx: BenchContext): Promise<BenchLine[]> {
-  const n = ctx.quick ? 3000 : 20_000;
+  // Each side of the loopback holds one descriptor per socket: where the hard limit cannot be raised
+  // past 20,000 (this machine), measure at what fits and say so in the unit.
+  const n = ctx.quick ? 3000 : Math.min(20_000, (await fdLimit()) - 2000);
   const own = await privateRedis();
   const redisUrl = own?.url ?? ctx.redisUrl;
   if (!own) ctx.note('memory: no redis-server binary, measuring on REDIS_URL (other keys may move the Redis figure)');
+  if (!ctx.quick && n < 20_000) ctx.note(`memory: open-file limit ${await fdLimit()}: measuring at ${n} waiters instead of 20,000 (raise ulimit -n for the full figure)`);
   const prefix = benchPrefix('memory');
   const db = await ownDatabase(ctx.databaseUrl, 'memory');
   const fleet = new SocketFleet(FLEET_THREADS);
@@ -36,11 +46,14 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchLine[]> {
       await fleet.close();
       await settle();
       const rss0 = await rssBytes(gateway.pid);
+      const heap0 = await heap(gateway.port);
       const mem0 = await usedMemory(r);
       const round = await joinRound(fleet, { wsUrl, n, secret: true, frame: '{"type":"join"}', answer: 'queued' });
-      if (round.missing > 0 || round.failed > 0) throw new Error(`memory: ${round.failed} sockets failed, ${round.missing} joins unanswered`);
+      if (round.missing > 0 || round.failed > 0) throw new Error(`memory: ${round.failed} sockets failed (${round.errors.join('; ')}), ${round.missing} joins unanswered`);
       await settle();
       gatewayPerWaiter = ((await rssBytes(gateway.pid)) - rss0) / n;
+      const heap1 = await heap(gateway.port);
+      ctx.note(`memory: gateway V8 heap per waiter: used ${Math.round((heap1.used - heap0.used) / n)} B, total ${Math.round((heap1.total - heap0.total) / n)} B (the rest of RSS: uWS, buffers, allocator)`);
       redisPerWaiter = ((await usedMemory(r)) - mem0) / n;
       await fleet.close();
     } finally {

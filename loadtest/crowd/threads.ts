@@ -98,7 +98,7 @@ export class SocketFleet {
     this.threads = Array.from({ length: threads }, (_, i) => new Thread(i));
   }
 
-  async connect(o: { wsUrl: string; secret?: string; ids: string[]; sources: string[] }): Promise<{ connectMs: number[]; failed: number; threadIds: number[]; localAddresses: string[] }> {
+  async connect(o: { wsUrl: string; secret?: string; ids: string[]; sources: string[] }): Promise<{ connectMs: number[]; failed: number; errors: string[]; threadIds: number[]; localAddresses: string[] }> {
     const n = this.threads.length;
     this.threads.forEach((t, ti) => {
       const job: SocketsJob = { mode: 'sockets', wsUrl: o.wsUrl, secret: o.secret, ids: o.ids.filter((_, i) => i % n === ti), localAddresses: o.sources };
@@ -106,7 +106,7 @@ export class SocketFleet {
     });
     const r = await Promise.all(this.threads.map((t) => t.expect('connected')));
     return {
-      connectMs: r.flatMap((x) => x.connectMs), failed: r.reduce((a, x) => a + x.failed, 0), threadIds: r.map((x) => x.threadId),
+      connectMs: r.flatMap((x) => x.connectMs), failed: r.reduce((a, x) => a + x.failed, 0), errors: r.flatMap((x) => x.errors), threadIds: r.map((x) => x.threadId),
       localAddresses: [...new Set(r.flatMap((x) => x.localAddresses))].sort(),
     };
   }

@@ -40,7 +40,7 @@ export type ToThread = CrowdJob | SocketsJob | { cmd: 'send'; text: string; answ
 export type FromThread =
   | { type: 'progress'; connected: number; joined: number; finished: number }
   | { type: 'crowd-done'; threadId: number; results: BuyerResult[] }
-  | { type: 'connected'; threadId: number; connectMs: number[]; failed: number; localAddresses: string[] }
+  | { type: 'connected'; threadId: number; connectMs: number[]; failed: number; errors: string[]; localAddresses: string[] }
   | { type: 'answered'; latencies: number[]; firstSentAt: number; lastAnsweredAt: number; missing: number }
   | { type: 'closed' }
   | { type: 'failed'; error: string };
@@ -83,18 +83,29 @@ async function connectAll(job: SocketsJob): Promise<void> {
   const used = new Set<string>();
   let failed = 0;
   let next = 0;
+  const errors: string[] = [];
   // A bounded number of handshakes in flight: a SYN flood of 10,000 at once measures the kernel's
   // backlog, not the server.
   const lane = async () => {
     while (next < urls.length) {
       const i = next++;
       const t0 = performance.now();
-      const ws = new WebSocket(urls[i]!, { localAddress: job.localAddresses[i % job.localAddresses.length], perMessageDeflate: false });
-      const ok = await new Promise<boolean>((r) => {
-        ws.once('open', () => r(true));
-        ws.once('error', () => r(false));
-      });
-      if (!ok) {
+      let ws: WebSocket | undefined;
+      // A refused or reset handshake under a burst is retried, as a browser would reconnect; only a
+      // socket that fails three times counts as failed.
+      for (let attempt = 0; attempt < 3 && !ws; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * attempt));
+        const w = new WebSocket(urls[i]!, { localAddress: job.localAddresses[i % job.localAddresses.length], perMessageDeflate: false });
+        const ok = await new Promise<boolean>((r) => {
+          w.once('open', () => r(true));
+          w.once('error', (err) => {
+            if (errors.length < 3) errors.push(err.message);
+            r(false);
+          });
+        });
+        if (ok) ws = w;
+      }
+      if (!ws) {
         failed++;
         continue;
       }
@@ -104,7 +115,7 @@ async function connectAll(job: SocketsJob): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-  post({ type: 'connected', threadId, connectMs, failed, localAddresses: [...used].sort() });
+  post({ type: 'connected', threadId, connectMs, failed, errors, localAddresses: [...used].sort() });
 }
 
 function sendAll(text: string, answer: string, timeoutMs: number): void {
