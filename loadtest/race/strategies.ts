@@ -45,7 +45,9 @@ export interface RaceSetup {
 export async function raceSetup(databaseUrl: string, redis: RedisClient, connections: number): Promise<RaceSetup & { cleanup(): Promise<void> }> {
   const id = randomBytes(4).toString('hex');
   const schema = `race_demo_${id}`;
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections, idleTimeoutMillis: 0, connectionTimeoutMillis: 5000 });
+  // Buyers queue for a connection as long as it takes: (b) holds one per whole transaction, and a
+  // timeout would count slowness as refusals.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections, idleTimeoutMillis: 0, connectionTimeoutMillis: 120_000 });
   pool.on('error', () => {});
   await pool.query(`CREATE SCHEMA ${schema}`);
   const prefix = `race-demo:${id}:`;
