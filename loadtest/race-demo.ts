@@ -24,7 +24,10 @@ if (!parsed.success) {
   process.exit(2);
 }
 const o = parsed.data;
-const { redisUrl, databaseUrl } = await requireServices();
+const { redisUrl, databaseUrl } = await requireServices().catch((err: Error) => {
+  console.error(`race-demo: ${err.message}`);
+  process.exit(2);
+});
 const redis = createRedis(redisUrl, { name: 'race-demo' });
 const setup = await raceSetup(databaseUrl, redis, o.connections);
 const rows: RaceResult[] = [];
