@@ -3,6 +3,7 @@
  * minted here from BUYER_JWT_SECRET (HS256, sub, exp), the operator calls, one buyer's session on
  * the WebSocket, and the metrics the thresholds read.
  */
+import { sleep } from 'k6';
 import http from 'k6/http';
 import { hmac } from 'k6/crypto';
 import encoding from 'k6/encoding';
@@ -62,7 +63,7 @@ export function checkAudit(saleId: string): void {
     if (res.status !== 200) continue;
     audit = res.json() as unknown as typeof audit;
     if (audit!.paying === 0) break;
-    http.get(`${BASE_URL}/healthz`); // a short pause between reads without sleeping the whole VU
+    sleep(0.5);
   }
   auditRead.add(audit !== undefined);
   if (!audit) return;
@@ -107,13 +108,14 @@ export function buyerSession(o: SessionOptions): void {
     const ws = new WebSocket(url);
     current = ws;
     ws.onopen = () => {
-      if (dropped) return; // the gateway sends the state by itself after a reconnect
+      // After a reconnect the gateway sends the buyer's state by itself; a buyer who had none joins.
+      if (dropped && before !== '') return;
       joinSentAt = Date.now();
       ws.send(JSON.stringify({ type: 'join' }));
     };
     ws.onmessage = (e) => {
       const f = JSON.parse(String(e?.data)) as Frame;
-      if (dropped && !checkedAfterDrop && f.type !== 'sale') {
+      if (dropped && before !== '' && !checkedAfterDrop && f.type !== 'sale') {
         checkedAfterDrop = true;
         stateRestored.add(before === 'queued' ? ['queued', 'admitted', 'sold_out'].includes(f.type) : f.holdId === before);
       }
