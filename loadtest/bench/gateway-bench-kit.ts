@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { percentiles } from '../crowd/stats.js';
+import { sourceAddresses } from '../crowd/options.js';
+import { SocketFleet } from '../crowd/threads.js';
+import { adminCall, BENCH_BUYER_SECRET, startChild, stackEnv, type Child } from './infra.js';
+
+/**
+ * What the gateway-joins and memory benches share: a gateway child process with a paused sale (so
+ * every join is answered `queued` and nobody is admitted), a bare uWS echo server as the baseline,
+ * and a fleet of sockets spread over worker threads and loopback addresses.
+ */
+export const FLEET_THREADS = 2;
+export const FLEET_SOURCES = sourceAddresses(4);
+
+export async function startGatewayWithPausedSale(o: { redisUrl: string; databaseUrl: string; prefix: string; execArgv?: string[] }): Promise<{ gateway: Child; wsUrl: string; saleId: string }> {
+  const gateway = await startChild('../../gateway/main.ts', stackEnv({ ...o, standInUrl: 'http://127.0.0.1:9', extra: { TICK_MS: '100' } }), o.execArgv);
+  const base = `http://127.0.0.1:${gateway.port}`;
+  const saleId = `bench-${randomBytes(4).toString('hex')}`;
+  await adminCall(base, 'POST', '/v1/admin/sales', {
+    id: saleId, name: 'bench', sku: 'B', price: { amount: 100, currency: 'eur' }, stock: 100, pools: 4, admitPerSecond: 1, maxActiveHolds: 100, holdSeconds: 60,
+  });
+  await adminCall(base, 'POST', `/v1/admin/sales/${saleId}/pause`);
+  return { gateway, wsUrl: `ws://127.0.0.1:${gateway.port}/v1/sales/${saleId}/ws`, saleId };
+}
+
+export function startEcho(): Promise<Child> {
+  return startChild('./echo-server.ts', { PATH: process.env.PATH, HOME: process.env.HOME });
+}
+
+export interface JoinRound {
+  connected: number;
+  failed: number;
+  errors: string[];
+  answered: number;
+  missing: number;
+  perSecond: number;
+  latency: ReturnType<typeof percentiles>;
+  localAddresses: string[];
+  connectsPerSecond: number;
+  connectMs: ReturnType<typeof percentiles>;
+}
+
+/** Connects `n` sockets, then sends one frame on all at once and times the answers. Leaves them open. */
+export async function joinRound(fleet: SocketFleet, o: { wsUrl: string; n: number; secret?: boolean; frame: string; answer: string }): Promise<JoinRound> {
+  const ids = Array.from({ length: o.n }, (_, i) => `bb-${i}-${randomBytes(2).toString('hex')}`);
+  const t0 = performance.now();
+  const c = await fleet.connect({ wsUrl: o.wsUrl, secret: o.secret ? BENCH_BUYER_SECRET : undefined, ids, sources: FLEET_SOURCES });
+  const connectSpan = performance.now() - t0;
+  // Let the server finish the opening frames of every socket before the clock starts.
+  await new Promise((r) => setTimeout(r, 200));
+  const a = await fleet.sendAll(o.frame, o.answer);
+  return {
+    connected: c.connectMs.length, failed: c.failed, errors: c.errors, answered: a.latencies.length, missing: a.missing,
+    perSecond: (a.latencies.length / a.spanMs) * 1000, latency: percentiles(a.latencies), localAddresses: c.localAddresses,
+    connectsPerSecond: (c.connectMs.length / connectSpan) * 1000, connectMs: percentiles(c.connectMs),
+  };
+}

@@ -1,0 +1,45 @@
+import { SocketFleet } from '../crowd/threads.js';
+import { makeLine, type BenchLine } from './json-line.js';
+import { benchPrefix, deletePrefix, ownDatabase, type BenchContext } from './infra.js';
+import { FLEET_THREADS, joinRound, startEcho, startGatewayWithPausedSale } from './gateway-bench-kit.js';
+
+/**
+ * gateway-joins: N sockets open on one gateway process (one core: its JS runs on one thread), then
+ * every socket sends `join` at once. Figures: joins answered `queued` per second, and p99 of
+ * join→queued. Baseline: a bare uWS echo server answering the same frame on the same sockets.
+ */
+export async function gatewayJoinsBench(ctx: BenchContext): Promise<BenchLine[]> {
+  // The issue's figure is at 10,000 sockets; --quick holds fewer so the whole suite stays under 90 s.
+  const n = ctx.quick ? 2000 : 10_000;
+  const prefix = benchPrefix('joins');
+  const db = await ownDatabase(ctx.databaseUrl, 'joins');
+  const fleet = new SocketFleet(FLEET_THREADS);
+  try {
+    const { gateway, wsUrl } = await startGatewayWithPausedSale({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix });
+    let ours;
+    try {
+      ours = await joinRound(fleet, { wsUrl, n, secret: true, frame: '{"type":"join"}', answer: 'queued' });
+      await fleet.close();
+    } finally {
+      await gateway.stop();
+    }
+    const echo = await startEcho();
+    let base;
+    try {
+      base = await joinRound(fleet, { wsUrl: `ws://127.0.0.1:${echo.port}/echo`, n, frame: '{"type":"join"}', answer: 'join' });
+      await fleet.close();
+    } finally {
+      await echo.stop();
+    }
+    if (ours.missing > 0 || ours.failed > 0) throw new Error(`gateway-joins: ${ours.failed} sockets failed to connect (${ours.errors.join('; ')}), ${ours.missing} joins unanswered`);
+    ctx.note(`gateway-joins: ${n} sockets from ${ours.localAddresses.join(',')}; gateway ${Math.round(ours.perSecond)} joins/s p50 ${ours.latency.p50} p99 ${ours.latency.p99} ms; echo ${Math.round(base.perSecond)}/s p50 ${base.latency.p50} p99 ${base.latency.p99} ms; upgrades: gateway ${Math.round(ours.connectsPerSecond)}/s (p99 ${ours.connectMs.p99} ms), echo ${Math.round(base.connectsPerSecond)}/s (p99 ${base.connectMs.p99} ms)`);
+    return [
+      makeLine('gateway-joins', ours.perSecond, 'joins answered queued/s (1 gateway process)', 'uws-echo', base.perSecond),
+      makeLine('gateway-join-p99', ours.latency.p99, `ms join→queued p99 at ${n} sockets`, 'uws-echo-p99', base.latency.p99),
+    ];
+  } finally {
+    await fleet.terminate();
+    await deletePrefix(ctx.redisUrl, prefix);
+    await db.drop();
+  }
+}

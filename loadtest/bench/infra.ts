@@ -1,0 +1,213 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { migrate } from '../../shared/db.js';
+
+/**
+ * What every bench needs around it: the services checked up front (a clear message, not a hang),
+ * a database and a Redis key prefix of its own, child processes on free ports, and cleanup.
+ */
+export const BENCH_ADMIN_TOKEN = 'bench-admin-token';
+export const BENCH_BUYER_SECRET = 'bench-buyer-secret';
+
+export class ServiceMissingError extends Error {
+  override name = 'ServiceMissingError';
+}
+
+export async function requireServices(env: NodeJS.ProcessEnv = process.env): Promise<{ redisUrl: string; databaseUrl: string }> {
+  const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new ServiceMissingError(`Redis is not reachable at ${redisUrl} (set REDIS_URL): ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+  const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+  } catch (err) {
+    throw new ServiceMissingError(`PostgreSQL is not reachable at ${databaseUrl} (set DATABASE_URL): ${(err as Error).message}`);
+  } finally {
+    await c.end().catch(() => {});
+  }
+  return { redisUrl, databaseUrl };
+}
+
+/** A migrated database of its own for one bench; `drop()` removes it (and kicks out stray sessions). */
+export async function ownDatabase(baseUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `bench_${label.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(baseUrl);
+  u.pathname = `/${name}`;
+  await migrate(u.toString());
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: baseUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export function benchPrefix(label: string): string {
+  return `bench:${label}:${randomBytes(3).toString('hex')}:`;
+}
+
+export async function deletePrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = new Redis(redisUrl);
+  try {
+    for await (const keys of r.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) if (keys.length > 0) await r.unlink(...keys);
+  } finally {
+    r.disconnect();
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Child {
+  child: ChildProcess;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one of our entry points (TypeScript, through tsx) as a child process and waits for its
+ * "ready" IPC message; a child that dies first fails the bench with its stderr.
+ */
+const running = new Set<ChildProcess>();
+// A bench that dies or times out must not leave gateways and workers behind (they hold ports,
+// connections and CPU the next run would measure).
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+export function startChild(script: string, env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<Child> {
+  // BENCH_CPU_PROF=dir: every child writes a V8 CPU profile there when it exits (docs/performance.md).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: [...prof, ...execArgv, '--import', 'tsx'], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-10_000)));
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`${script} exited (${code}) before it was ready: ${err}`));
+    child.once('exit', onExit);
+    child.once('message', (m: { port?: number }) => {
+      child.off('exit', onExit);
+      resolve({ child, port: m.port ?? 0, pid: child.pid!, stop: () => stopChild(child) });
+    });
+  });
+}
+
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) return r();
+    child.once('exit', () => r());
+    child.kill(signal);
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+/**
+ * A private redis-server on a free port, for figures other people's keys must not disturb (memory).
+ * Null when no redis-server binary is on the PATH.
+ */
+export async function privateRedis(): Promise<{ url: string; stop(): Promise<void> } | null> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const spawned = await new Promise<boolean>((r) => {
+    child.once('error', () => r(false));
+    child.once('spawn', () => r(true));
+  });
+  if (!spawned) return null;
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50; i++) {
+    const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    r.on('error', () => {});
+    const ok = await r.connect().then(() => r.ping()).then(() => true, () => false);
+    r.disconnect();
+    if (ok) return { url, stop: () => stopChild(child) };
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  await stopChild(child, 'SIGKILL');
+  return null;
+}
+
+/** The environment of our processes under a bench: its own prefix and database, quiet logs. */
+export function stackEnv(o: { redisUrl: string; databaseUrl: string; prefix: string; standInUrl: string; extra?: Record<string, string> }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH, HOME: process.env.HOME,
+    NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
+    REDIS_URL: o.redisUrl, DATABASE_URL: o.databaseUrl, REDIS_PREFIX: o.prefix,
+    ADMIN_TOKEN: BENCH_ADMIN_TOKEN, BUYER_JWT_SECRET: BENCH_BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_bench', STRIPE_API_URL: o.standInUrl,
+    ...o.extra,
+  };
+}
+
+export async function adminCall(baseUrl: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method, headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Resident set size of a process in bytes, from /proc (Linux). */
+export async function rssBytes(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+export interface BenchContext {
+  quick: boolean;
+  redisUrl: string;
+  databaseUrl: string;
+  /** Progress and side figures for people, on stderr (stdout carries only the JSON lines). */
+  note(msg: string): void;
+}
+
+/** Runs `fn` from `concurrency` loops until `ms` have passed; returns the successes and the real span. */
+export async function forDuration(concurrency: number, ms: number, fn: (loop: number, i: number) => Promise<boolean>): Promise<{ ok: number; spanMs: number }> {
+  const began = performance.now();
+  const until = began + ms;
+  let ok = 0;
+  await Promise.all(Array.from({ length: concurrency }, async (_, loop) => {
+    for (let i = 0; performance.now() < until; i++) if (await fn(loop, i)) ok++;
+  }));
+  return { ok, spanMs: performance.now() - began };
+}
+
+/** This process's open-file limit (soft), from /proc; Infinity where unknown. */
+export async function fdLimit(): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(await readFile('/proc/self/limits', 'utf8').catch(() => ''));
+  return !m || m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
+}

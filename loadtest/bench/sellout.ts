@@ -1,0 +1,58 @@
+import { crowdOptions } from '../crowd/options.js';
+import { runStampede } from '../crowd/run.js';
+import { makeLine, type BenchLine } from './json-line.js';
+import { adminCall, BENCH_ADMIN_TOKEN, BENCH_BUYER_SECRET, benchPrefix, deletePrefix, ownDatabase, startChild, stackEnv, type BenchContext, type Child } from './infra.js';
+
+/**
+ * sellout: 10,000 buyers against 1,000 units at admitPerSecond 500. The whole crowd is connected and
+ * queued first (the sale paused), then the sale resumes: the clock runs from the resume to the last
+ * order_confirmed a buyer receives. The ideal is stock ÷ rate = 2 s (the token bucket starts empty);
+ * the ratio says how much admission, payment and settlement add on top of it. --quick scales crowd,
+ * stock and rate down by the same factors, so the ideal stays 2 s.
+ */
+export async function selloutBench(ctx: BenchContext): Promise<BenchLine[]> {
+  const [BUYERS, STOCK, RATE] = ctx.quick ? [1500, 200, 100] : [10_000, 1000, 500];
+  const prefix = benchPrefix('sellout');
+  const db = await ownDatabase(ctx.databaseUrl, 'sellout');
+  const children: Child[] = [];
+  try {
+    const standIn = await startChild('./stand-in-child.ts', { PATH: process.env.PATH, HOME: process.env.HOME });
+    children.push(standIn);
+    const standInUrl = `http://127.0.0.1:${standIn.port}`;
+    const env = stackEnv({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix, standInUrl, extra: { WORKER_CONCURRENCY: '20', TICK_MS: '100' } });
+    const gateway = await startChild('../../gateway/main.ts', env);
+    children.push(gateway);
+    for (let w = 0; w < 2; w++) children.push(await startChild('../../settlement/main.ts', env));
+    const url = `http://127.0.0.1:${gateway.port}`;
+
+    let resumedAt = 0;
+    let saleId = '';
+    const opts = crowdOptions.parse({
+      url, standIn: standInUrl, adminToken: BENCH_ADMIN_TOKEN, secret: BENCH_BUYER_SECRET, buyers: BUYERS, stock: STOCK, pools: 4, rate: RATE,
+      maxHolds: 2 * STOCK, holdSeconds: 60, decline: 0, abandon: 0, leave: 0, rampMs: 1000, timeout: 90, progress: false, threads: 2, sources: 4,
+    });
+    const { results, summary } = await runStampede(opts, {
+      afterCreate: async (id) => {
+        saleId = id;
+        await adminCall(url, 'POST', `/v1/admin/sales/${id}/pause`);
+      },
+      onProgress: (p) => {
+        if (resumedAt === 0 && p.joined >= BUYERS) {
+          resumedAt = Date.now();
+          adminCall(url, 'POST', `/v1/admin/sales/${saleId}/resume`).catch((err: Error) => ctx.note(`sellout: resume failed: ${err.message}`));
+        }
+      },
+    });
+    const confirmed = results.map((r) => r.confirmedAt).filter((x): x is number => x !== undefined);
+    if (resumedAt === 0) throw new Error(`sellout: only ${summary.counts.joined} of ${BUYERS} buyers joined`);
+    if (confirmed.length !== STOCK || !summary.oversell.ok) throw new Error(`sellout: ${confirmed.length} orders confirmed of ${STOCK}, oversell check ${JSON.stringify(summary.oversell)}`);
+    const seconds = (Math.max(...confirmed) - resumedAt) / 1000;
+    const ideal = STOCK / RATE;
+    ctx.note(`sellout: ${BUYERS} buyers, ${STOCK} units at ${RATE}/s sold out in ${seconds.toFixed(2)} s (ideal ${ideal} s); join→queued p99 ${summary.latencyMs.joinToQueued.p99} ms, admitted→confirmed p99 ${summary.latencyMs.admittedToConfirmed.p99} ms, stuck ${summary.counts.stuck}`);
+    return [makeLine('sellout', seconds, `s to sell ${STOCK} units to ${BUYERS} buyers at ${RATE}/s`, 'ideal-stock-over-rate', ideal)];
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    await deletePrefix(ctx.redisUrl, prefix);
+    await db.drop();
+  }
+}

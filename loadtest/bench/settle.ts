@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createDb } from '../../shared/db.js';
+import { createRedis } from '../../shared/redis.js';
+import { Inventory } from '../../inventory/inventory-service.js';
+import { SaleService } from '../../admission/sale-service.js';
+import { createPaymentQueue, enqueuePayment } from '../../settlement/payment-job.js';
+import { makeLine, type BenchLine } from './json-line.js';
+import { benchPrefix, deletePrefix, ownDatabase, startChild, stackEnv, type BenchContext, type Child } from './infra.js';
+
+/**
+ * settle: orders settled per second end to end — payment jobs on the queue, two settlement worker
+ * processes, the Stripe stand-in, Postgres and Redis — written against the public doorway
+ * (enqueuePayment) so it keeps working while settlement changes inside. Baseline: the Postgres
+ * writes of one order alone (attempt row, then order + outbox + attempt status in one transaction)
+ * at the same concurrency, in a schema of its own.
+ */
+const WORKERS = 2;
+/** Payment jobs one worker runs at once; 2 x 25 keeps both pools well under max_connections = 100. */
+const WORKER_CONCURRENCY = 25;
+
+export async function settleBench(ctx: BenchContext): Promise<BenchLine[]> {
+  const n = ctx.quick ? 300 : 5000;
+  const prefix = benchPrefix('settle');
+  const db = await ownDatabase(ctx.databaseUrl, 'settle');
+  const pool = createDb(db.url, 10);
+  const redis = createRedis(ctx.redisUrl, { name: 'bench-settle' });
+  const children: Child[] = [];
+  const queue = createPaymentQueue(redis, prefix);
+  try {
+    const standIn = await startChild('./stand-in-child.ts', { PATH: process.env.PATH, HOME: process.env.HOME });
+    children.push(standIn);
+    const inventory = new Inventory(redis, prefix);
+    const sales = new SaleService(pool, redis, prefix, inventory);
+    const sale = await sales.create({
+      id: `settle-${randomBytes(3).toString('hex')}`, name: 'bench', sku: 'B', price: { amount: 100, currency: 'eur' }, stock: n, pools: 4,
+      admitPerSecond: 1000, maxActiveHolds: 1_000_000, holdSeconds: 3600, perBuyerLimit: 1,
+    });
+    // n holds, each paying: what n buyers who sent `pay` leave behind, made with the inventory's own calls.
+    const jobs = await Promise.all(Array.from({ length: n }, async (_, i) => {
+      const p = i % 4;
+      const holdId = inventory.holdId(p, `s${i}`);
+      const buyer = `buyer-${i}`;
+      if (!(await inventory.take(sale.id, p, holdId, buyer, 3600))) throw new Error('settle: pool empty while preparing holds');
+      const attemptNo = await inventory.beginPay(sale.id, holdId, buyer);
+      return { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod: 'pm_card_visa', amount: 100, currency: 'eur', perBuyerLimit: 1 };
+    }));
+    const env = stackEnv({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix, standInUrl: `http://127.0.0.1:${standIn.port}`, extra: { WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) } });
+    for (let w = 0; w < WORKERS; w++) children.push(await startChild('../../settlement/main.ts', env));
+
+    const began = performance.now();
+    await Promise.all(jobs.map((j) => enqueuePayment(queue, j)));
+    for (;;) {
+      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE sale_id = $1', [sale.id]);
+      if (Number(rows[0]!.n) >= n) break;
+      if (performance.now() - began > 120_000) throw new Error(`settle: only ${rows[0]!.n} of ${n} orders after 120 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ms = performance.now() - began;
+    const baseline = await insertsAlone(db.url, n, WORKERS * WORKER_CONCURRENCY);
+    ctx.note(`settle: ${n} orders by ${WORKERS} workers x ${WORKER_CONCURRENCY} in ${Math.round(ms)} ms; the same inserts alone ${Math.round(baseline.ms)} ms`);
+    return [makeLine('settle', (n / ms) * 1000, 'orders settled/s end to end (2 workers)', 'postgres-inserts-alone', (n / baseline.ms) * 1000)];
+  } finally {
+    await queue.close().catch(() => {});
+    await Promise.all(children.map((c) => c.stop()));
+    await pool.end();
+    redis.disconnect();
+    await deletePrefix(ctx.redisUrl, prefix);
+    await db.drop();
+  }
+}
+
+/** The ledger writes of n orders and nothing else, `concurrency` at a time. */
+async function insertsAlone(url: string, n: number, concurrency: number): Promise<{ ms: number }> {
+  const db = new pg.Pool({ connectionString: url, max: concurrency, idleTimeoutMillis: 0 });
+  db.on('error', () => {});
+  const s = `bench_inserts_${randomBytes(3).toString('hex')}`;
+  try {
+    await db.query(`CREATE SCHEMA ${s}`);
+    // LIKE copies columns, defaults, checks and unique indexes, not foreign keys: no sale row needed.
+    for (const t of ['payment_attempts', 'orders', 'outbox']) await db.query(`CREATE TABLE ${s}.${t} (LIKE public.${t} INCLUDING ALL)`);
+    const warm = await Promise.all(Array.from({ length: concurrency }, () => db.connect()));
+    warm.forEach((c) => c.release());
+    let next = 0;
+    const began = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        await db.query(`INSERT INTO ${s}.payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency) VALUES ($1, $2, 'x', $3, 1, $4, 100, 'eur')`, [`pay_${i}`, `hold_${i}`, `b${i}`, `k${i}`]);
+        const c = await db.connect();
+        try {
+          await c.query('BEGIN');
+          await c.query(`INSERT INTO ${s}.orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id) VALUES ($1, $2, 'x', $3, 100, 'eur', $4, $5)`, [`ord_${i}`, `hold_${i}`, `b${i}`, `pi_${i}`, `pay_${i}`]);
+          await c.query(`INSERT INTO ${s}.outbox (event_type, aggregate_id, payload) VALUES ('order.created', $1, '{}')`, [`ord_${i}`]);
+          await c.query(`UPDATE ${s}.payment_attempts SET status = 'succeeded', payment_intent_id = $2 WHERE id = $1`, [`pay_${i}`, `pi_${i}`]);
+          await c.query('COMMIT');
+        } finally {
+          c.release();
+        }
+      }
+    }));
+    return { ms: performance.now() - began };
+  } finally {
+    await db.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {});
+    await db.end();
+  }
+}

@@ -1,0 +1,176 @@
+import WebSocket from 'ws';
+import type { BuyerResult, Outcome } from './stats.js';
+
+/**
+ * One buyer of a crowd, written only against the contract: connect, join, then behave as planned —
+ * pay, be declined once and pay again, abandon the hold, or leave. A dropped socket is reopened (with
+ * backoff and jitter, as the buyer page does), and the buyer's state must come back with it.
+ */
+export type Plan = 'pay' | 'decline' | 'abandon' | 'leave';
+
+export interface BuyerSpec {
+  id: string;
+  token: string;
+  plan: Plan;
+  /** Epoch ms at which this buyer arrives. */
+  startAt: number;
+  localAddress: string;
+}
+
+type Frame = { type: string; [k: string]: any };
+
+const MAX_SESSIONS = 8;
+const STATE_FRAMES = new Set(['queued', 'admitted', 'payment_pending', 'order_confirmed', 'payment_failed', 'hold_expired', 'sold_out', 'left']);
+
+export class CrowdBuyer {
+  readonly result: BuyerResult;
+  private ws: WebSocket | undefined;
+  private joinSentAt = 0;
+  private admittedAt = 0;
+  private dropped = false;
+  /** The buyer's last state before a deliberate drop, e.g. `queued` or `admitted:hold_…`. */
+  private before: string | undefined;
+  private last: string | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(readonly spec: BuyerSpec, readonly wsUrl: string, readonly keepFrames = false) {
+    this.result = { id: spec.id, outcome: 'stuck', joined: false, admitted: false, declines: 0, reconnects: 0, orderIds: [], localAddress: spec.localAddress };
+    if (keepFrames) this.result.frames = [];
+  }
+
+  get finished(): boolean {
+    return this.result.outcome !== 'stuck';
+  }
+
+  get connected(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  async run(deadline: number): Promise<void> {
+    const wait = this.spec.startAt - Date.now();
+    if (wait > 0) await sleep(wait);
+    for (let s = 0; s < MAX_SESSIONS && !this.finished && Date.now() < deadline; s++) {
+      if (s > 0) {
+        this.result.reconnects++;
+        // A storm drop comes back within a second (every tab reconnects at once); an unexpected drop
+        // backs off with jitter so a struggling gateway is not hammered.
+        const delay = this.dropped ? Math.random() * 1000 : Math.min(8000, 250 * 2 ** s) * (0.5 + Math.random());
+        await sleep(delay);
+      }
+      await this.session(s === 0);
+    }
+  }
+
+  /** The reconnect storm: the socket goes away under the buyer (a network blip, a gateway restart). */
+  drop(): void {
+    if (this.finished || !this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    this.dropped = true;
+    this.before = this.last;
+    this.ws.terminate();
+  }
+
+  private session(first: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const t0 = performance.now();
+      const ws = new WebSocket(this.wsUrl, { localAddress: this.spec.localAddress, perMessageDeflate: false });
+      this.ws = ws;
+      this.wake = resolve;
+      let stateSeen = false;
+      ws.on('open', () => {
+        if (first) this.result.connectMs = performance.now() - t0;
+        // The address the kernel really used, so a test can tell the spreading works.
+        this.result.localAddress = (ws as unknown as { _socket?: { localAddress?: string } })._socket?.localAddress ?? this.result.localAddress;
+        if (first || this.before === undefined) return this.join();
+        // After a drop the gateway sends the buyer's state by itself; a buyer who hears nothing joins.
+        setTimeout(() => {
+          if (!stateSeen && ws.readyState === WebSocket.OPEN) {
+            this.result.restored = false;
+            this.join();
+          }
+        }, 3000);
+      });
+      ws.on('message', (data) => {
+        const f = JSON.parse(String(data)) as Frame;
+        this.result.frames?.push(f.type);
+        if (STATE_FRAMES.has(f.type) && !stateSeen) {
+          stateSeen = true;
+          if (this.before !== undefined && this.result.restored === undefined) this.result.restored = sameState(this.before, f);
+        }
+        this.onFrame(f);
+      });
+      ws.on('error', () => {});
+      ws.on('close', () => resolve());
+    });
+  }
+
+  private join(): void {
+    this.joinSentAt = performance.now();
+    this.send({ type: 'join' });
+  }
+
+  private send(frame: unknown): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private finish(o: Outcome): void {
+    if (!this.finished) this.result.outcome = o;
+    this.ws?.close();
+  }
+
+  private onFrame(f: Frame): void {
+    const now = performance.now();
+    if ((f.type === 'queued' || f.type === 'admitted' || f.type === 'sold_out') && !this.result.joined) {
+      this.result.joined = true;
+      if (this.joinSentAt > 0) this.result.joinToQueuedMs = now - this.joinSentAt;
+    }
+    switch (f.type) {
+      case 'queued':
+        this.last = 'queued';
+        return;
+      case 'admitted': {
+        this.last = `hold:${f.holdId}`;
+        if (!this.result.admitted) this.admittedAt = now;
+        this.result.admitted = true;
+        const plan = this.spec.plan;
+        if (plan === 'abandon') return; // walks away: the hold must expire and go to someone else
+        if (plan === 'leave') return this.send({ type: 'leave' });
+        return this.send({ type: 'pay', holdId: f.holdId, paymentMethod: plan === 'decline' && this.result.declines === 0 ? 'pm_card_chargeDeclined' : 'pm_card_visa' });
+      }
+      case 'payment_pending':
+        this.last = `hold:${f.holdId}`;
+        return;
+      case 'payment_failed':
+        this.result.declines++;
+        if (f.retryable) this.send({ type: 'pay', holdId: f.holdId, paymentMethod: 'pm_card_visa' });
+        return;
+      case 'order_confirmed':
+        if (!this.result.orderIds.includes(f.orderId)) this.result.orderIds.push(f.orderId);
+        this.result.confirmedAt ??= Date.now();
+        if (this.admittedAt > 0 && this.result.admittedToConfirmedMs === undefined) this.result.admittedToConfirmedMs = now - this.admittedAt;
+        return this.finish('confirmed');
+      case 'sold_out': return this.finish('sold_out');
+      case 'hold_expired': return this.finish('expired');
+      case 'left': return this.finish('left');
+      case 'sale':
+        if (f.state === 'ended') this.finish('ended');
+        return;
+    }
+  }
+
+  /** Gives up at the run's deadline: an open socket is closed, the buyer stays `stuck`. */
+  abort(): void {
+    this.ws?.terminate();
+    this.wake?.();
+  }
+}
+
+/** True when the first state frame after a reconnect is the state before the drop, or its successor. */
+export function sameState(before: string, f: Frame): boolean {
+  if (before === 'queued') return ['queued', 'admitted', 'sold_out'].includes(f.type);
+  const holdId = before.slice('hold:'.length);
+  return ['admitted', 'payment_pending', 'order_confirmed', 'payment_failed', 'hold_expired'].includes(f.type) && f.holdId === holdId;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

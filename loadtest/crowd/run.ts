@@ -1,0 +1,93 @@
+import type { CrowdOptions } from './options.js';
+import { sourceAddresses } from './options.js';
+import type { Plan } from './buyer.js';
+import { runCrowd, type CrowdBuyerPlan } from './threads.js';
+import { summarise, type BuyerResult, type LedgerView, type Summary } from './stats.js';
+
+/**
+ * A whole run against a running stack, through the contract only: create a sale on the operator
+ * API, send the crowd, wait for settlement to finish, then read the audit and the provider's charges.
+ */
+export interface RunResult {
+  summary: Summary;
+  results: BuyerResult[];
+  threadIds: number[];
+  /** Epoch ms when the crowd began arriving. */
+  startedAt: number;
+}
+
+export interface RunHooks {
+  onProgress?: (p: { connected: number; joined: number; finished: number }, total: number) => void;
+  /** Extra sale fields (e.g. a startsAt in the future, to gather a pre-queue first). */
+  sale?: Record<string, unknown>;
+  keepFrames?: boolean;
+  /** Called once the sale exists, before any buyer arrives (e.g. to pause it). */
+  afterCreate?: (saleId: string) => Promise<void>;
+}
+
+/** Spreads plans evenly over the crowd (a golden-ratio sequence), so shares hold at any size. */
+export function planOf(i: number, o: Pick<CrowdOptions, 'abandon' | 'leave' | 'decline'>): Plan {
+  const u = (i * 0.6180339887498949) % 1;
+  if (u < o.abandon) return 'abandon';
+  if (u < o.abandon + o.leave) return 'leave';
+  if (u < o.abandon + o.leave + o.decline) return 'decline';
+  return 'pay';
+}
+
+export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promise<RunResult> {
+  const admin = { authorization: `Bearer ${o.adminToken}`, 'content-type': 'application/json' };
+  const saleId = `${o.scenario}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+  const created = await fetch(`${o.url}/v1/admin/sales`, {
+    method: 'POST', headers: admin,
+    body: JSON.stringify({
+      id: saleId, name: `Load run (${o.scenario})`, sku: 'LOAD', price: { amount: 5000, currency: 'eur' }, stock: o.stock, pools: Math.min(o.pools, o.stock),
+      admitPerSecond: o.rate, maxActiveHolds: o.maxHolds, holdSeconds: o.holdSeconds, perBuyerLimit: 1, ...hooks.sale,
+    }),
+  }).catch((err: Error) => {
+    throw new Error(`the gateway at ${o.url} does not answer (is \`npm start\` running?): ${err.message}`);
+  });
+  if (created.status !== 201) throw new Error(`could not create the sale: ${created.status} ${await created.text()}`);
+  await hooks.afterCreate?.(saleId);
+
+  // Tokens are minted in the threads before the first arrival; leave them the time to do it.
+  const t0 = Date.now() + 500 + Math.ceil(o.buyers / 20);
+  const spread = o.scenario === 'soak' ? o.duration * 1000 : o.rampMs;
+  const buyers: CrowdBuyerPlan[] = Array.from({ length: o.buyers }, (_, i) => ({
+    id: `lb-${i}-${saleId}`,
+    plan: planOf(i, o),
+    // soak: evenly spaced arrivals; a stampede: everyone within the ramp, at random.
+    startAt: t0 + (o.scenario === 'soak' ? (spread * i) / o.buyers : Math.random() * spread),
+  }));
+  const sources = sourceAddresses(o.sources);
+  const run = await runCrowd({
+    wsUrl: `${o.url.replace(/^http/, 'ws')}/v1/sales/${saleId}/ws`, secret: o.secret, buyers, threads: o.threads, sources,
+    deadline: t0 + spread + o.timeout * 1000,
+    stormAt: o.scenario === 'reconnect-storm' ? t0 + spread + o.stormAfter * 1000 : undefined,
+    stormAfterMs: o.stormAfter * 1000,
+    keepFrames: hooks.keepFrames,
+    onProgress: (p) => hooks.onProgress?.(p, o.buyers),
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  const ledger = await readLedger(o, saleId, admin);
+  const summary = summarise(o.scenario, saleId, run.results, ledger, { seconds, threads: run.threadIds.length, sourceAddresses: sources });
+  return { summary, results: run.results, threadIds: run.threadIds, startedAt: t0 };
+}
+
+async function readLedger(o: CrowdOptions, saleId: string, headers: Record<string, string>): Promise<LedgerView> {
+  // Settlement may still be writing the last orders: wait until nothing is paying (bounded).
+  let audit: { ok: boolean; stock: number; sold: number; paying: number; orders: number; problems: string[] } | undefined;
+  for (let i = 0; i < 120; i++) {
+    const res = await fetch(`${o.url}/v1/admin/sales/${saleId}/audit`, { headers });
+    if (res.status !== 200) throw new Error(`audit of ${saleId}: ${res.status} ${await res.text()}`);
+    audit = await res.json() as typeof audit;
+    if (audit!.paying === 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const charges = await fetch(`${o.standIn}/_stand-in/charges`)
+    .then((r) => r.json() as Promise<{ charges: { metadata: { saleId?: string } }[] }>)
+    .then((b) => b.charges.filter((c) => c.metadata.saleId === saleId).length)
+    .catch((err: Error) => {
+      throw new Error(`the Stripe stand-in at ${o.standIn} does not answer (--stand-in): ${err.message}`);
+    });
+  return { stock: audit!.stock, sold: audit!.sold, orders: audit!.orders, charges, auditOk: audit!.ok, problems: audit!.problems };
+}

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, BUYER_SECRET, startStack, type Stack } from '../../tests/helpers/stack.js';
+import { crowdOptions, sourceAddresses } from './options.js';
+import { runStampede } from './run.js';
+import { SocketFleet } from './threads.js';
+
+/**
+ * The stampede runner at a small scale against a real stack (gateway, worker, stand-in as child
+ * processes): sockets really spread over worker threads and loopback source addresses, every buyer
+ * reaches an outcome, and the oversell check agrees with the audit.
+ */
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ workers: 1 });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const options = (over: Record<string, unknown>) => crowdOptions.parse({
+  url: stack.url(), standIn: stack.standIn.url, adminToken: ADMIN_TOKEN, secret: BUYER_SECRET, progress: false,
+  threads: 2, sources: 3, rampMs: 300, holdSeconds: 2, rate: 200, timeout: 60, ...over,
+});
+
+describe('stampede runner', () => {
+  it('spreads a crowd over threads and source addresses and sells exactly the stock', async () => {
+    const progress: number[] = [];
+    const { summary, results, threadIds } = await runStampede(options({ buyers: 60, stock: 20 }), { onProgress: (p) => progress.push(p.finished) });
+    expect(new Set(threadIds).size, 'two worker threads').toBe(2);
+    expect(new Set(results.map((r) => r.localAddress))).toEqual(new Set(sourceAddresses(3)));
+    expect(summary.counts.stuck, JSON.stringify(results.filter((r) => r.outcome === 'stuck'))).toBe(0);
+    expect(summary.counts.joined).toBe(60);
+    expect(summary.counts.paid).toBe(20);
+    expect(summary.counts.paid + summary.counts.soldOut + summary.counts.expired + summary.counts.left).toBe(60);
+    expect(summary.oversell).toMatchObject({ ok: true, oversoldBy: 0, sold: 20, orders: 20, charges: 20, confirmationsSeen: 20 });
+    expect(summary.latencyMs.joinToQueued.n).toBe(60);
+    expect(summary.ok).toBe(true);
+    expect(progress.length).toBeGreaterThan(0);
+  });
+
+  it('reconnect-storm: every dropped buyer gets their state back without joining again', async () => {
+    const { summary } = await runStampede(options({ scenario: 'reconnect-storm', buyers: 40, stock: 10, rate: 2, holdSeconds: 30, abandon: 0, leave: 0, decline: 0, stormAfter: 0.5 }));
+    expect(summary.restoredAfterDrop?.dropped, JSON.stringify(summary)).toBeGreaterThan(20);
+    expect(summary.restoredAfterDrop?.restored).toBe(summary.restoredAfterDrop?.dropped);
+    expect(summary.reconnects).toBeGreaterThanOrEqual(summary.restoredAfterDrop!.dropped);
+    expect(summary.ok, JSON.stringify(summary)).toBe(true);
+  });
+
+  it('a socket fleet (the benches) holds sockets from every thread and address and times one frame on each', async () => {
+    const created = await stack.admin('POST', '/v1/admin/sales', {
+      id: `fleet-${Date.now().toString(36)}`, name: 'fleet', sku: 'F', price: { amount: 100, currency: 'eur' }, stock: 5, pools: 1, admitPerSecond: 1,
+    });
+    expect(created.status).toBe(201);
+    expect((await stack.admin('POST', `/v1/admin/sales/${created.body.id}/pause`)).status).toBe(200);
+    const fleet = new SocketFleet(2);
+    try {
+      const c = await fleet.connect({ wsUrl: stack.wsUrl(created.body.id, '').replace(/\?token=$/, ''), secret: BUYER_SECRET, ids: Array.from({ length: 30 }, (_, i) => `fleet-${i}`), sources: sourceAddresses(3) });
+      expect(c).toMatchObject({ failed: 0, localAddresses: sourceAddresses(3) });
+      expect(new Set(c.threadIds).size).toBe(2);
+      const a = await fleet.sendAll('{"type":"join"}', 'queued', 20_000);
+      expect(a).toMatchObject({ missing: 0 });
+      expect(a.latencies).toHaveLength(30);
+      await fleet.close();
+    } finally {
+      await fleet.terminate();
+    }
+  });
+});

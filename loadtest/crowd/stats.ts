@@ -1,0 +1,144 @@
+/**
+ * The arithmetic of a load run, kept pure so it is tested on its own: percentiles, the per-buyer
+ * results folded into one summary, and the summary table people read at the end of a run.
+ */
+
+/** What one buyer went through, as a worker thread reports it (plain data: it crosses threads). */
+export type Outcome = 'confirmed' | 'sold_out' | 'expired' | 'left' | 'ended' | 'stuck';
+
+export interface BuyerResult {
+  id: string;
+  outcome: Outcome;
+  /** Answered the join with a state (queued, admitted, sold_out). */
+  joined: boolean;
+  admitted: boolean;
+  declines: number;
+  reconnects: number;
+  orderIds: string[];
+  connectMs?: number;
+  joinToQueuedMs?: number;
+  admittedToConfirmedMs?: number;
+  /** Epoch ms of the order_confirmed frame (sell-out timing). */
+  confirmedAt?: number;
+  /** reconnect-storm: the state after the reconnect matched the one before the drop (undefined: not dropped). */
+  restored?: boolean;
+  localAddress?: string;
+  frames?: string[];
+}
+
+export interface Percentiles {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Nearest-rank percentile: the smallest value with at least p % of the values at or below it. Chosen
+ * over interpolation so every figure reported is one a buyer really saw.
+ */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export function percentiles(values: readonly number[]): Percentiles {
+  const s = [...values].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { n: s.length, p50: r(percentile(s, 50)), p95: r(percentile(s, 95)), p99: r(percentile(s, 99)), max: r(s[s.length - 1] ?? 0) };
+}
+
+/** What the audit and the payment provider say, read once the run is over. */
+export interface LedgerView {
+  stock: number;
+  sold: number;
+  orders: number;
+  charges: number;
+  auditOk: boolean;
+  problems: string[];
+}
+
+export interface Summary {
+  scenario: string;
+  sale: string;
+  buyers: number;
+  stock: number;
+  seconds: number;
+  threads: number;
+  sourceAddresses: string[];
+  counts: { joined: number; admitted: number; paid: number; declined: number; expired: number; soldOut: number; left: number; ended: number; stuck: number };
+  declinedAttempts: number;
+  reconnects: number;
+  restoredAfterDrop?: { dropped: number; restored: number };
+  latencyMs: { connect: Percentiles; joinToQueued: Percentiles; admittedToConfirmed: Percentiles };
+  oversell: { ok: boolean; oversoldBy: number; buyersWithTwoOrders: number; confirmationsSeen: number } & LedgerView;
+  ok: boolean;
+}
+
+export function summarise(scenario: string, sale: string, results: readonly BuyerResult[], ledger: LedgerView, extra: { seconds: number; threads: number; sourceAddresses: string[] }): Summary {
+  const count = (f: (b: BuyerResult) => boolean) => results.filter(f).length;
+  const values = (f: (b: BuyerResult) => number | undefined) => results.map(f).filter((x): x is number => x !== undefined);
+  const confirmationsSeen = results.reduce((n, b) => n + new Set(b.orderIds).size, 0);
+  const buyersWithTwoOrders = count((b) => new Set(b.orderIds).size > 1);
+  const oversoldBy = Math.max(0, ledger.sold - ledger.stock, ledger.orders - ledger.stock, confirmationsSeen - ledger.stock);
+  // No oversell means: the audit is clean, every order buyers were told of is in Postgres and was
+  // charged exactly once, and no buyer got two.
+  const oversellOk = ledger.auditOk && oversoldBy === 0 && buyersWithTwoOrders === 0
+    && confirmationsSeen === ledger.orders && ledger.charges === ledger.orders;
+  const dropped = results.filter((b) => b.restored !== undefined);
+  const counts = {
+    joined: count((b) => b.joined), admitted: count((b) => b.admitted), paid: count((b) => b.outcome === 'confirmed'),
+    declined: count((b) => b.declines > 0), expired: count((b) => b.outcome === 'expired'), soldOut: count((b) => b.outcome === 'sold_out'),
+    left: count((b) => b.outcome === 'left'), ended: count((b) => b.outcome === 'ended'), stuck: count((b) => b.outcome === 'stuck'),
+  };
+  const restoredAfterDrop = dropped.length > 0 ? { dropped: dropped.length, restored: dropped.filter((b) => b.restored).length } : undefined;
+  return {
+    scenario, sale, buyers: results.length, stock: ledger.stock, seconds: Math.round(extra.seconds * 10) / 10, threads: extra.threads, sourceAddresses: extra.sourceAddresses,
+    counts,
+    declinedAttempts: results.reduce((n, b) => n + b.declines, 0),
+    reconnects: results.reduce((n, b) => n + b.reconnects, 0),
+    ...(restoredAfterDrop ? { restoredAfterDrop } : {}),
+    latencyMs: {
+      connect: percentiles(values((b) => b.connectMs)),
+      joinToQueued: percentiles(values((b) => b.joinToQueuedMs)),
+      admittedToConfirmed: percentiles(values((b) => b.admittedToConfirmedMs)),
+    },
+    oversell: { ok: oversellOk, oversoldBy, buyersWithTwoOrders, confirmationsSeen, ...ledger },
+    ok: oversellOk && counts.stuck === 0 && (!restoredAfterDrop || restoredAfterDrop.restored === restoredAfterDrop.dropped),
+  };
+}
+
+/** The table printed at the end of a run (plain text, fixed columns, no colours: it lands in logs). */
+export function renderTable(s: Summary): string {
+  const rows: [string, string][] = [
+    ['scenario', `${s.scenario} (sale ${s.sale})`],
+    ['buyers / stock', `${s.buyers} / ${s.stock}`],
+    ['wall time', `${s.seconds} s on ${s.threads} threads from ${s.sourceAddresses.join(', ')}`],
+    ['joined', String(s.counts.joined)],
+    ['admitted', String(s.counts.admitted)],
+    ['paid', String(s.counts.paid)],
+    ['declined (at least once)', `${s.counts.declined} (${s.declinedAttempts} declined attempts)`],
+    ['expired', String(s.counts.expired)],
+    ['sold out', String(s.counts.soldOut)],
+    ['left', String(s.counts.left)],
+    ['ended', String(s.counts.ended)],
+    ['stuck', String(s.counts.stuck)],
+    ['reconnects', String(s.reconnects)],
+  ];
+  if (s.restoredAfterDrop) rows.push(['state back after drop', `${s.restoredAfterDrop.restored} of ${s.restoredAfterDrop.dropped}`]);
+  const lat = (p: Percentiles) => `${p.p50} / ${p.p95} / ${p.p99} ms (n=${p.n})`;
+  rows.push(
+    ['connect p50/p95/p99', lat(s.latencyMs.connect)],
+    ['join→queued p50/p95/p99', lat(s.latencyMs.joinToQueued)],
+    ['admitted→confirmed p50/p95/p99', lat(s.latencyMs.admittedToConfirmed)],
+    ['orders / sold / charges', `${s.oversell.orders} / ${s.oversell.sold} / ${s.oversell.charges}`],
+    ['confirmations seen by buyers', String(s.oversell.confirmationsSeen)],
+    ['oversell check', s.oversell.ok ? 'ok: nothing oversold, audit clean' : `FAILED: oversold by ${s.oversell.oversoldBy}, two orders ${s.oversell.buyersWithTwoOrders}, audit ${s.oversell.auditOk ? 'ok' : 'NOT ok'} ${s.oversell.problems.join('; ')}`],
+    ['result', s.ok ? 'PASS' : 'FAIL'],
+  );
+  const w = Math.max(...rows.map(([k]) => k.length));
+  const line = `+${'-'.repeat(w + 2)}+${'-'.repeat(Math.max(...rows.map(([, v]) => v.length)) + 2)}+`;
+  return [line, ...rows.map(([k, v]) => `| ${k.padEnd(w)} | ${v.padEnd(line.length - w - 7)} |`), line].join('\n');
+}
