@@ -98,55 +98,50 @@ export class PaymentStore {
   }
 
   /**
-   * The saga's middle step, in one transaction: attempt pending -> succeeded (compare-and-set), the
+   * The saga's middle step, in one statement (so one transaction): attempt pending -> succeeded (compare-and-set), the
    * order (UNIQUE hold_id) and its outbox event. Running it again for the same PaymentIntent returns the
    * order already stored. `refused` when the attempt was already decided otherwise (given up by
    * reconciliation, declined) or the hold has an order of another payment: the caller must cancel the
    * authorisation — that is this step's compensation.
    */
   async commitOrder(a: AttemptRow, paymentIntentId: string): Promise<CommitResult> {
-    const c = await this.db.connect();
-    let broken = false;
-    try {
-      await c.query('BEGIN');
-      const cas = await c.query<{ status: AttemptStatus }>(
-        `UPDATE payment_attempts SET status = 'succeeded', payment_intent_id = $2, updated_at = now()
-         WHERE id = $1 AND (status = 'pending' OR (status = 'succeeded' AND payment_intent_id = $2)) RETURNING status`,
-        [a.id, paymentIntentId],
-      );
-      if (cas.rowCount !== 1) {
-        await c.query('ROLLBACK');
-        const now = await this.attemptByKey(a.idempotency_key);
-        return { kind: 'refused', status: now?.status ?? 'failed' };
-      }
-      const orderId = `ord_${a.hold_id.slice('hold_'.length)}`;
-      const ins = await c.query(
-        `INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
-        [orderId, a.hold_id, a.sale_id, a.buyer_id, a.amount, a.currency, paymentIntentId, a.id],
-      );
-      if (ins.rowCount === 1) {
-        await c.query(
-          `INSERT INTO outbox (event_type, aggregate_id, payload) VALUES ('order.created', $1, $2) ON CONFLICT DO NOTHING`,
-          [orderId, JSON.stringify({ orderId, holdId: a.hold_id, saleId: a.sale_id, buyerId: a.buyer_id, amount: a.amount, currency: a.currency, paymentIntentId })],
-        );
-        await c.query('COMMIT');
-        return { kind: 'ordered', orderId, created: true };
-      }
-      const existing = await c.query<{ id: string; payment_intent_id: string }>('SELECT id, payment_intent_id FROM orders WHERE hold_id = $1', [a.hold_id]);
-      if (existing.rows[0]?.payment_intent_id !== paymentIntentId) {
-        await c.query('ROLLBACK');
-        return { kind: 'refused', status: 'succeeded' };
-      }
-      await c.query('COMMIT');
-      return { kind: 'ordered', orderId: existing.rows[0].id, created: false };
-    } catch (err) {
-      broken = await c.query('ROLLBACK').then(() => false, () => true);
-      throw err;
-    } finally {
-      // A connection that cannot even roll back is dead: destroy it rather than pool it.
-      c.release(broken);
+    const orderId = `ord_${a.hold_id.slice('hold_'.length)}`;
+    const payload = JSON.stringify({ orderId, holdId: a.hold_id, saleId: a.sale_id, buyerId: a.buyer_id, amount: a.amount, currency: a.currency, paymentIntentId });
+    // One statement is one transaction: the compare-and-set, the order and its outbox event commit
+    // together or not at all, in one round trip instead of five.
+    const r = await this.db.query<{ won: number; created: number }>(
+      `WITH cas AS (
+         UPDATE payment_attempts SET status = 'succeeded', payment_intent_id = $2, updated_at = now()
+         WHERE id = $1 AND (status = 'pending' OR (status = 'succeeded' AND payment_intent_id = $2))
+           AND NOT EXISTS (SELECT 1 FROM orders WHERE hold_id = $3 AND payment_intent_id <> $2)
+         RETURNING id
+       ), ins AS (
+         INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
+         SELECT $4, $3, $5, $6, $7, $8, $2, $1 FROM cas
+         ON CONFLICT DO NOTHING RETURNING id
+       ), event AS (
+         INSERT INTO outbox (event_type, aggregate_id, payload) SELECT 'order.created', id, $9::jsonb FROM ins ON CONFLICT DO NOTHING
+       )
+       SELECT (SELECT count(*) FROM cas)::int AS won, (SELECT count(*) FROM ins)::int AS created`,
+      [a.id, paymentIntentId, a.hold_id, orderId, a.sale_id, a.buyer_id, a.amount, a.currency, payload],
+    );
+    const { won, created } = r.rows[0]!;
+    if (won !== 1) {
+      const now = await this.attemptByKey(a.idempotency_key);
+      return { kind: 'refused', status: now?.status ?? 'failed' };
     }
+    if (created === 1) return { kind: 'ordered', orderId, created: true };
+    // A rerun: the order of this payment is already stored.
+    const existing = await this.db.query<{ id: string; payment_intent_id: string }>('SELECT id, payment_intent_id FROM orders WHERE hold_id = $1', [a.hold_id]);
+    if (existing.rows[0]?.payment_intent_id === paymentIntentId) return { kind: 'ordered', orderId: existing.rows[0].id, created: false };
+    // Reachable only if two attempts of one hold were authorised at once, which beginPay rules out:
+    // this attempt has no order, so it is failed and the caller cancels its authorisation.
+    await this.db.query(
+      `UPDATE payment_attempts SET status = 'failed', failure_reason = 'hold_sold_elsewhere', updated_at = now()
+       WHERE id = $1 AND payment_intent_id = $2 AND NOT EXISTS (SELECT 1 FROM orders WHERE attempt_id = $1)`,
+      [a.id, paymentIntentId],
+    );
+    return { kind: 'refused', status: 'failed' };
   }
 
   async markCaptured(orderId: string): Promise<void> {

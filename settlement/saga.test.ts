@@ -50,6 +50,19 @@ describe('saga: authorise → order + outbox → capture → hold sold', () => {
     expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'paying' });
   });
 
+  it('an authorisation for a hold already ordered through another payment is cancelled; that order stands', async () => {
+    const { job } = await f.payingHold();
+    const { row: first } = await f.deps.store.ensureAttempt(job);
+    const paid = await f.deps.provider.authorise(job, first.idempotency_key);
+    expect(await f.deps.store.commitOrder(first, paid.id)).toMatchObject({ kind: 'ordered', created: true });
+    // A second attempt row for the same hold (only a bug could make one) authorised as well.
+    const { row: second } = await f.deps.store.ensureAttempt({ ...job, attemptNo: 2 });
+    const stray = await f.deps.provider.authorise({ ...job, attemptNo: 2 }, second.idempotency_key);
+    expect(await finishAuthorised(f.deps, second, stray.id)).toBe('compensated');
+    expect((await intentOf(stray.id)).status).toBe('canceled');
+    expect((await f.s.db.query('SELECT payment_intent_id FROM orders WHERE hold_id = $1', [job.holdId])).rows).toEqual([{ payment_intent_id: paid.id }]);
+  });
+
   it('a failed capture keeps the order (marked), the buyer is told, and a later capture takes the money once', async () => {
     const { saleId, job } = await f.payingHold();
     const { row } = await f.deps.store.ensureAttempt(job);
