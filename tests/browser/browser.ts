@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /**
@@ -34,6 +35,30 @@ export async function openPage(browser: Browser, viewport = DESKTOP): Promise<Wa
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`); });
   page.on('response', (r) => { if (r.status() >= 400 && !new URL(r.url()).pathname.startsWith('/v1/')) errors.push(`${r.status()} ${r.url()}`); });
   return { page, context, errors };
+}
+
+/**
+ * One Chromium per test file; `open` gives a fresh watched page, and after each test every page it
+ * opened is closed and must have run without a script error or a failed load.
+ */
+export function usePages(): { open(viewport?: { width: number; height: number }): Promise<Page> } {
+  let browser: Browser | undefined;
+  const pages: WatchedPage[] = [];
+  beforeAll(async () => { browser = await launchChromium(); });
+  afterEach(async () => {
+    for (const p of pages.splice(0)) {
+      await p.context.close();
+      expect(p.errors).toEqual([]);
+    }
+  });
+  afterAll(async () => { await browser?.close(); });
+  return {
+    async open(viewport = DESKTOP) {
+      const p = await openPage(browser!, viewport);
+      pages.push(p);
+      return p.page;
+    },
+  };
 }
 
 /** Saves a full-page screenshot under test-artifacts/ (git-ignored) and returns its path. */

@@ -1,31 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { createSale, pay, stats, useStack, type Buyers } from '../e2e/kit.js';
 import { uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, type Stack } from '../helpers/stack.js';
 import { mintBuyerToken } from '../../shared/buyer-token.js';
-import { buyerPage, headline, launchChromium, openPage, PHONE, screenshot, type WatchedPage } from './browser.js';
+import { buyerPage, DESKTOP, headline, PHONE, screenshot, usePages } from './browser.js';
 
-let browser: Browser;
 let stack: Stack;
 let buyers: Buyers;
-const pages: WatchedPage[] = [];
 useStack((s, b) => { stack = s; buyers = b; });
-beforeAll(async () => { browser = await launchChromium(); });
-afterEach(async () => {
-  // Every page of a test must have run without a script error.
-  for (const p of pages.splice(0)) {
-    await p.context.close();
-    expect(p.errors).toEqual([]);
-  }
-});
-afterAll(async () => { await browser?.close(); });
-
-async function open(viewport?: typeof PHONE) {
-  const p = await openPage(browser, viewport);
-  pages.push(p);
-  return p.page;
-}
+const { open } = usePages();
 
 describe('the buyer page in Chromium', () => {
   it('joins, shows the hold countdown, pays with the Visa test card and shows the order id (phone size)', async () => {

@@ -1,28 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { createSale, stats, useStack } from '../e2e/kit.js';
 import { uniqueId } from '../helpers/env.js';
 import { ADMIN_TOKEN, type Stack } from '../helpers/stack.js';
-import { buyerPage, consolePage, DESKTOP, headline, launchChromium, openPage, PHONE, screenshot, type WatchedPage } from './browser.js';
+import { buyerPage, consolePage, DESKTOP, headline, PHONE, screenshot, usePages } from './browser.js';
 
-let browser: Browser;
 let stack: Stack;
-const pages: WatchedPage[] = [];
 useStack((s) => { stack = s; });
-beforeAll(async () => { browser = await launchChromium(); });
-afterEach(async () => {
-  for (const p of pages.splice(0)) {
-    await p.context.close();
-    expect(p.errors).toEqual([]);
-  }
-});
-afterAll(async () => { await browser?.close(); });
-
-async function open(viewport = DESKTOP): Promise<Page> {
-  const p = await openPage(browser, viewport);
-  pages.push(p);
-  return p.page;
-}
+const { open } = usePages();
 
 /** Signs in and selects `saleId` in the sales table; resolves when its detail shows live numbers. */
 async function consoleOn(page: Page, saleId: string): Promise<void> {

@@ -179,17 +179,7 @@ export async function shop(b: BuyerSocket, paymentMethod = 'pm_card_visa', timeo
 }
 
 /** A free TCP port on the loopback (for a process's METRICS_PORT). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../loadtest/bench/infra.js';
 
 /** Reads one metric (summing its series whose labels contain `labels`) from a /metrics text. */
 export function metricValue(text: string, name: string, labels = ''): number {
