@@ -53,11 +53,15 @@ export async function finishAuthorised(d: SagaDeps, a: AttemptRow, paymentIntent
 
 /** The provider refused for good (declined card, unusable method): attempt failed, hold back to the buyer. */
 export async function finishRefused(d: SagaDeps, a: AttemptRow, reason: string, paymentIntentId: string | null, retryable = true, result = 'declined'): Promise<void> {
-  if (await d.store.markFailed(a.id, reason, paymentIntentId)) metrics.paymentAttempts.inc({ result });
+  if (await d.store.markFailed(a.id, reason, paymentIntentId)) {
+    metrics.paymentAttempts.inc({ result });
+    await holdBack(d, a, reason, retryable);
+    return;
+  }
+  // Someone else decided first: if it was an order, that decision stands and the hold is not touched;
+  // if it was a refusal, its Redis step is repeated (it may have crashed before it).
   const now = await d.store.attemptByKey(a.idempotency_key);
-  // Someone else decided first: if it was an order, that decision stands and the hold is not touched.
-  if (now?.status !== 'failed') return;
-  await holdBack(d, now, now.failure_reason ?? reason, retryable);
+  if (now?.status === 'failed') await holdBack(d, now, now.failure_reason ?? reason, retryable);
 }
 
 /**
