@@ -6,11 +6,15 @@
  *
  *   npm run stampede -- --buyers 10000 --stock 1000 [--scenario stampede|soak|reconnect-storm] [--json]
  */
-import { parseCrowdArgs } from './crowd/options.js';
+import { crowdUsage, parseCrowdArgs } from './crowd/options.js';
 import { progressBar } from './crowd/progress.js';
 import { runStampede } from './crowd/run.js';
 import { renderTable } from './crowd/stats.js';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(crowdUsage());
+  process.exit(0);
+}
 let opts;
 try {
   opts = parseCrowdArgs(process.argv.slice(2));

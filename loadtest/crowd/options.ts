@@ -46,6 +46,15 @@ const FLAGS = {
   'ramp-ms': 'rampMs', duration: 'duration', 'storm-after': 'stormAfter', timeout: 'timeout', threads: 'threads', sources: 'sources',
 } as const;
 
+/** `--help`: every flag with its default, from the one schema. */
+export function crowdUsage(): string {
+  const defaults = crowdOptions.parse({}) as Record<string, unknown>;
+  // Secrets may come from the environment: name where they come from, never print them.
+  const secretFrom: Record<string, string> = { adminToken: 'ADMIN_TOKEN or the development default', secret: 'BUYER_JWT_SECRET or the development default' };
+  const lines = Object.entries(FLAGS).map(([flag, key]) => `  --${flag.padEnd(13)} ${secretFrom[key] ?? JSON.stringify(defaults[key])}`);
+  return ['usage: npm run stampede -- [flags]', ...lines, '  --json          one JSON summary instead of the table', '  --no-progress   no progress bar'].join('\n');
+}
+
 /** Parses argv (`--buyers 10000 --json`), naming the flag that is wrong. */
 export function parseCrowdArgs(argv: string[]): CrowdOptions {
   const { values } = parseArgs({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { percentile, percentiles, renderTable, summarise, type BuyerResult, type LedgerView } from './stats.js';
-import { parseCrowdArgs, sourceAddresses } from './options.js';
+import { crowdOptions, crowdUsage, parseCrowdArgs, sourceAddresses } from './options.js';
 import { planOf } from './run.js';
 import { sameState } from './buyer.js';
 
@@ -72,6 +72,14 @@ describe('summary', () => {
 });
 
 describe('runner flags and plans', () => {
+  it('--help lists every flag with its default and never prints a secret', () => {
+    const text = crowdUsage();
+    for (const flag of ['--scenario', '--buyers', '--stock', '--rate', '--hold-seconds', '--threads', '--sources', '--json']) expect(text).toContain(flag);
+    expect(text).toMatch(/--buyers\s+1000/);
+    expect(text).not.toContain(crowdOptions.parse({}).secret);
+    expect(text).not.toContain(crowdOptions.parse({}).adminToken);
+  });
+
   it('parses flags with zod and names a wrong one', () => {
     const o = parseCrowdArgs(['--buyers', '10000', '--stock', '1000', '--scenario', 'soak', '--json']);
     expect(o).toMatchObject({ buyers: 10000, stock: 1000, scenario: 'soak', json: true, progress: true });
