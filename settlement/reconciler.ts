@@ -4,7 +4,7 @@ import { metrics } from '../shared/metrics.js';
 import { LIVE_JOB_STATES, paymentJobId, type PaymentJob } from './payment-job.js';
 import { PAID, UNPAID } from './payment-provider.js';
 import type { AttemptRow } from './payment-store.js';
-import { captureOrder, completeSold, finishAuthorised, finishRefused, holdBack, type SagaDeps } from './saga.js';
+import { captureOrder, completeStoredOrder, finishAuthorised, finishRefused, holdBack, type SagaDeps } from './saga.js';
 
 export interface ReconcilerOptions {
   /** Payments, holds and captures untouched this long are reconciliation's to finish. */
@@ -139,13 +139,7 @@ export class Reconciler {
     const a = await this.d.store.attemptOf(holdId, hold.attempts);
     if (a?.status === 'pending') return; // stalePayments' to finish
     if (a?.status === 'succeeded') {
-      const order = await this.d.store.orderOfHold(holdId);
-      if (order) {
-        // As on the happy path: the money is taken before the buyer is told.
-        if (order.capture_status !== 'captured') await captureOrder(this.d, order.id, order.payment_intent_id, order.idempotency_key);
-        await completeSold(this.d, a, order.id);
-        fixed('sold_in_redis');
-      }
+      if (await completeStoredOrder(this.d, a)) fixed('sold_in_redis');
       return;
     }
     if (a) {
@@ -157,8 +151,7 @@ export class Reconciler {
     // still queued, the payment never started — the hold goes back to its buyer.
     const job = await this.jobState(holdId, hold.attempts);
     if (LIVE_JOB_STATES.includes(job.state)) return;
-    const ref = { id: '', hold_id: holdId, sale_id: saleId, buyer_id: hold.buyer, attempt_no: hold.attempts } as AttemptRow;
-    await holdBack(this.d, ref, 'payment_not_started');
+    await holdBack(this.d, { hold_id: holdId, sale_id: saleId, buyer_id: hold.buyer, attempt_no: hold.attempts }, 'payment_not_started');
     fixed('never_started');
   }
 

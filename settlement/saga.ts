@@ -8,6 +8,9 @@ import { recordOrder } from '../admission/waiting-room.js';
 import type { PaymentProvider } from './payment-provider.js';
 import type { AttemptRow, PaymentStore } from './payment-store.js';
 
+/** What giving a hold back needs of an attempt: which hold, whose, and which attempt it was paying for. */
+export type HoldRef = Pick<AttemptRow, 'sale_id' | 'hold_id' | 'buyer_id' | 'attempt_no'>;
+
 export interface SagaDeps {
   redis: RedisClient;
   prefix: string;
@@ -99,6 +102,19 @@ export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string):
 }
 
 /**
+ * Steps 3–4 again for an attempt whose order is already stored (a rerun, a crash between Postgres and
+ * Redis): capture if it is not yet, then sell the hold and tell the buyer. False when there is no order.
+ */
+export async function completeStoredOrder(d: SagaDeps, a: AttemptRow): Promise<boolean> {
+  const order = await d.store.orderOfHold(a.hold_id);
+  if (!order) return false;
+  // As on the first run: the money is taken before the buyer is told.
+  if (order.capture_status !== 'captured') await captureOrder(d, order.id, order.payment_intent_id, a.idempotency_key);
+  await completeSold(d, a, order.id);
+  return true;
+}
+
+/**
  * Step 3. A failure does not undo the order (the money is authorised and the buyer was told): the
  * order is marked and reconciliation captures it later with the same key.
  */
@@ -138,7 +154,7 @@ function permanentCaptureError(err: unknown): string | null {
  * the buyer is told — only by the caller that moved it, and never for an older attempt than the one the
  * hold is paying for.
  */
-export async function holdBack(d: SagaDeps, a: AttemptRow, reason: string, retryable = true): Promise<void> {
+export async function holdBack(d: SagaDeps, a: HoldRef, reason: string, retryable = true): Promise<void> {
   let r: { state: string; changed: boolean };
   try {
     r = await d.inventory.payFailed(a.sale_id, a.hold_id, a.attempt_no);

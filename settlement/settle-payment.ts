@@ -1,6 +1,6 @@
 import { metrics } from '../shared/metrics.js';
 import type { PaymentJob } from './payment-job.js';
-import { abandon, captureOrder, completeSold, finishAuthorised, finishRefused, type SagaDeps } from './saga.js';
+import { abandon, completeStoredOrder, finishAuthorised, finishRefused, type SagaDeps } from './saga.js';
 import { PAID } from './payment-provider.js';
 import type { AttemptRow } from './payment-store.js';
 
@@ -80,9 +80,6 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
 
 /** A rerun after the order was stored: repeat the steps after it (each is idempotent). */
 async function afterOrder(d: SettleDeps, a: AttemptRow): Promise<'sold'> {
-  const order = await d.store.orderOfHold(a.hold_id);
-  if (!order) throw new Error(`attempt ${a.id} succeeded but hold ${a.hold_id} has no order`);
-  if (order.capture_status !== 'captured') await captureOrder(d, order.id, order.payment_intent_id, a.idempotency_key);
-  await completeSold(d, a, order.id);
+  if (!(await completeStoredOrder(d, a))) throw new Error(`attempt ${a.id} succeeded but hold ${a.hold_id} has no order`);
   return 'sold';
 }
