@@ -10,14 +10,17 @@
   -1 pool missing, -2 pool empty.
 ]]
 --@include now-ms
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('EXISTS', KEYS[2]) == 1 then
+-- Seven redis calls: the pool's counters are read and written once each (HMGET, HSET), and the
+-- hold's existence is read from its 'state' field, which every hold has from birth.
+local pool = redis.call('HMGET', KEYS[1], 'available', 'held')
+if not pool[1] then return -1 end
+if redis.call('HGET', KEYS[2], 'state') then
   return {tonumber(redis.call('HGET', KEYS[2], 'deadline')), 0}
 end
-if tonumber(redis.call('HGET', KEYS[1], 'available')) <= 0 then return -2 end
+local available = tonumber(pool[1])
+if available <= 0 then return -2 end
 local deadline = now_ms() + tonumber(ARGV[2]) * 1000
-redis.call('HINCRBY', KEYS[1], 'available', -1)
-redis.call('HINCRBY', KEYS[1], 'held', 1)
+redis.call('HSET', KEYS[1], 'available', available - 1, 'held', tonumber(pool[2]) + 1)
 redis.call('HSET', KEYS[2], 'buyer', ARGV[1], 'state', 'held', 'deadline', deadline, 'attempts', 0)
 local id = string.match(KEYS[2], ':h:([^:]+)$')
 redis.call('ZADD', KEYS[3], deadline, id)
