@@ -15,7 +15,7 @@
   Returns {served ticket, count, buyer1, holdId1, pool1, ticket1, buyer2, ...}.
 ]]
 --@include now-ms
---@include buyer-record
+--@include call-in-slices
 -- Stale entries skipped per call at most, so a crowd leaving at once cannot make one call long.
 local MAX_SKIPPED = 5000
 local sale = redis.call('HMGET', KEYS[1], 'status', 'sealed', 'endsAt', 'admitPerSecond', 'served')
@@ -35,49 +35,84 @@ for i = 0, pools - 1 do free[i] = tonumber(ARGV[5 + i]) end
 local out = {served, 0}
 local count = 0
 local skipped = 0
-local front = n > 0 and redis.call('ZCARD', KEYS[4]) > 0
-while count < n and skipped < MAX_SKIPPED do
-  local buyer, ticket, entry = nil, nil, nil
-  if front then
+local full = false
+local records, admitting = {}, {}
+
+local poolName = {}
+for p = 0, pools - 1 do poolName[p] = tostring(p) end
+
+-- Admits one waiter whose record was read as `rec`: true if admitted, false if no pool has a unit
+-- (the caller puts the waiter back at the front), nil if the entry is stale. The ticket comes as the
+-- string stored in the line; it is turned into a number once (number-to-string is Lua's slow path).
+local function try(buyer, ticketStr, rec)
+  if rec ~= 'w:' .. ticketStr then
+    skipped = skipped + 1
+    return nil
+  end
+  local ticket = tonumber(ticketStr)
+  local pool = nil
+  for j = 0, pools - 1 do
+    local p = (ticket + j) % pools
+    if free[p] > 0 then pool = p break end
+  end
+  if pool == nil then return false end
+  free[pool] = free[pool] - 1
+  local holdId = 'hold_' .. poolName[pool] .. '_' .. ticketStr .. '_' .. ARGV[3]
+  -- Explicit indexes: `#t` is a search in Lua 5.1, and this runs once per admission.
+  local r, o = count * 2, 2 + count * 4
+  records[r + 1] = buyer
+  records[r + 2] = 'a:' .. ticketStr .. ':' .. holdId
+  admitting[r + 1] = holdId
+  admitting[r + 2] = buyer
+  out[o + 1] = buyer
+  out[o + 2] = holdId
+  out[o + 3] = pool
+  out[o + 4] = ticket
+  count = count + 1
+  if ticket > served then served = ticket end
+  return true
+end
+
+-- The re-queued first (rare: a take that found its pool empty), one at a time.
+if n > 0 and redis.call('ZCARD', KEYS[4]) > 0 then
+  while count < n and skipped < MAX_SKIPPED do
     local popped = redis.call('ZPOPMIN', KEYS[4])
-    if #popped == 0 then
-      front = false
-    else
-      buyer, ticket = popped[1], tonumber(popped[2])
-    end
-  end
-  if not buyer then
-    entry = redis.call('LPOP', KEYS[3])
-    if not entry then break end
-    local sep = string.find(entry, ':', 1, true)
-    ticket = tonumber(string.sub(entry, 1, sep - 1))
-    buyer = string.sub(entry, sep + 1)
-  end
-  local st, t = parse_record(redis.call('HGET', KEYS[2], buyer))
-  if st == 'w' and t == ticket then
-    local pool = nil
-    for j = 0, pools - 1 do
-      local p = (ticket + j) % pools
-      if free[p] > 0 then pool = p break end
-    end
-    if pool == nil then
-      -- No unit anywhere: the waiter stays at the front with the same ticket.
-      if entry then redis.call('LPUSH', KEYS[3], entry) else redis.call('ZADD', KEYS[4], ticket, buyer) end
+    if #popped == 0 then break end
+    if try(popped[1], popped[2], redis.call('HGET', KEYS[2], popped[1])) == false then
+      redis.call('ZADD', KEYS[4], popped[2], popped[1])
+      full = true
       break
     end
-    free[pool] = free[pool] - 1
-    local holdId = 'hold_' .. pool .. '_' .. ticket .. '_' .. ARGV[3]
-    redis.call('HSET', KEYS[2], buyer, 'a:' .. ticket .. ':' .. holdId)
-    redis.call('HSET', KEYS[6], holdId, buyer)
-    count = count + 1
-    if ticket > served then served = ticket end
-    out[#out + 1] = buyer
-    out[#out + 1] = holdId
-    out[#out + 1] = pool
-    out[#out + 1] = ticket
-  else
-    skipped = skipped + 1
   end
+end
+
+-- Then the line, a chunk at a time: one LPOP and one HMGET per chunk, not per waiter. A buyer's
+-- records are read before any of this chunk is admitted, which is sound: an entry is admitted only
+-- if its ticket is the one its buyer's record holds, and each ticket is in the line once.
+while not full and count < n and skipped < MAX_SKIPPED do
+  local entries = redis.call('LPOP', KEYS[3], math.min(n - count, MAX_SKIPPED - skipped, 1000))
+  if not entries then break end
+  local buyers, tickets = {}, {}
+  for i, e in ipairs(entries) do
+    local sep = string.find(e, ':', 1, true)
+    tickets[i] = string.sub(e, 1, sep - 1)
+    buyers[i] = string.sub(e, sep + 1)
+  end
+  local recs = redis.call('HMGET', KEYS[2], unpack(buyers))
+  for i = 1, #entries do
+    if try(buyers[i], tickets[i], recs[i]) == false then
+      -- No unit anywhere: this waiter and the rest of the chunk go back to the front, in order.
+      local back = {}
+      for j = #entries, i, -1 do back[#back + 1] = entries[j] end
+      redis.call('LPUSH', KEYS[3], unpack(back))
+      full = true
+      break
+    end
+  end
+end
+if #records > 0 then
+  call_in_slices('HSET', KEYS[2], records, 1000)
+  call_in_slices('HSET', KEYS[6], admitting, 1000)
 end
 redis.call('HSET', KEYS[5], 'tokens', tostring(tokens - count), 'ts', now)
 redis.call('HSET', KEYS[1], 'served', served)
