@@ -16,16 +16,31 @@ export interface JoinItem {
   endedHoldId: string;
 }
 
+/** join-4 answers each item with one string, `kind[:a[:b]]` (hold ids have no ':'), or a negative code. */
+function decodeJoinReply(r: string | number): Reply {
+  if (typeof r === 'number') return r;
+  const [kind, a, b] = r.split(':') as [string, string?, string?];
+  switch (kind) {
+    case 'pre':
+    case 'done': return [kind, Number(a)];
+    case 'waiting': return [kind, Number(a), Number(b)];
+    case 'admitting':
+    case 'holding': return [kind, a!];
+    default: return [kind];
+  }
+}
+
 /** The only module that knows the key order and argument packing of the admission scripts. */
 export class AdmissionScripts {
   constructor(readonly redis: RedisClient) {
     defineScripts(redis, LUA);
   }
-  /** One reply per item, in order; -1 (no such sale) for the whole batch. */
-  joinMany(k: SaleKeys, items: readonly JoinItem[]): Promise<Reply[] | number> {
+  /** One reply per item, in order, e.g. `['waiting', ticket, served]`; -1 (no such sale) for the whole batch. */
+  async joinMany(k: SaleKeys, items: readonly JoinItem[]): Promise<Reply[] | number> {
     const args: string[] = [k.ordersPrefix];
     for (const it of items) args.push(it.buyer, it.mode, it.endedHoldId);
-    return runScript<Reply[] | number>(this.redis, 'admJoin', [k.sale, k.buyers, k.pre, k.line], args);
+    const r = await runScript<(string | number)[] | number>(this.redis, 'admJoin', [k.sale, k.buyers, k.pre, k.line], args);
+    return typeof r === 'number' ? r : r.map(decodeJoinReply);
   }
   async join(k: SaleKeys, buyer: string, mode: 'join' | 'status', endedHoldId = ''): Promise<Reply> {
     const r = await this.joinMany(k, [{ buyer, mode, endedHoldId }]);
