@@ -3,30 +3,30 @@ import { uniqueId } from '../tests/helpers/env.js';
 import { checkedServices, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
 import { AdmissionError } from './errors.js';
 import { saleKeys } from './keys.js';
-import { admitAndHold, hashOrder, joinAll, makeSale } from './lua-test-support.js';
+import { admitAndHold, hashOrder, joinAll, makeSale, recordField, waitingLine, waitingSize, waitingTicket } from './lua-test-support.js';
 import { recordOrder } from './waiting-room.js';
 
-// join-5, put-sale-1 and lease-1 against the real Redis; every code their headers list.
+// join-4, put-sale-1 and lease-1 against the real Redis; every code their headers list.
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const scripts = s.room.scripts;
 
 const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof AdmissionError ? e.code : String(e)));
 
-describe('join-5.lua', () => {
+describe('join-4.lua', () => {
   it('-1 for a missing sale in both modes, and nothing is created', async () => {
     const k = saleKeys(s.prefix, uniqueId('sale'));
     expect(await scripts.join(k, 'b1', 'join')).toBe(-1);
     expect(await scripts.join(k, 'b1', 'status')).toBe(-1);
     expect(await code(s.room.join(uniqueId('sale'), 'b1'))).toBe('sale_not_found');
-    expect(await s.redis.exists(k.sale, k.buyer('b1'), k.wait, k.pre)).toBe(0);
+    expect(await s.redis.exists(k.sale, k.buyers, k.line, k.pre, k.requeued)).toBe(0);
   });
 
   it("status of a buyer with no record is {'none'} and gives no place", async () => {
     const sale = await makeSale(s);
     expect(await scripts.join(sale.k, 'b1', 'status')).toEqual(['none']);
-    expect(await s.redis.exists(sale.k.buyer('b1'))).toBe(0);
-    expect(await s.redis.zcard(sale.k.wait)).toBe(0);
+    expect(await s.redis.hexists(sale.k.buyers, 'b1')).toBe(0);
+    expect(await waitingSize(s, sale.k)).toBe(0);
   });
 
   it('a new place after the start is an arrival-order ticket; a second join returns the same place', async () => {
@@ -34,7 +34,7 @@ describe('join-5.lua', () => {
     expect(await joinAll(s, sale, ['a', 'b', 'c'])).toEqual([['waiting', 1, 0], ['waiting', 2, 0], ['waiting', 3, 0]]);
     expect(await scripts.join(sale.k, 'b', 'join')).toEqual(['waiting', 2, 0]);
     expect(await scripts.join(sale.k, 'b', 'status')).toEqual(['waiting', 2, 0]);
-    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['a', '1', 'b', '2', 'c', '3']);
+    expect(await waitingLine(s, sale.k)).toEqual(['a', '1', 'b', '2', 'c', '3']);
     expect(await s.redis.hget(sale.k.sale, 'seq')).toBe('3');
     expect(await s.room.join(sale.id, 'c')).toEqual({ kind: 'waiting', ticket: 3, served: 0 });
   });
@@ -43,7 +43,7 @@ describe('join-5.lua', () => {
     const sale = await makeSale(s);
     const r = await Promise.all(Array.from({ length: 8 }, () => scripts.join(sale.k, 'dup', 'join')));
     expect(new Set(r.map((x) => JSON.stringify(x))).size).toBe(1);
-    expect(await s.redis.zcard(sale.k.wait)).toBe(1);
+    expect(await waitingSize(s, sale.k)).toBe(1);
   });
 
   it('before startsAt: the pre-queue order is a keyed hash of the buyer, not the arrival order', async () => {
@@ -67,7 +67,7 @@ describe('join-5.lua', () => {
       expect(await scripts.join(inOrder.k, b, 'join')).toEqual(['pre', i + 1]);
     }
     expect(await s.redis.zcard(inOrder.k.pre)).toBe(12);
-    expect(await s.redis.zcard(inOrder.k.wait)).toBe(0);
+    expect(await waitingSize(s, inOrder.k)).toBe(0);
     expect(await s.redis.hget(inOrder.k.sale, 'seq')).toBeNull();
   });
 
@@ -84,7 +84,7 @@ describe('join-5.lua', () => {
     expect(await scripts.join(sale.k, 'late', 'join')).toBe(-6);
     expect(await s.room.join(sale.id, 'late')).toEqual({ kind: 'sold_out' });
     expect(await scripts.join(sale.k, 'late', 'status')).toEqual(['none']);
-    expect(await s.redis.zcard(sale.k.wait)).toBe(1);
+    expect(await waitingSize(s, sale.k)).toBe(1);
     // A restock clears the flag: the waiter is waiting again with the same ticket.
     await scripts.putSale(sale.k, 'update', { soldOut: '0' });
     expect(await scripts.join(sale.k, 'w1', 'join')).toEqual(['waiting', 1, 0]);
@@ -97,7 +97,7 @@ describe('join-5.lua', () => {
     await recordOrder(s.redis, s.prefix, sale.id, 'half', 'hold_0_y1');
     expect(await scripts.join(sale.k, 'full', 'join')).toEqual(['done', 2]);
     expect(await s.room.join(sale.id, 'full')).toEqual({ kind: 'done', orders: 2 });
-    expect(await s.redis.exists(sale.k.buyer('full'))).toBe(0);
+    expect(await s.redis.hexists(sale.k.buyers, 'full')).toBe(0);
     expect(await scripts.join(sale.k, 'half', 'join')).toEqual(['waiting', 1, 0]);
   });
 
@@ -107,8 +107,8 @@ describe('join-5.lua', () => {
     for (const sale of [byStatus, byTime]) {
       expect(await scripts.join(sale.k, 'b1', 'join')).toBe(-2);
       expect(await code(s.room.join(sale.id, 'b1'))).toBe('sale_ended');
-      expect(await s.redis.exists(sale.k.buyer('b1'))).toBe(0);
-      expect(await s.redis.zcard(sale.k.wait)).toBe(0);
+      expect(await s.redis.hexists(sale.k.buyers, 'b1')).toBe(0);
+      expect(await waitingSize(s, sale.k)).toBe(0);
     }
   });
 
@@ -123,7 +123,7 @@ describe('join-5.lua', () => {
       expect(await scripts.join(x.k, buyer, 'join')).toEqual(['ended']);
       expect(await s.room.status(x.id, buyer)).toEqual({ kind: 'ended' });
     }
-    expect(await s.redis.zscore(sale.k.wait, 'w1')).toBe('1');
+    expect(await waitingTicket(s, sale.k, 'w1')).toBe('1');
   });
 
   it('a holding buyer gets a new place only with the id of the hold that ended', async () => {
@@ -136,7 +136,7 @@ describe('join-5.lua', () => {
     expect(await s.room.status(sale.id, 'a')).toMatchObject({ kind: 'held', holdId });
     expect(await s.inventory.release(sale.id, holdId, 'a')).toBe('released');
     expect(await scripts.join(sale.k, 'a', 'join', holdId)).toEqual(['waiting', 2, 1]);
-    expect(await s.redis.hget(sale.k.buyer('a'), 'holdId')).toBeNull();
+    expect(await recordField(s, sale.k, 'a', 'holdId')).toBeNull();
     await expectBalanced(s.inventory, sale.id, sale.pools);
   });
 
@@ -154,7 +154,7 @@ describe('join-5.lua', () => {
     await s.inventory.settle(sale.id, hp, 'ord_p');
     expect(await scripts.join(sale.k, 'p', 'join', hp)).toEqual(['done', 1]);
     expect(await s.room.join(sale.id, 'p')).toEqual({ kind: 'sold', holdId: hp, orderId: 'ord_p' });
-    expect(await s.redis.zscore(sale.k.wait, 'p')).toBeNull();
+    expect(await waitingTicket(s, sale.k, 'p')).toBeNull();
     await expectBalanced(s.inventory, sale.id, sale.pools);
   });
 });

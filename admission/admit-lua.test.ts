@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkedServices, expectBalanced, pollUntil, redisNow, sleep } from '../inventory/lua-test-support.js';
 import { poolOfHold } from '../inventory/keys.js';
-import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale } from './lua-test-support.js';
+import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale, record, recordField, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
 
-// admit-4 and admit-done-4 against the real Redis.
+// admit-6 and admit-done-4 against the real Redis.
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const scripts = s.room.scripts;
@@ -17,7 +17,7 @@ async function primed(sale: TestSale, ms: number) {
   while (Date.now() - from < ms) await sleep(ms - (Date.now() - from));
 }
 
-describe('admit-4.lua', () => {
+describe('admit-6.lua', () => {
   it('admits the first waiters in ticket order, marks them admitting and records the work', async () => {
     const sale = await makeSale(s, { stock: 10, pools: 2 });
     await joinAll(s, sale, names(5));
@@ -31,11 +31,11 @@ describe('admit-4.lua', () => {
       expect(a.pool).toBe(a.ticket % 2);
       expect(a.holdId).toMatch(new RegExp(`^hold_${a.pool}_${a.ticket}_[0-9a-f]+$`));
       expect(poolOfHold(a.holdId)).toBe(a.pool);
-      expect(await s.redis.hgetall(sale.k.buyer(a.buyer))).toMatchObject({ state: 'admitting', holdId: a.holdId, pool: String(a.pool) });
+      expect(await record(s, sale.k, a.buyer)).toMatchObject({ state: 'admitting', holdId: a.holdId, pool: String(a.pool) });
       expect(await scripts.join(sale.k, a.buyer, 'join')).toEqual(['admitting', a.holdId]);
     }
     expect(await s.redis.hgetall(sale.k.admitting)).toEqual(Object.fromEntries(r.list.map((a) => [a.holdId, a.buyer])));
-    expect(await s.redis.zrange(sale.k.wait, 0, -1)).toEqual(['w4', 'w5']);
+    expect(await waitingBuyers(s, sale.k)).toEqual(['w4', 'w5']);
     expect(await s.redis.hget(sale.k.sale, 'served')).toBe('3');
     expect(await scripts.join(sale.k, 'w5', 'status')).toEqual(['waiting', 5, 3]);
   });
@@ -46,7 +46,7 @@ describe('admit-4.lua', () => {
     await primed(sale, 30);
     expect((await admit(s, sale, 0, 100)).count).toBe(0);
     expect((await admit(s, sale, 100, 2)).count).toBe(2);
-    expect(await s.redis.zcard(sale.k.wait)).toBe(4);
+    expect(await waitingSize(s, sale.k)).toBe(4);
   });
 
   it('never more than the free units: an empty ticket pool falls back to the next pool with a unit', async () => {
@@ -60,7 +60,7 @@ describe('admit-4.lua', () => {
     expect(r.list.map((a) => a.ticket)).toEqual([1, 2]);
     // No unit anywhere: the next waiter stays at the front with the same ticket, and nothing is popped.
     expect((await admit(s, sale, 100)).count).toBe(0);
-    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['w3', '3', 'w4', '4']);
+    expect(await waitingLine(s, sale.k)).toEqual(['w3', '3', 'w4', '4']);
     expect(await scripts.join(sale.k, 'w3', 'status')).toEqual(['waiting', 3, 2]);
     await expectBalanced(s.inventory, sale.id, 2);
   });
@@ -71,8 +71,8 @@ describe('admit-4.lua', () => {
     await primed(sale, 30);
     const r = parseAdmit(await scripts.admit(sale.k, 100, 100, 'n1', [1, 0]));
     expect(r.list.map((a) => [a.buyer, a.pool])).toEqual([['w1', 0]]);
-    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['w2', '2', 'w3', '3']);
-    expect(await s.redis.hget(sale.k.buyer('w2'), 'state')).toBe('waiting');
+    expect(await waitingLine(s, sale.k)).toEqual(['w2', '2', 'w3', '3']);
+    expect(await recordField(s, sale.k, 'w2', 'state')).toBe('waiting');
   });
 
   it('token bucket: in any stretch of time no more than admitPerSecond per second (+ one burst), and it refills', async () => {
@@ -137,7 +137,7 @@ describe('admit-4.lua', () => {
       await s.redis.hset(sale.k.bucket, 'tokens', 1000, 'ts', await redisNow(s.redis));
       const before = await s.redis.hgetall(sale.k.bucket);
       expect(await scripts.admit(sale.k, 100, 100, 'n', [5, 5])).toEqual([served, 0]);
-      expect(await s.redis.zcard(sale.k.wait)).toBe(waiting);
+      expect(await waitingSize(s, sale.k)).toBe(waiting);
       expect(await s.redis.hgetall(sale.k.bucket)).toEqual(before);
       expect(await s.redis.hlen(sale.k.admitting)).toBe(0);
     }
@@ -158,7 +158,7 @@ describe('admit-done-4.lua', () => {
     const [a] = await admitted(sale, 1);
     await s.inventory.take(sale.id, a!.pool, a!.holdId, 'a', 60);
     expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('held');
-    expect(await s.redis.hget(sale.k.buyer('a'), 'state')).toBe('holding');
+    expect(await recordField(s, sale.k, 'a', 'state')).toBe('holding');
     expect(await s.redis.hexists(sale.k.admitting, a!.holdId)).toBe(0);
     expect(await s.redis.hget(sale.k.sale, 'admitted')).toBe('1');
     expect(await scripts.join(sale.k, 'a', 'join')).toEqual(['holding', a!.holdId]);
@@ -173,12 +173,12 @@ describe('admit-done-4.lua', () => {
     await joinAll(s, sale, names(3));
     const [a] = await admitted(sale, 1);
     expect(await scripts.admitDone(sale.k, 'w1', a!.holdId, 'requeue')).toBe('requeued');
-    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['w1', '1', 'w2', '2', 'w3', '3']);
-    expect(await s.redis.hgetall(sale.k.buyer('w1'))).toEqual({ state: 'waiting', ticket: '1' });
+    expect(await waitingLine(s, sale.k)).toEqual(['w1', '1', 'w2', '2', 'w3', '3']);
+    expect(await record(s, sale.k, 'w1')).toEqual({ state: 'waiting', ticket: '1' });
     expect(await s.redis.hlen(sale.k.admitting)).toBe(0);
     expect(await scripts.join(sale.k, 'w1', 'join')).toEqual(['waiting', 1, 1]);
     expect(await scripts.admitDone(sale.k, 'w1', a!.holdId, 'requeue')).toBe('stale');
-    expect(await s.redis.zcard(sale.k.wait)).toBe(3);
+    expect(await waitingSize(s, sale.k)).toBe(3);
     const [again] = await admitted(sale, 1);
     expect([again!.buyer, again!.ticket]).toEqual(['w1', 1]);
   });
@@ -205,7 +205,7 @@ describe('admit-done-4.lua', () => {
     expect(await scripts.join(sale.k, 'a', 'join')).toEqual(['waiting', 2, 1]);
     expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('left');
     expect(await s.inventory.release(sale.id, a!.holdId, '')).toBe('released');
-    expect(await s.redis.hgetall(sale.k.buyer('a'))).toEqual({ state: 'waiting', ticket: '2' });
+    expect(await record(s, sale.k, 'a')).toEqual({ state: 'waiting', ticket: '2' });
     expect(await s.inventory.stats(sale.id, 1)).toMatchObject({ available: 1, held: 0 });
     await expectBalanced(s.inventory, sale.id, 1);
   });
@@ -215,6 +215,6 @@ describe('admit-done-4.lua', () => {
     await joinAll(s, sale, ['a']);
     expect(await scripts.admitDone(sale.k, 'a', 'hold_0_1_unknown', 'held')).toBe('stale');
     expect(await scripts.admitDone(sale.k, 'nobody', 'hold_0_1_unknown', 'requeue')).toBe('stale');
-    expect(await s.redis.hgetall(sale.k.buyer('a'))).toEqual({ state: 'waiting', ticket: '1' });
+    expect(await record(s, sale.k, 'a')).toEqual({ state: 'waiting', ticket: '1' });
   });
 });

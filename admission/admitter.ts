@@ -139,8 +139,7 @@ export class Admitter {
       memo.window.push({ at: Date.now(), n: count });
     }
     metrics.holdsActive.set({ sale: saleId }, active);
-    const [pre, wait] = await Promise.all([this.redis.zcard(k.pre), this.redis.zcard(k.wait)]);
-    metrics.waiting.set({ sale: saleId }, pre + wait);
+    metrics.waiting.set({ sale: saleId }, await this.scripts.waitingCount(k));
     metrics.sold.set({ sale: saleId }, total.sold);
 
     const now = Date.now();

@@ -1,17 +1,26 @@
 /**
  * The only place that names waiting-room keys. Everything of one sale's waiting room shares the hash
  * tag `{sale:ID}`, so each admission script touches one slot.
+ *
+ * A waiting buyer costs one field of `buyers` (buyer id -> compact record, see buyer-record.ts) and
+ * one entry of `line`; there is no key per buyer (a key costs its own dict entry, object and name).
  */
 export interface SaleKeys {
   sale: string;
+  /** Hash: buyer id -> compact record (state, ticket, hold id). */
+  buyers: string;
+  /** Sorted set: the pre-queue before the start, scored by the keyed hash of the buyer id. */
   pre: string;
-  wait: string;
+  /** List of `ticket:buyer` in ticket order: the waiting line after the start; stale entries are skipped. */
+  line: string;
+  /** Sorted set buyer -> ticket: admitted buyers put back at the front (no unit after all). */
+  requeued: string;
   bucket: string;
   admitting: string;
   lease: string;
-  buyerPrefix: string;
+  /** Prefix of the per-buyer orders sets (scripts build the name from it). */
+  ordersPrefix: string;
   channel: string;
-  buyer(buyerId: string): string;
   orders(buyerId: string): string;
 }
 
@@ -19,14 +28,15 @@ export function saleKeys(prefix: string, saleId: string): SaleKeys {
   const base = `${prefix}fs:{sale:${saleId}}:`;
   return {
     sale: `${base}sale`,
+    buyers: `${base}buyers`,
     pre: `${base}pre`,
-    wait: `${base}wait`,
+    line: `${base}line`,
+    requeued: `${base}requeued`,
     bucket: `${base}bucket`,
     admitting: `${base}admitting`,
     lease: `${base}lease`,
-    buyerPrefix: `${base}b:`,
+    ordersPrefix: `${base}o:`,
     channel: `${base}events`,
-    buyer: (buyerId: string) => `${base}b:${buyerId}`,
     orders: (buyerId: string) => `${base}o:${buyerId}`,
   };
 }

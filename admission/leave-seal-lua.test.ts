@@ -3,11 +3,11 @@ import { uniqueId } from '../tests/helpers/env.js';
 import { checkedServices, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
 import { AdmissionError } from './errors.js';
 import { saleKeys } from './keys.js';
-import { admit, admitAndHold, hashOrder, joinAll, makeSale } from './lua-test-support.js';
+import { admit, admitAndHold, hashOrder, joinAll, makeSale, record, recordField, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
 import { recordOrder } from './waiting-room.js';
 import { InventoryError } from '../inventory/errors.js';
 
-// leave-4 and seal-3 against the real Redis; every code their headers list.
+// leave-4 and seal-4 against the real Redis; every code their headers list.
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const scripts = s.room.scripts;
@@ -20,7 +20,7 @@ describe('leave-4.lua', () => {
     expect(await scripts.leave(saleKeys(s.prefix, uniqueId('sale')), 'b1')).toBe(-1);
     const sale = await makeSale(s);
     expect(await scripts.leave(sale.k, 'b1')).toEqual(['none']);
-    expect(await s.redis.exists(sale.k.buyer('b1'))).toBe(0);
+    expect(await s.redis.hexists(sale.k.buyers, 'b1')).toBe(0);
   });
 
   it('pre: leaves the pre-queue and gets no ticket at the seal', async () => {
@@ -32,15 +32,15 @@ describe('leave-4.lua', () => {
     expect(await scripts.join(sale.k, 'p1', 'status')).toEqual(['left']);
     await scripts.putSale(sale.k, 'update', { startsAt: Date.now() - 1 });
     expect(await scripts.seal(sale.k, 100)).toBe(1);
-    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(['p2', '1']);
-    expect(await s.redis.hget(sale.k.buyer('p1'), 'state')).toBe('left');
+    expect(await waitingLine(s, sale.k)).toEqual(['p2', '1']);
+    expect(await recordField(s, sale.k, 'p1', 'state')).toBe('left');
   });
 
   it('waiting: leaves the queue; leaving again is still {left}; a later join is a new place at the back', async () => {
     const sale = await makeSale(s);
     await joinAll(s, sale, ['w1', 'w2']);
     expect(await scripts.leave(sale.k, 'w1')).toEqual(['left']);
-    expect(await s.redis.zrange(sale.k.wait, 0, -1)).toEqual(['w2']);
+    expect(await waitingBuyers(s, sale.k)).toEqual(['w2']);
     expect(await scripts.join(sale.k, 'w1', 'status')).toEqual(['left']);
     expect(await scripts.leave(sale.k, 'w1')).toEqual(['left']);
     expect(await s.room.leave(sale.id, 'w1')).toEqual({ kind: 'left' });
@@ -65,13 +65,13 @@ describe('leave-4.lua', () => {
     const sale = await makeSale(s);
     await joinAll(s, sale, ['h1']);
     const { holdId } = (await admitAndHold(s, sale, 1)).list[0]!;
-    const before = await s.redis.hgetall(sale.k.buyer('h1'));
+    const before = await record(s, sale.k, 'h1');
     expect(await scripts.leave(sale.k, 'h1')).toEqual(['holding', holdId]);
     expect(await scripts.leave(sale.k, 'h1', 'hold_0_other')).toEqual(['holding', holdId]);
-    expect(await s.redis.hgetall(sale.k.buyer('h1'))).toEqual(before);
+    expect(await record(s, sale.k, 'h1')).toEqual(before);
     expect(await s.inventory.release(sale.id, holdId, 'h1')).toBe('released');
     expect(await scripts.leave(sale.k, 'h1', holdId)).toEqual(['left']);
-    expect(await s.redis.hget(sale.k.buyer('h1'), 'state')).toBe('left');
+    expect(await recordField(s, sale.k, 'h1', 'state')).toBe('left');
     await expectBalanced(s.inventory, sale.id, sale.pools);
   });
 
@@ -91,7 +91,7 @@ describe('leave-4.lua', () => {
     const { holdId } = (await admitAndHold(s, sale, 1)).list[0]!;
     await s.inventory.beginPay(sale.id, holdId, 'pay1');
     const pk = s.inventory.keys(sale.id, 0);
-    const snap = async () => [await s.redis.hgetall(sale.k.buyer('pay1')), await s.redis.hgetall(pk.hold(holdId)), await s.redis.hgetall(pk.pool)];
+    const snap = async () => [await record(s, sale.k, 'pay1'), await s.redis.hgetall(pk.hold(holdId)), await s.redis.hgetall(pk.pool)];
     const before = await snap();
     expect(await code(s.room.leave(sale.id, 'pay1'))).toBe('payment_in_progress');
     expect(await snap()).toEqual(before);
@@ -107,12 +107,12 @@ describe('leave-4.lua', () => {
     await recordOrder(s.redis, s.prefix, sale.id, 'sold1', holdId);
     await s.inventory.settle(sale.id, holdId, 'ord_1');
     expect(await s.room.leave(sale.id, 'sold1')).toEqual({ kind: 'sold', holdId, orderId: 'ord_1' });
-    expect(await s.redis.hget(sale.k.buyer('sold1'), 'state')).toBe('holding');
+    expect(await recordField(s, sale.k, 'sold1', 'state')).toBe('holding');
     await expectBalanced(s.inventory, sale.id, 1);
   });
 });
 
-describe('seal-3.lua', () => {
+describe('seal-4.lua', () => {
   const buyers = Array.from({ length: 7 }, (_, i) => `pq-${i}`);
 
   it('does nothing before startsAt (0): the pre-queue stays, no tickets', async () => {
@@ -121,9 +121,9 @@ describe('seal-3.lua', () => {
     await joinAll(s, sale, buyers);
     for (let i = 0; i < 3; i++) expect(await scripts.seal(sale.k, 100)).toBe(0);
     expect(await s.redis.zcard(sale.k.pre)).toBe(7);
-    expect(await s.redis.zcard(sale.k.wait)).toBe(0);
+    expect(await waitingSize(s, sale.k)).toBe(0);
     expect(await s.redis.hmget(sale.k.sale, 'sealed', 'seq')).toEqual([null, null]);
-    expect(await s.redis.hget(sale.k.buyer('pq-0'), 'state')).toBe('pre');
+    expect(await recordField(s, sale.k, 'pq-0', 'state')).toBe('pre');
   });
 
   it('moves the pre-queue in chunks, giving tickets 1..N in the keyed-hash order, then seals (1)', async () => {
@@ -133,14 +133,14 @@ describe('seal-3.lua', () => {
     const order = hashOrder(sale.prequeueKey, buyers);
     await scripts.putSale(sale.k, 'update', { startsAt: Date.now() - 1 });
     expect(await scripts.seal(sale.k, 3)).toBe(0);
-    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(order.slice(0, 3).flatMap((b, i) => [b, String(i + 1)]));
+    expect(await waitingLine(s, sale.k)).toEqual(order.slice(0, 3).flatMap((b, i) => [b, String(i + 1)]));
     expect(await s.redis.zrange(sale.k.pre, 0, -1)).toEqual(order.slice(3));
     expect(await s.redis.hget(sale.k.sale, 'sealed')).toBeNull();
     expect(await scripts.seal(sale.k, 3)).toBe(0);
     expect(await scripts.seal(sale.k, 3)).toBe(1);
-    expect(await s.redis.zrange(sale.k.wait, 0, -1, 'WITHSCORES')).toEqual(order.flatMap((b, i) => [b, String(i + 1)]));
+    expect(await waitingLine(s, sale.k)).toEqual(order.flatMap((b, i) => [b, String(i + 1)]));
     for (const [i, b] of order.entries()) {
-      expect(await s.redis.hmget(sale.k.buyer(b), 'state', 'ticket')).toEqual(['waiting', String(i + 1)]);
+      expect(await record(s, sale.k, b)).toEqual({ state: 'waiting', ticket: String(i + 1) });
       expect(await scripts.join(sale.k, b, 'status')).toEqual(['waiting', i + 1, 0]);
     }
     expect(await s.redis.exists(sale.k.pre)).toBe(0);
@@ -158,7 +158,7 @@ describe('seal-3.lua', () => {
     await scripts.putSale(sale.k, 'update', { startsAt: Date.now() - 1 });
     expect(await scripts.seal(sale.k, 2)).toBe(0);
     expect(await scripts.seal(sale.k, 2)).toBe(1);
-    expect(await s.redis.zcard(sale.k.wait)).toBe(4);
+    expect(await waitingSize(s, sale.k)).toBe(4);
   });
 
   it('seals only once startsAt has passed by the Redis clock', async () => {
@@ -180,6 +180,6 @@ describe('seal-3.lua', () => {
       expect(c.pre).toBe(3);
     }
     expect(calls.at(-1)!.after).toBeGreaterThanOrEqual(startsAt);
-    expect(await s.redis.zcard(sale.k.wait)).toBe(3);
+    expect(await waitingSize(s, sale.k)).toBe(3);
   });
 });

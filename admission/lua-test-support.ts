@@ -5,6 +5,7 @@ import { uniqueId } from '../tests/helpers/env.js';
 import { saleKeys, type SaleKeys } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
 import { pollUntil } from '../inventory/lua-test-support.js';
+import { poolOfHold } from '../inventory/keys.js';
 
 /**
  * Test support for the admission Lua tests (not a test file itself): a sale written straight into
@@ -46,7 +47,7 @@ export async function makeSale(s: Services, over: Partial<TestSaleOptions> = {})
   return { ...o, id, k };
 }
 
-/** The pre-queue score join-5.lua gives a buyer: the first 52 bits of sha1(key:buyer). */
+/** The pre-queue score join-4.lua gives a buyer: the first 52 bits of sha1(key:buyer). */
 export function prequeueScore(key: string, buyer: string): number {
   return parseInt(createHash('sha1').update(`${key}:${buyer}`).digest('hex').slice(0, 13), 16);
 }
@@ -62,7 +63,7 @@ export interface Admission {
   ticket: number;
 }
 
-/** Reads admit-4.lua's flat reply. */
+/** Reads admit-6.lua's flat reply. */
 export function parseAdmit(reply: (string | number)[]): { served: number; count: number; list: Admission[] } {
   const count = Number(reply[1]);
   const list: Admission[] = [];
@@ -105,4 +106,66 @@ export async function joinAll(s: Services, sale: TestSale, buyers: string[]) {
   const out: (string | number)[][] = [];
   for (const b of buyers) out.push((await s.room.scripts.join(sale.k, b, 'join')) as (string | number)[]);
   return out;
+}
+
+const STATES: Record<string, string> = { p: 'pre', w: 'waiting', a: 'admitting', h: 'holding', l: 'left' };
+
+/**
+ * A buyer's record (one field of the sale's `buyers` hash, see buyer-record.lua) read as the fields it
+ * stands for: state, ticket, holdId, pool. `{}` when the buyer has none.
+ */
+export async function record(s: Services, k: SaleKeys, buyer: string): Promise<Record<string, string>> {
+  const raw = await s.redis.hget(k.buyers, buyer);
+  if (raw === null) return {};
+  const m = /^([a-z]):?(\d*):?(.*)$/.exec(raw);
+  if (!m || !STATES[m[1]!]) throw new Error(`bad buyer record ${raw}`);
+  const out: Record<string, string> = { state: STATES[m[1]!]! };
+  if (m[2]) out.ticket = m[2];
+  if (m[3]) {
+    out.holdId = m[3];
+    // While admitting, the pool is part of the record's meaning (the hold id names it).
+    if (m[1] === 'a') out.pool = String(poolOfHold(m[3]));
+  }
+  return out;
+}
+
+export async function recordField(s: Services, k: SaleKeys, buyer: string, field: string): Promise<string | null> {
+  return (await record(s, k, buyer))[field] ?? null;
+}
+
+/**
+ * The waiting line as admit will take it: `[buyer, ticket, buyer, ticket, ...]`, the re-queued first,
+ * then the line's entries whose buyer still waits with that ticket (stale entries of leavers skipped).
+ * Checks on the way that the sale's `waiting` count, which others read, says the same.
+ */
+export async function waitingLine(s: Services, k: SaleKeys): Promise<string[]> {
+  const out: string[] = [];
+  const front = await s.redis.zrange(k.requeued, 0, -1, 'WITHSCORES');
+  const entries: [string, string][] = [];
+  for (let i = 0; i < front.length; i += 2) entries.push([front[i]!, front[i + 1]!]);
+  for (const e of await s.redis.lrange(k.line, 0, -1)) {
+    const at = e.indexOf(':');
+    entries.push([e.slice(at + 1), e.slice(0, at)]);
+  }
+  for (const [buyer, ticket] of entries) {
+    const r = await record(s, k, buyer);
+    if (r.state === 'waiting' && r.ticket === ticket) out.push(buyer, ticket);
+  }
+  expect(Number((await s.redis.hget(k.sale, 'waiting')) ?? 0)).toBe(out.length / 2);
+  return out;
+}
+
+export async function waitingBuyers(s: Services, k: SaleKeys): Promise<string[]> {
+  return (await waitingLine(s, k)).filter((_, i) => i % 2 === 0);
+}
+
+export async function waitingSize(s: Services, k: SaleKeys): Promise<number> {
+  return (await waitingLine(s, k)).length / 2;
+}
+
+/** The buyer's ticket if they are in the waiting line, else null. */
+export async function waitingTicket(s: Services, k: SaleKeys, buyer: string): Promise<string | null> {
+  const line = await waitingLine(s, k);
+  const at = line.findIndex((x, i) => i % 2 === 0 && x === buyer);
+  return at < 0 ? null : line[at + 1]!;
 }

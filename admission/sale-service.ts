@@ -122,10 +122,9 @@ export class SaleService {
   /** `pools`: the sale's pool totals when the caller has just read them (the audit's atomic snapshot). */
   async stats(sale: Sale, now = Date.now(), pools?: PoolStats): Promise<SaleStats> {
     const k = saleKeys(this.prefix, sale.id);
-    const [totals, pre, wait, fields] = await Promise.all([
+    const [totals, waiting, fields] = await Promise.all([
       pools ?? this.inventory.stats(sale.id, sale.pools),
-      this.redis.zcard(k.pre),
-      this.redis.zcard(k.wait),
+      this.scripts.waitingCount(k),
       this.redis.hmget(k.sale, 'soldOut', 'admitted'),
     ]);
     return {
@@ -135,7 +134,7 @@ export class SaleService {
       held: totals.held,
       paying: totals.paying,
       sold: totals.sold,
-      waiting: pre + wait,
+      waiting,
       admitted: Number(fields[1] ?? 0),
       expired: totals.expired,
     };

@@ -8,30 +8,70 @@ const LUA = loadLuaDir(join(dirname(fileURLToPath(import.meta.url)), 'lua'), 'ad
 
 type Reply = (string | number)[] | number;
 
+/** One buyer's part of a batched join-4 call. */
+export interface JoinItem {
+  buyer: string;
+  mode: 'join' | 'status';
+  /** The hold the caller found ended or sold ('' if none): only then may its holder take a new place. */
+  endedHoldId: string;
+}
+
+/** join-4 answers each item with one string, `kind[:a[:b]]` (hold ids have no ':'), or a negative code. */
+function decodeJoinReply(r: string | number): Reply {
+  if (typeof r === 'number') return r;
+  const [kind, a, b] = r.split(':') as [string, string?, string?];
+  switch (kind) {
+    case 'pre':
+    case 'done': return [kind, Number(a)];
+    case 'waiting': return [kind, Number(a), Number(b)];
+    case 'admitting':
+    case 'holding': return [kind, a!];
+    default: return [kind];
+  }
+}
+
 /** The only module that knows the key order and argument packing of the admission scripts. */
 export class AdmissionScripts {
   constructor(readonly redis: RedisClient) {
     defineScripts(redis, LUA);
   }
-  join(k: SaleKeys, buyer: string, mode: 'join' | 'status', endedHoldId = '') {
-    return runScript<Reply>(this.redis, 'admJoin', [k.sale, k.buyer(buyer), k.pre, k.wait, k.orders(buyer)], [buyer, mode, endedHoldId]);
+  /** One reply per item, in order, e.g. `['waiting', ticket, served]`; -1 (no such sale) for the whole batch. */
+  async joinMany(k: SaleKeys, items: readonly JoinItem[]): Promise<Reply[] | number> {
+    const args: string[] = [k.ordersPrefix];
+    for (const it of items) args.push(it.buyer, it.mode, it.endedHoldId);
+    const r = await runScript<(string | number)[] | number>(this.redis, 'admJoin', [k.sale, k.buyers, k.pre, k.line], args);
+    return typeof r === 'number' ? r : r.map(decodeJoinReply);
+  }
+  async join(k: SaleKeys, buyer: string, mode: 'join' | 'status', endedHoldId = ''): Promise<Reply> {
+    const r = await this.joinMany(k, [{ buyer, mode, endedHoldId }]);
+    return typeof r === 'number' ? r : r[0]!;
   }
   leave(k: SaleKeys, buyer: string, releasedHoldId = '') {
-    return runScript<Reply>(this.redis, 'admLeave', [k.sale, k.buyer(buyer), k.pre, k.wait], [buyer, releasedHoldId]);
+    return runScript<Reply>(this.redis, 'admLeave', [k.sale, k.buyers, k.pre, k.requeued], [buyer, releasedHoldId]);
   }
   seal(k: SaleKeys, chunk: number) {
-    return runScript<number>(this.redis, 'admSeal', [k.sale, k.pre, k.wait], [k.buyerPrefix, chunk]);
+    return runScript<number>(this.redis, 'admSeal', [k.sale, k.buyers, k.pre, k.line], [chunk]);
   }
   admit(k: SaleKeys, maxNew: number, batch: number, nonce: string, freePerPool: number[]) {
-    return runScript<(string | number)[]>(this.redis, 'admAdmit', [k.sale, k.wait, k.bucket, k.admitting], [k.buyerPrefix, maxNew, batch, nonce, freePerPool.length, ...freePerPool]);
+    return runScript<(string | number)[]>(this.redis, 'admAdmit', [k.sale, k.buyers, k.line, k.requeued, k.bucket, k.admitting], [maxNew, batch, nonce, freePerPool.length, ...freePerPool]);
   }
   admitDone(k: SaleKeys, buyer: string, holdId: string, outcome: 'held' | 'requeue') {
-    return runScript<string>(this.redis, 'admAdmitDone', [k.sale, k.buyer(buyer), k.admitting, k.wait], [buyer, holdId, outcome]);
+    return runScript<string>(this.redis, 'admAdmitDone', [k.sale, k.buyers, k.admitting, k.requeued], [buyer, holdId, outcome]);
   }
   lease(k: SaleKeys, owner: string, ttlMs: number) {
     return runScript<number>(this.redis, 'admLease', [k.lease], [owner, ttlMs]);
   }
   putSale(k: SaleKeys, mode: 'create' | 'update', fields: Record<string, string | number>) {
     return runScript<number>(this.redis, 'admPutSale', [k.sale], [mode, ...Object.entries(fields).flat()]);
+  }
+  /**
+   * Buyers waiting: the pre-queue plus the sale's count of waiting records (the line itself also holds
+   * stale entries of leavers). One MULTI, so a seal moving buyers from one to the other is never seen halfway.
+   */
+  async waitingCount(k: SaleKeys): Promise<number> {
+    const r = await this.redis.multi().zcard(k.pre).hget(k.sale, 'waiting').exec();
+    if (!r) throw new Error('waiting count: transaction aborted');
+    for (const [err] of r) if (err) throw err;
+    return Number(r[0]![1]) + Number(r[1]![1] ?? 0);
   }
 }

@@ -2,7 +2,7 @@ import type { RedisClient } from '../shared/redis.js';
 import type { Inventory, Hold } from '../inventory/inventory-service.js';
 import { AdmissionCode, AdmissionError, checkAdmission } from './errors.js';
 import { saleKeys } from './keys.js';
-import { AdmissionScripts } from './scripts.js';
+import { AdmissionScripts, type JoinItem } from './scripts.js';
 
 /** What a buyer has in a sale, read from Redis: the waiting-room record plus its hold's own state. */
 export type BuyerView =
@@ -35,15 +35,86 @@ function holdView(h: Hold): BuyerView {
  * pool's slot, so a view is read in two steps; changes across the two are made in an order that
  * never gives a buyer two places or two holds (a new place only once the old hold has ended).
  */
+export interface WaitingRoomOptions {
+  /** Most joins and statuses of one sale sent in one script call (a burst is split into calls of this size). */
+  maxBatch: number;
+}
+
+export const WAITING_ROOM_DEFAULTS: WaitingRoomOptions = { maxBatch: 128 };
+
+type JoinReply = (string | number)[] | number;
+
+interface PendingJoin {
+  item: JoinItem;
+  resolve(reply: JoinReply): void;
+  reject(err: unknown): void;
+}
+
 export class WaitingRoom {
   readonly scripts: AdmissionScripts;
-  constructor(readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory) {
+  readonly opts: WaitingRoomOptions;
+  /** Joins and statuses asked for in this event-loop turn, per sale, not yet sent. */
+  private readonly pending = new Map<string, PendingJoin[]>();
+  private flushScheduled = false;
+
+  constructor(readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory, opts: Partial<WaitingRoomOptions> = {}) {
     this.scripts = new AdmissionScripts(redis);
+    this.opts = { ...WAITING_ROOM_DEFAULTS, ...opts };
+  }
+
+  /**
+   * One buyer's join-4 reply. Calls for one sale made in the same event-loop turn go to Redis as one
+   * batched script call (the per-call cost, not the work inside, dominates a join), sent on
+   * setImmediate: a lone call waits for no timer, only for the rest of the current turn. Each caller
+   * gets its own reply or the call's error; a batch keeps the callers' order, so it answers exactly
+   * as the same calls one by one would.
+   */
+  private joinReply(saleId: string, item: JoinItem): Promise<JoinReply> {
+    return new Promise((resolve, reject) => {
+      let q = this.pending.get(saleId);
+      if (!q) {
+        q = [];
+        this.pending.set(saleId, q);
+      }
+      q.push({ item, resolve, reject });
+      if (q.length >= this.opts.maxBatch) this.send(saleId);
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          for (const id of [...this.pending.keys()]) this.send(id);
+        });
+      }
+    });
+  }
+
+  /** Sends the sale's pending calls now (commands leave in call order, so anything sent after sees them done). */
+  private send(saleId: string): void {
+    const q = this.pending.get(saleId);
+    if (!q) return;
+    this.pending.delete(saleId);
+    let call: Promise<JoinReply[] | number>;
+    try {
+      call = this.scripts.joinMany(saleKeys(this.prefix, saleId), q.map((p) => p.item));
+    } catch (err) {
+      call = Promise.reject(err);
+    }
+    call.then(
+      (replies) => {
+        q.forEach((p, i) => {
+          if (typeof replies === 'number') p.resolve(replies);
+          else if (i < replies.length) p.resolve(replies[i]!);
+          else p.reject(new Error(`join batch of ${q.length} answered ${replies.length} replies`));
+        });
+      },
+      (err: unknown) => {
+        for (const p of q) p.reject(err);
+      },
+    );
   }
 
   private async view(saleId: string, buyer: string, mode: 'join' | 'status'): Promise<BuyerView> {
-    const k = saleKeys(this.prefix, saleId);
-    const first = await this.scripts.join(k, buyer, mode);
+    const first = await this.joinReply(saleId, { buyer, mode, endedHoldId: '' });
     if (first === AdmissionCode.SoldOut) return { kind: 'sold_out' };
     let reply = checkAdmission(first);
     if (reply[0] !== 'holding') return this.simple(reply);
@@ -53,7 +124,7 @@ export class WaitingRoom {
     const hv = holdView(hold);
     if (mode === 'status' || hold.state === 'held' || hold.state === 'paying') return hv;
     // The hold ended (expired, released or sold): a join may take a new place if the limit allows.
-    const again = await this.scripts.join(k, buyer, 'join', holdId);
+    const again = await this.joinReply(saleId, { buyer, mode: 'join', endedHoldId: holdId });
     if (again === AdmissionCode.SoldOut) return hv;
     reply = checkAdmission(again);
     if (reply[0] === 'done' && hv.kind === 'sold') return hv;
@@ -89,6 +160,8 @@ export class WaitingRoom {
    */
   async leave(saleId: string, buyer: string): Promise<BuyerView> {
     const k = saleKeys(this.prefix, saleId);
+    // A join asked for before this leave must reach Redis before it, as it would unbatched.
+    this.send(saleId);
     const reply = checkAdmission(await this.scripts.leave(k, buyer));
     if (reply[0] !== 'holding') return this.simple(reply);
     const holdId = String(reply[1]);
