@@ -43,16 +43,24 @@ export async function settleBench(ctx: BenchContext): Promise<BenchLine[]> {
       admitPerSecond: 1000, maxActiveHolds: 1_000_000, holdSeconds: 3600, perBuyerLimit: 1,
     });
     // n holds, each paying: what n buyers who sent `pay` leave behind, made with the inventory's own calls.
-    const jobs = await Promise.all(Array.from({ length: n }, async (_, i) => {
+    // Taken (held) now, moved to paying only once the workers are up, right before their jobs are
+    // enqueued: a hold paying for longer than RECONCILE_AFTER_MS with no job is, to reconciliation,
+    // a payment whose enqueue was lost, and it gives the hold back. Made paying before the workers'
+    // start (slow on a loaded machine), one run lost 35 orders that way; 13 s between paying and
+    // enqueue lose them all.
+    const held = await Promise.all(Array.from({ length: n }, async (_, i) => {
       const p = i % 4;
       const holdId = inventory.holdId(p, `s${i}`);
       const buyer = `buyer-${i}`;
       if (!(await inventory.take(sale.id, p, holdId, buyer, 3600))) throw new Error('settle: pool empty while preparing holds');
-      const attemptNo = await inventory.beginPay(sale.id, holdId, buyer);
-      return { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod: 'pm_card_visa', amount: 100, currency: 'eur', perBuyerLimit: 1 };
+      return { holdId, buyer };
     }));
     const env = stackEnv({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix, standInUrl: `http://127.0.0.1:${standIn.port}` });
     for (let w = 0; w < WORKERS; w++) children.push(await startChild('../../settlement/main.ts', env));
+    const jobs = await Promise.all(held.map(async ({ holdId, buyer }) => {
+      const attemptNo = await inventory.beginPay(sale.id, holdId, buyer);
+      return { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod: 'pm_card_visa', amount: 100, currency: 'eur', perBuyerLimit: 1 };
+    }));
 
     const began = performance.now();
     await Promise.all(jobs.map((j) => enqueuePayment(queue, j)));
