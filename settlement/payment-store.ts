@@ -1,6 +1,7 @@
 import type { Db } from '../shared/db.js';
 import type { PaymentJob } from './payment-job.js';
 import { idempotencyKey } from './payment-job.js';
+import { pgRowError, StatementBatcher } from './statement-batcher.js';
 
 export type AttemptStatus = 'pending' | 'succeeded' | 'failed' | 'error';
 
@@ -27,7 +28,25 @@ export interface OrderRow {
   capture_status: 'pending' | 'captured' | 'failed';
 }
 
-const ATTEMPT_COLUMNS = 'id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, status, payment_intent_id, failure_reason, dead_lettered_at';
+const ATTEMPT_COLUMN_LIST = ['id', 'hold_id', 'sale_id', 'buyer_id', 'attempt_no', 'idempotency_key', 'amount', 'currency', 'status', 'payment_intent_id', 'failure_reason', 'dead_lettered_at'] as const;
+const ATTEMPT_COLUMNS = ATTEMPT_COLUMN_LIST.join(', ');
+
+export interface EnsuredAttempt {
+  row: AttemptRow;
+  created: boolean;
+  /** The buyer's orders in the sale for other holds than this attempt's, when the attempt was read. */
+  buyerOrders: number;
+}
+
+interface AttemptInput {
+  j: PaymentJob;
+  key: string;
+}
+
+interface CommitInput {
+  a: AttemptRow;
+  paymentIntentId: string;
+}
 
 export type CommitResult = { kind: 'ordered'; orderId: string; created: boolean } | { kind: 'refused'; status: AttemptStatus };
 
@@ -36,23 +55,83 @@ export type CommitResult = { kind: 'ordered'; orderId: string; created: boolean 
  * attempt is a compare-and-set on its status, so the job, a webhook and reconciliation can race on the
  * same attempt and exactly one of them decides it.
  */
+const orderIdOf = (holdId: string): string => `ord_${holdId.slice('hold_'.length)}`;
+
 export class PaymentStore {
   constructor(readonly db: Db) {}
+
+  private readonly attempts = new StatementBatcher<AttemptInput, EnsuredAttempt | null>({
+    run: (items) => this.ensureAttempts(items),
+    keyOf: (i) => i.key,
+    rowError: pgRowError,
+  });
+
+  private readonly commits = new StatementBatcher<CommitInput, { won: boolean; created: boolean }>({
+    run: (items) => this.commitOrders(items),
+    // Per hold, not per attempt: two attempts of one hold in one statement could not see each other's order.
+    keyOf: (i) => i.a.hold_id,
+    rowError: pgRowError,
+  });
+
+  private readonly captures = new StatementBatcher<string, void>({
+    run: async (ids) => {
+      await this.db.query({
+        name: 'fs-mark-captured',
+        text: `UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = ANY($1::text[])`,
+        values: [ids],
+      });
+      return ids.map(() => undefined);
+    },
+    rowError: pgRowError,
+  });
 
   /**
    * Stores the attempt and its idempotency key (UNIQUE) before the provider is called; a retried job
    * finds the same row and so sends the same key. `created` false = an earlier run may have called the
-   * provider already.
+   * provider already. `buyerOrders`: the buyer's orders in the sale for other holds, read in the same
+   * statement (the per-buyer limit's check, saga.ts).
    */
-  async ensureAttempt(j: PaymentJob): Promise<{ row: AttemptRow; created: boolean }> {
+  async ensureAttempt(j: PaymentJob): Promise<EnsuredAttempt> {
     const key = idempotencyKey(j.holdId, j.attemptNo);
-    const ins = await this.db.query<AttemptRow>(
-      `INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${ATTEMPT_COLUMNS}`,
-      [`pay_${j.holdId}_${j.attemptNo}`, j.holdId, j.saleId, j.buyer, j.attemptNo, key, j.amount, j.currency],
-    );
-    if (ins.rows[0]) return { row: ins.rows[0], created: true };
-    return { row: (await this.attemptByKey(key))!, created: false };
+    const got = await this.attempts.add({ j, key });
+    if (got) return got;
+    // The row was inserted by a transaction that committed after this statement's snapshot was taken
+    // (ON CONFLICT waited for it, the snapshot cannot see it): read it now.
+    const row = (await this.attemptByKey(key))!;
+    return { row, created: false, buyerOrders: await this.buyerOrders(j.saleId, j.buyer, j.holdId) };
+  }
+
+  /**
+   * Many ensureAttempt calls as one statement: insert what is new (ON CONFLICT on the UNIQUE key does
+   * nothing), return each caller its row (new, or already there) and its buyer's other orders. Null
+   * for a row inserted by a concurrent transaction this statement's snapshot cannot see.
+   */
+  private async ensureAttempts(items: AttemptInput[]): Promise<(EnsuredAttempt | null)[]> {
+    const col = (f: (i: AttemptInput) => unknown) => items.map(f);
+    const pick = ATTEMPT_COLUMN_LIST.map((c) => `CASE WHEN ins.id IS NOT NULL THEN ins.${c} ELSE p.${c} END AS ${c}`).join(', ');
+    const r = await this.db.query<AttemptRow & { ord: number; created: boolean; buyer_orders: number }>({
+      name: 'fs-ensure-attempts',
+      text: `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[])
+           AS i(id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, ord)
+       ), ins AS (
+         INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency)
+         -- Key order: two statements inserting the same keys wait for each other in one order, never both ways.
+         SELECT id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency FROM input ORDER BY idempotency_key
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${ATTEMPT_COLUMNS}
+       )
+       SELECT i.ord, ins.id IS NOT NULL AS created, ${pick},
+         (SELECT count(*) FROM orders o WHERE o.sale_id = i.sale_id AND o.buyer_id = i.buyer_id AND o.hold_id <> i.hold_id)::int AS buyer_orders
+       FROM input i
+       LEFT JOIN ins ON ins.idempotency_key = i.idempotency_key
+       LEFT JOIN payment_attempts p ON p.idempotency_key = i.idempotency_key
+       ORDER BY i.ord`,
+      values: [
+        col((i) => `pay_${i.j.holdId}_${i.j.attemptNo}`), col((i) => i.j.holdId), col((i) => i.j.saleId), col((i) => i.j.buyer),
+        col((i) => i.j.attemptNo), col((i) => i.key), col((i) => i.j.amount), col((i) => i.j.currency), items.map((_, n) => n),
+      ],
+    });
+    return r.rows.map(({ ord: _ord, created, buyer_orders, ...row }) => (row.id === null ? null : { row, created, buyerOrders: buyer_orders }));
   }
 
   async attemptByKey(key: string): Promise<AttemptRow | null> {
@@ -105,32 +184,13 @@ export class PaymentStore {
    * authorisation — that is this step's compensation.
    */
   async commitOrder(a: AttemptRow, paymentIntentId: string): Promise<CommitResult> {
-    const orderId = `ord_${a.hold_id.slice('hold_'.length)}`;
-    const payload = JSON.stringify({ orderId, holdId: a.hold_id, saleId: a.sale_id, buyerId: a.buyer_id, amount: a.amount, currency: a.currency, paymentIntentId });
-    // One statement is one transaction: the compare-and-set, the order and its outbox event commit
-    // together or not at all, in one round trip instead of five.
-    const r = await this.db.query<{ won: number; created: number }>(
-      `WITH cas AS (
-         UPDATE payment_attempts SET status = 'succeeded', payment_intent_id = $2, updated_at = now()
-         WHERE id = $1 AND (status = 'pending' OR (status = 'succeeded' AND payment_intent_id = $2))
-           AND NOT EXISTS (SELECT 1 FROM orders WHERE hold_id = $3 AND payment_intent_id <> $2)
-         RETURNING id
-       ), ins AS (
-         INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
-         SELECT $4, $3, $5, $6, $7, $8, $2, $1 FROM cas
-         ON CONFLICT DO NOTHING RETURNING id
-       ), event AS (
-         INSERT INTO outbox (event_type, aggregate_id, payload) SELECT 'order.created', id, $9::jsonb FROM ins ON CONFLICT DO NOTHING
-       )
-       SELECT (SELECT count(*) FROM cas)::int AS won, (SELECT count(*) FROM ins)::int AS created`,
-      [a.id, paymentIntentId, a.hold_id, orderId, a.sale_id, a.buyer_id, a.amount, a.currency, payload],
-    );
-    const { won, created } = r.rows[0]!;
-    if (won !== 1) {
+    const { won, created } = await this.commits.add({ a, paymentIntentId });
+    const orderId = orderIdOf(a.hold_id);
+    if (!won) {
       const now = await this.attemptByKey(a.idempotency_key);
       return { kind: 'refused', status: now?.status ?? 'failed' };
     }
-    if (created === 1) return { kind: 'ordered', orderId, created: true };
+    if (created) return { kind: 'ordered', orderId, created: true };
     // A rerun: the order of this payment is already stored.
     const existing = await this.db.query<{ id: string; payment_intent_id: string }>('SELECT id, payment_intent_id FROM orders WHERE hold_id = $1', [a.hold_id]);
     if (existing.rows[0]?.payment_intent_id === paymentIntentId) return { kind: 'ordered', orderId: existing.rows[0].id, created: false };
@@ -144,8 +204,50 @@ export class PaymentStore {
     return { kind: 'refused', status: 'failed' };
   }
 
+  /**
+   * Many commitOrder statements as one (so one transaction, one commit): per row the compare-and-set
+   * of the attempt, the order (UNIQUE hold_id) and its outbox event. A row whose compare-and-set loses
+   * inserts nothing; the others commit.
+   */
+  private async commitOrders(items: CommitInput[]): Promise<{ won: boolean; created: boolean }[]> {
+    const col = (f: (i: CommitInput) => unknown) => items.map(f);
+    const r = await this.db.query<{ won: boolean; created: boolean }>({
+      name: 'fs-commit-orders',
+      text: `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::int[])
+           AS i(attempt_id, pi, hold_id, order_id, sale_id, buyer_id, amount, currency, payload, ord)
+       ), cas AS (
+         UPDATE payment_attempts a SET status = 'succeeded', payment_intent_id = i.pi, updated_at = now()
+         FROM input i
+         WHERE a.id = i.attempt_id AND (a.status = 'pending' OR (a.status = 'succeeded' AND a.payment_intent_id = i.pi))
+           AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = i.hold_id AND o.payment_intent_id <> i.pi)
+         RETURNING a.id
+       ), ins AS (
+         INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
+         SELECT i.order_id, i.hold_id, i.sale_id, i.buyer_id, i.amount, i.currency, i.pi, i.attempt_id FROM input i JOIN cas ON cas.id = i.attempt_id
+         ORDER BY i.hold_id
+         ON CONFLICT DO NOTHING RETURNING id, attempt_id
+       ), event AS (
+         INSERT INTO outbox (event_type, aggregate_id, payload)
+         SELECT 'order.created', ins.id, i.payload::jsonb FROM ins JOIN input i ON i.attempt_id = ins.attempt_id
+         ON CONFLICT DO NOTHING
+       )
+       SELECT i.ord, cas.id IS NOT NULL AS won, ins.id IS NOT NULL AS created
+       FROM input i LEFT JOIN cas ON cas.id = i.attempt_id LEFT JOIN ins ON ins.attempt_id = i.attempt_id
+       ORDER BY i.ord`,
+      values: [
+        col((i) => i.a.id), col((i) => i.paymentIntentId), col((i) => i.a.hold_id), col((i) => orderIdOf(i.a.hold_id)), col((i) => i.a.sale_id),
+        col((i) => i.a.buyer_id), col((i) => i.a.amount), col((i) => i.a.currency),
+        col((i) => JSON.stringify({ orderId: orderIdOf(i.a.hold_id), holdId: i.a.hold_id, saleId: i.a.sale_id, buyerId: i.a.buyer_id, amount: i.a.amount, currency: i.a.currency, paymentIntentId: i.paymentIntentId })),
+        items.map((_, n) => n),
+      ],
+    });
+    return r.rows.map(({ won, created }) => ({ won, created }));
+  }
+
+  /** Batched with the other captures of the moment (one UPDATE for all of them). */
   async markCaptured(orderId: string): Promise<void> {
-    await this.db.query(`UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = $1`, [orderId]);
+    await this.captures.add(orderId);
   }
 
   /** Never overwrites a capture that succeeded meanwhile (a webhook or a second path got there first). */

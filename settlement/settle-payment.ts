@@ -33,7 +33,7 @@ export class NotYet extends Error {
  * Postgres and idempotent in Redis. Transient failures throw so BullMQ retries with backoff.
  */
 export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold' | 'declined' | 'compensated'> {
-  const { row: a, created } = await d.store.ensureAttempt(j);
+  const { row: a, created, buyerOrders } = await d.store.ensureAttempt(j);
 
   if (a.status === 'failed') {
     await finishRefused(d, a, a.failure_reason ?? 'payment_failed', null);
@@ -54,8 +54,9 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
     await abandon(d, a, 'superseded', !created);
     return 'declined';
   }
-  // Defence in depth behind the waiting room: never charge past the per-buyer limit.
-  if ((await d.store.buyerOrders(j.saleId, j.buyer, j.holdId)) >= j.perBuyerLimit) {
+  // Defence in depth behind the waiting room: never charge past the per-buyer limit (the buyer's
+  // other orders were read with the attempt row, in the same round trip).
+  if (buyerOrders >= j.perBuyerLimit) {
     await abandon(d, a, 'limit_reached', !created, false);
     return 'declined';
   }

@@ -73,7 +73,11 @@ export class PaymentIntentStore {
   private readonly createdWith = new Map<string, string | null>();
   private ledger: Charge[] = [];
 
-  /** `onEvent` hears every status change worth a Stripe event (the webhook sender). */
+  /**
+   * `onEvent` hears every status change worth a Stripe event (the webhook sender). It is handed the
+   * live intent and must copy what it keeps before returning (the sender snapshots it only when a
+   * webhook endpoint is configured: no copy per request otherwise).
+   */
   constructor(private readonly onEvent: (type: IntentEventType, pi: PaymentIntent) => void = () => {}) {}
 
   create(form: FormObject, ctx: RequestContext): PaymentIntent {
@@ -135,7 +139,7 @@ export class PaymentIntentStore {
     pi.amount_received = amount;
     pi.amount_capturable = 0;
     this.record(pi, amount);
-    this.onEvent('payment_intent.succeeded', clone(pi));
+    this.onEvent('payment_intent.succeeded', pi);
     return clone(pi);
   }
 
@@ -150,7 +154,7 @@ export class PaymentIntentStore {
     pi.canceled_at = now();
     pi.cancellation_reason = reason ?? null;
     pi.amount_capturable = 0;
-    this.onEvent('payment_intent.canceled', clone(pi));
+    this.onEvent('payment_intent.canceled', pi);
     return clone(pi);
   }
 
@@ -212,20 +216,20 @@ export class PaymentIntentStore {
       pi.status = 'requires_payment_method';
       pi.payment_method = null;
       pi.last_payment_error = { ...error, doc_url: 'https://stripe.com/docs/error-codes/card-declined' };
-      this.onEvent('payment_intent.payment_failed', clone(pi));
+      this.onEvent('payment_intent.payment_failed', pi);
       // The card was tried, so Stripe stores this answer for the idempotency key (storable = true).
       throw new ApiError(402, { ...error, payment_intent: clone(pi) }, true);
     }
     if (pi.capture_method === 'manual') {
       pi.status = 'requires_capture';
       pi.amount_capturable = pi.amount;
-      this.onEvent('payment_intent.amount_capturable_updated', clone(pi));
+      this.onEvent('payment_intent.amount_capturable_updated', pi);
       return;
     }
     pi.status = 'succeeded';
     pi.amount_received = pi.amount;
     this.record(pi, pi.amount);
-    this.onEvent('payment_intent.succeeded', clone(pi));
+    this.onEvent('payment_intent.succeeded', pi);
   }
 
   private record(pi: PaymentIntent, amount: number): void {
