@@ -23,8 +23,8 @@ export async function startGatewayWithPausedSale(o: { redisUrl: string; database
   return { gateway, wsUrl: `ws://127.0.0.1:${gateway.port}/v1/sales/${saleId}/ws`, saleId };
 }
 
-export function startEcho(): Promise<Child> {
-  return startChild('./echo-server.ts', { PATH: process.env.PATH, HOME: process.env.HOME });
+export function startEcho(execArgv: string[] = []): Promise<Child> {
+  return startChild('./echo-server.ts', { PATH: process.env.PATH, HOME: process.env.HOME }, execArgv);
 }
 
 export interface JoinRound {
