@@ -10,6 +10,7 @@ import { buyerFrame, renderView, eta, type BuyerFrameIn, type Phase } from './bu
 import { ApiError, wsErrorFrame } from './errors.js';
 import { PayTimer } from './pay-timer.js';
 import { BuyerSockets } from './buyer-sockets.js';
+import { OpenFrames, type ReadFrame } from './open-frames.js';
 import type { Context } from './context.js';
 
 /**
@@ -67,6 +68,7 @@ export class BuyerHub {
   private readonly served = new Map<string, { served: number; rate: number }>();
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
+  private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
   app!: TemplatedApp;
   readonly payTimer = new PayTimer();
 
@@ -84,7 +86,8 @@ export class BuyerHub {
     ws.subscribe(saleTopic(d.saleId));
     metrics.wsConnections.inc();
     this.enqueue(ws, async () => {
-      await this.sendSaleFrame(ws);
+      const frame = await this.openFrames.get(d.saleId);
+      if (frame) this.sendRaw(ws, frame);
       // A reconnecting buyer gets their state back at once: place, hold or order.
       await this.answer(ws, () => this.ctx.room.status(d.saleId, d.buyer));
     });
@@ -244,12 +247,22 @@ export class BuyerHub {
 
   /** The contract's `sale` frame for a sale as it stands now, serialised once; null for no such sale. */
   private async saleFrame(saleId: string): Promise<string | null> {
+    return (await this.readSaleFrame(saleId)).frame;
+  }
+
+  private async readSaleFrame(saleId: string): Promise<ReadFrame> {
     const sale = await this.ctx.saleCache.get(saleId);
-    if (!sale) return null;
+    if (!sale) return { frame: null, changesAt: Number.POSITIVE_INFINITY };
+    const now = Date.now();
     // The window buyers were told of: a start or end after this is announced by the next tick.
-    if (!this.windows.has(saleId)) this.windows.set(saleId, windowOf(sale, Date.now()));
+    if (!this.windows.has(saleId)) this.windows.set(saleId, windowOf(sale, now));
     const soldOut = await this.ctx.sales.isSoldOut(saleId);
-    return JSON.stringify({ type: 'sale', state: saleState(sale, soldOut), startsAt: sale.startsAt, endsAt: sale.endsAt });
+    const startsAt = Date.parse(sale.startsAt);
+    const endsAt = Date.parse(sale.endsAt);
+    return {
+      frame: JSON.stringify({ type: 'sale', state: saleState(sale, soldOut, now), startsAt: sale.startsAt, endsAt: sale.endsAt }),
+      changesAt: now < startsAt ? startsAt : now < endsAt ? endsAt : Number.POSITIVE_INFINITY,
+    };
   }
 
   private async sendSaleFrame(ws: Ws): Promise<void> {
@@ -294,6 +307,7 @@ export class BuyerHub {
         return this.toBuyer(saleId, ev.b, ev.f);
       case 'state':
         this.ctx.saleCache.forget(saleId);
+        this.openFrames.forget(saleId);
         // To the sockets waiting now (holders and buyers who are done are not told): the string is
         // made once, each send is uWS's own write.
         if (ev.state === 'sold_out') {
