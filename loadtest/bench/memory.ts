@@ -39,7 +39,22 @@ async function rssReading(child: Child): Promise<{ asIs: number; afterGc: number
   const asIs = await rssBytes(child.pid);
   await collectGarbage(child);
   await settle();
-  return { asIs, afterGc: await rssBytes(child.pid) };
+  return { asIs, afterGc: await steadyRss(child.pid) };
+}
+
+/**
+ * RSS once it stops moving: V8 hands freed pages back on background threads, which a loaded machine
+ * may run late (a baseline read too early made the echo's figure negative in one run).
+ */
+async function steadyRss(pid: number): Promise<number> {
+  let last = await rssBytes(pid);
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await rssBytes(pid);
+    if (Math.abs(now - last) < 64 * 1024) return now;
+    last = now;
+  }
+  return last;
 }
 
 const perSocket = (a: { asIs: number; afterGc: number }, b: { asIs: number; afterGc: number }, n: number) => ({ asIs: (b.asIs - a.asIs) / n, afterGc: (b.afterGc - a.afterGc) / n });
