@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BuyerHub, type SocketData } from './buyer-hub.js';
+import { BuyerHub, newSocketData, type SocketData } from './buyer-hub.js';
 import type { Context } from './context.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import { createLogger } from '../shared/logger.js';
@@ -50,10 +50,7 @@ function harness() {
 
   const sent: any[] = [];
   const topics = new Set<string>();
-  const data: SocketData = {
-    saleId: SALE.id, buyer: 'b1', closed: false, phase: 'none', ticket: 0, lastPosition: 0, lastPositionAt: 0, seq: 0,
-    chain: Promise.resolve(), tokens: 20, tokensAt: Date.now(),
-  };
+  const data: SocketData = newSocketData(SALE.id, 'b1');
   const ws = {
     getUserData: () => data,
     send: (m: string) => (sent.push(JSON.parse(m)), 1),

@@ -9,20 +9,33 @@ import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
 import { buyerFrame, renderView, eta, type BuyerFrameIn, type Phase } from './buyer-frames.js';
 import { ApiError, wsErrorFrame } from './errors.js';
 import { PayTimer } from './pay-timer.js';
+import { BuyerSockets } from './buyer-sockets.js';
+import { OpenFrames, type ReadFrame } from './open-frames.js';
 import type { Context } from './context.js';
 
+/**
+ * What a buyer socket keeps (uWS copies these fields onto the socket object itself). Kept for every
+ * waiting buyer, so kept small: times are whole milliseconds on the process clock (small integers,
+ * not a boxed number per field), the rate limit counts whole frames, and an idle socket holds no
+ * promise.
+ */
 export interface SocketData {
+  /** The hub's shared copy of the sale id once open (see BuyerSockets). */
   saleId: string;
   buyer: string;
   closed: boolean;
   phase: Phase;
   ticket: number;
   lastPosition: number;
+  /** clockMs() of the last position sent. */
   lastPositionAt: number;
   /** Bumped by every pushed event, so an answer read from Redis before it is known to be stale. */
   seq: number;
-  chain: Promise<void>;
+  /** The frames of this socket still being handled, in order; null when idle. */
+  chain: Promise<void> | null;
+  /** Frames this socket may still send now (token bucket, whole frames). */
   tokens: number;
+  /** clockMs() up to which tokens have been credited. */
   tokensAt: number;
 }
 
@@ -30,38 +43,51 @@ type Ws = WebSocket<SocketData>;
 type SaleWindow = 'before' | 'during' | 'after';
 
 const FRAMES_PER_SECOND = 20;
+const MS_PER_FRAME = 1000 / FRAMES_PER_SECOND;
+const SOLD_OUT_FRAME = '{"type":"sold_out"}';
+const RESOLVED = Promise.resolve();
+
+/** Milliseconds since this process started: a small integer for 24 days (Date.now() is a boxed double). */
+export const clockMs = (): number => Math.floor(performance.now());
+/** lastPositionAt of a socket that was never sent a position. */
+const NEVER = -1e9;
+
+export function newSocketData(saleId: string, buyer: string): SocketData {
+  return {
+    saleId, buyer, closed: false, phase: 'none', ticket: 0, lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(),
+  };
+}
 
 export const saleTopic = (saleId: string) => `sale:${saleId}`;
-export const waitTopic = (saleId: string) => `wait:${saleId}`;
+
+const isWaiting = (phase: Phase) => phase === 'queued' || phase === 'pre';
 
 /** The buyer sockets of this gateway, by sale and buyer (several tabs of one buyer share a place). */
 export class BuyerHub {
-  private readonly sockets = new Map<string, Map<string, Set<Ws>>>();
+  private readonly sockets = new BuyerSockets<Ws>();
   private readonly served = new Map<string, { served: number; rate: number }>();
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
+  private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
   app!: TemplatedApp;
   readonly payTimer = new PayTimer();
 
   constructor(readonly ctx: Context) {}
 
   count(): number {
-    let n = 0;
-    for (const m of this.sockets.values()) for (const s of m.values()) n += s.size;
-    return n;
+    return this.sockets.count();
   }
 
   async onOpen(ws: Ws): Promise<void> {
     const d = ws.getUserData();
-    let byBuyer = this.sockets.get(d.saleId);
-    if (!byBuyer) this.sockets.set(d.saleId, (byBuyer = new Map()));
-    let set = byBuyer.get(d.buyer);
-    if (!set) byBuyer.set(d.buyer, (set = new Set()));
-    set.add(ws);
+    d.saleId = this.sockets.add(d.saleId, d.buyer, ws);
+    // The one topic of a socket: sale frames. Waiters are not a topic of their own (a subscription
+    // costs native memory per socket); sold_out goes to them from this hub's own index.
     ws.subscribe(saleTopic(d.saleId));
     metrics.wsConnections.inc();
     this.enqueue(ws, async () => {
-      await this.sendSaleFrame(ws);
+      const frame = await this.openFrames.get(d.saleId);
+      if (frame) this.sendRaw(ws, frame);
       // A reconnecting buyer gets their state back at once: place, hold or order.
       await this.answer(ws, () => this.ctx.room.status(d.saleId, d.buyer));
     });
@@ -70,10 +96,7 @@ export class BuyerHub {
   onClose(ws: Ws): void {
     const d = ws.getUserData();
     d.closed = true;
-    const byBuyer = this.sockets.get(d.saleId);
-    const set = byBuyer?.get(d.buyer);
-    set?.delete(ws);
-    if (set && set.size === 0) byBuyer!.delete(d.buyer);
+    this.sockets.remove(d.saleId, d.buyer, ws);
     metrics.wsConnections.dec();
   }
 
@@ -83,9 +106,13 @@ export class BuyerHub {
       metrics.wsErrors.inc({ code: e.code });
       this.sendRaw(ws, wsErrorFrame(e));
     };
-    const now = Date.now();
-    d.tokens = Math.min(FRAMES_PER_SECOND, d.tokens + ((now - d.tokensAt) * FRAMES_PER_SECOND) / 1000);
-    d.tokensAt = now;
+    // Whole frames are credited, each 50 ms after the last; a full bucket does not bank time.
+    const now = clockMs();
+    const earned = Math.floor((now - d.tokensAt) / MS_PER_FRAME);
+    if (earned > 0) {
+      d.tokens = Math.min(FRAMES_PER_SECOND, d.tokens + earned);
+      d.tokensAt = d.tokens === FRAMES_PER_SECOND ? now : d.tokensAt + earned * MS_PER_FRAME;
+    }
     if (d.tokens < 1) return refuse(new ApiError('rate_limited'));
     d.tokens -= 1;
     if (isBinary) return refuse(new ApiError('binary_not_supported'));
@@ -106,12 +133,16 @@ export class BuyerHub {
   /** One frame at a time per socket, in order: a join and a leave never race on one socket. */
   private enqueue(ws: Ws, task: () => Promise<void>): void {
     const d = ws.getUserData();
-    d.chain = d.chain.then(task).catch((err) => {
+    const chain: Promise<void> = (d.chain ?? RESOLVED).then(task).catch((err) => {
       const e = toApiError(err);
       if (e.code === 'internal' || e.code === 'unavailable') this.ctx.log.error({ err, sale: d.saleId }, 'buyer frame failed');
       metrics.wsErrors.inc({ code: e.code });
       this.sendRaw(ws, wsErrorFrame(e));
+    }).then(() => {
+      // The last frame done: an idle socket keeps no promise.
+      if (d.chain === chain) d.chain = null;
     });
+    d.chain = chain;
   }
 
   private async handle(ws: Ws, f: BuyerFrameIn, received: bigint): Promise<void> {
@@ -197,7 +228,7 @@ export class BuyerHub {
       if (r.frame) {
         if (r.frame.type === 'queued') {
           d.lastPosition = r.frame.position as number;
-          d.lastPositionAt = Date.now();
+          d.lastPositionAt = clockMs();
         }
         this.sendRaw(ws, JSON.stringify(r.frame));
       } else if (view.kind === 'ended') {
@@ -210,21 +241,28 @@ export class BuyerHub {
   private setPhase(ws: Ws, phase: Phase, ticket?: number): void {
     const d = ws.getUserData();
     if (d.closed) return;
-    const waiting = phase === 'queued' || phase === 'pre';
-    if (waiting && !ws.isSubscribed(waitTopic(d.saleId))) ws.subscribe(waitTopic(d.saleId));
-    if (!waiting && ws.isSubscribed(waitTopic(d.saleId))) ws.unsubscribe(waitTopic(d.saleId));
     d.phase = phase;
     if (ticket !== undefined) d.ticket = ticket;
   }
 
   /** The contract's `sale` frame for a sale as it stands now, serialised once; null for no such sale. */
   private async saleFrame(saleId: string): Promise<string | null> {
+    return (await this.readSaleFrame(saleId)).frame;
+  }
+
+  private async readSaleFrame(saleId: string): Promise<ReadFrame> {
     const sale = await this.ctx.saleCache.get(saleId);
-    if (!sale) return null;
+    if (!sale) return { frame: null, changesAt: Number.POSITIVE_INFINITY };
+    const now = Date.now();
     // The window buyers were told of: a start or end after this is announced by the next tick.
-    if (!this.windows.has(saleId)) this.windows.set(saleId, windowOf(sale, Date.now()));
+    if (!this.windows.has(saleId)) this.windows.set(saleId, windowOf(sale, now));
     const soldOut = await this.ctx.sales.isSoldOut(saleId);
-    return JSON.stringify({ type: 'sale', state: saleState(sale, soldOut), startsAt: sale.startsAt, endsAt: sale.endsAt });
+    const startsAt = Date.parse(sale.startsAt);
+    const endsAt = Date.parse(sale.endsAt);
+    return {
+      frame: JSON.stringify({ type: 'sale', state: saleState(sale, soldOut, now), startsAt: sale.startsAt, endsAt: sale.endsAt }),
+      changesAt: now < startsAt ? startsAt : now < endsAt ? endsAt : Number.POSITIVE_INFINITY,
+    };
   }
 
   private async sendSaleFrame(ws: Ws): Promise<void> {
@@ -239,18 +277,18 @@ export class BuyerHub {
 
   /** Sends a frame to every socket of one buyer on this gateway and moves their phase along. */
   private toBuyer(saleId: string, buyer: string, frame: { type: string; [k: string]: unknown }): void {
-    const set = this.sockets.get(saleId)?.get(buyer);
-    if (frame.type === 'order_confirmed' && set) this.payTimer.confirmed(frame.holdId as string);
+    const here = this.sockets.hasBuyer(saleId, buyer);
+    if (frame.type === 'order_confirmed' && here) this.payTimer.confirmed(frame.holdId as string);
     else if (frame.type === 'order_confirmed' || frame.type === 'hold_expired' || (frame.type === 'payment_failed' && !frame.retryable)) this.payTimer.forget(frame.holdId as string);
-    if (!set) return;
+    if (!here) return;
     const text = JSON.stringify(frame);
     const phase: Phase = frame.type === 'admitted' || frame.type === 'payment_pending' || (frame.type === 'payment_failed' && frame.retryable) ? 'holding' : 'done';
-    for (const ws of set) {
+    this.sockets.forBuyer(saleId, buyer, (ws) => {
       const d = ws.getUserData();
       d.seq++;
       this.setPhase(ws, phase);
       this.sendRaw(ws, text);
-    }
+    });
   }
 
   /** A message from the sale's Redis channel (every gateway gets every message once). */
@@ -269,14 +307,21 @@ export class BuyerHub {
         return this.toBuyer(saleId, ev.b, ev.f);
       case 'state':
         this.ctx.saleCache.forget(saleId);
-        if (ev.state === 'sold_out') this.app.publish(waitTopic(saleId), '{"type":"sold_out"}', false);
+        this.openFrames.forget(saleId);
+        // To the sockets waiting now (holders and buyers who are done are not told): the string is
+        // made once, each send is uWS's own write.
+        if (ev.state === 'sold_out') {
+          this.sockets.forSale(saleId, (ws) => {
+            if (isWaiting(ws.getUserData().phase)) this.sendRaw(ws, SOLD_OUT_FRAME);
+          });
+        }
         this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
         return;
       case 'sealed':
         // The pre-queue became tickets: each pre-queued socket reads its ticket once.
-        for (const set of this.sockets.get(saleId)?.values() ?? []) {
-          for (const ws of set) if (ws.getUserData().phase === 'pre') this.enqueue(ws, () => this.answer(ws, () => this.ctx.room.status(saleId, ws.getUserData().buyer)));
-        }
+        this.sockets.forSale(saleId, (ws) => {
+          if (ws.getUserData().phase === 'pre') this.enqueue(ws, () => this.answer(ws, () => this.ctx.room.status(saleId, ws.getUserData().buyer)));
+        });
         return;
     }
   }
@@ -288,7 +333,7 @@ export class BuyerHub {
    * the sale's window with the last one seen and publishes the frame when it moved.
    */
   private async announceWindow(saleId: string): Promise<void> {
-    if (!this.sockets.has(saleId)) {
+    if (!this.sockets.hasSale(saleId)) {
       this.windows.delete(saleId);
       return;
     }
@@ -308,21 +353,17 @@ export class BuyerHub {
 
   /** Positions move locally: position = my ticket - served ticket; no Redis call per waiting buyer. */
   private pushPositions(saleId: string, served: number, rate: number): void {
-    const byBuyer = this.sockets.get(saleId);
-    if (!byBuyer) return;
-    const now = Date.now();
+    const now = clockMs();
     const effRate = rate > 0 ? rate : 1;
-    for (const set of byBuyer.values()) {
-      for (const ws of set) {
-        const d = ws.getUserData();
-        if (d.phase !== 'queued' || d.ticket <= 0) continue;
-        const position = Math.max(1, d.ticket - served);
-        if (position === d.lastPosition || now - d.lastPositionAt < 1000) continue;
-        d.lastPosition = position;
-        d.lastPositionAt = now;
-        this.sendRaw(ws, JSON.stringify({ type: 'queued', position, etaSeconds: eta(position, effRate) }));
-      }
-    }
+    this.sockets.forSale(saleId, (ws) => {
+      const d = ws.getUserData();
+      if (d.phase !== 'queued' || d.ticket <= 0) return;
+      const position = Math.max(1, d.ticket - served);
+      if (position === d.lastPosition || now - d.lastPositionAt < 1000) return;
+      d.lastPosition = position;
+      d.lastPositionAt = now;
+      this.sendRaw(ws, JSON.stringify({ type: 'queued', position, etaSeconds: eta(position, effRate) }));
+    });
   }
 }
 

@@ -27,20 +27,40 @@ export interface Context {
 
 /**
  * Sale settings for the buyer path (price, limits, window) without a Postgres read per connection:
- * at most one read per sale per second.
+ * at most one read per sale per second, and one at a time. Every join and status reads the sale; when
+ * the entry expires under a stampede, thousands of frames in flight would each start their own read,
+ * queue behind the pool's connections and fail after its connect timeout (`internal` errors, joins
+ * left unanswered). So a read in flight is shared by everyone who asks meanwhile.
  */
 export class SaleCache {
   private readonly entries = new Map<string, { sale: Sale | null; at: number }>();
+  private readonly loading = new Map<string, Promise<Sale | null>>();
   /** Ids of sales seen to exist. Sales are never deleted, so an id once seen stays valid for good. */
   private readonly known = new Set<string>();
-  constructor(private readonly sales: SaleService, private readonly ttlMs = 1000) {}
-  async get(id: string): Promise<Sale | null> {
+  constructor(private readonly sales: Pick<SaleService, 'get'>, private readonly ttlMs = 1000) {}
+  get(id: string): Promise<Sale | null> {
     const e = this.entries.get(id);
-    if (e && Date.now() - e.at < this.ttlMs) return e.sale;
-    const sale = await this.sales.get(id);
-    this.entries.set(id, { sale, at: Date.now() });
-    if (sale) this.known.add(id);
-    return sale;
+    if (e && Date.now() - e.at < this.ttlMs) return Promise.resolve(e.sale);
+    const inFlight = this.loading.get(id);
+    if (inFlight) return inFlight;
+    const load: Promise<Sale | null> = this.sales.get(id).then(
+      (sale) => {
+        // Forgotten meanwhile (the sale changed): the read may predate the change, so it answers
+        // those who asked before and is not kept for anyone after.
+        if (this.loading.get(id) === load) {
+          this.loading.delete(id);
+          this.entries.set(id, { sale, at: Date.now() });
+        }
+        if (sale) this.known.add(id);
+        return sale;
+      },
+      (err: unknown) => {
+        if (this.loading.get(id) === load) this.loading.delete(id);
+        throw err;
+      },
+    );
+    this.loading.set(id, load);
+    return load;
   }
   /** Answers without I/O whether a sale exists, when this process has seen it (the upgrade's fast path). */
   isKnown(id: string): boolean {
@@ -52,6 +72,7 @@ export class SaleCache {
   }
   forget(id: string): void {
     this.entries.delete(id);
+    this.loading.delete(id);
   }
 }
 

@@ -4,7 +4,7 @@ import { eventsPattern, saleIdOfChannel } from '../admission/keys.js';
 import type { SaleEvent } from '../admission/sale-events.js';
 import { mountAdminApi, toHttpError } from './admin-api.js';
 import { buyerVerifier } from './auth.js';
-import { BuyerHub, type SocketData } from './buyer-hub.js';
+import { BuyerHub, newSocketData, type SocketData } from './buyer-hub.js';
 import { ApiError } from './errors.js';
 import { reply, send, sendError, sendJson, readBody } from './http.js';
 import { loadNativeUws } from './uws.js';
@@ -54,9 +54,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
         return sendError(r, new ApiError('unauthorized', 'missing, expired or forged buyer token'));
       }
       if (!/^[a-z0-9-]{1,64}$/.test(saleId)) return sendError(r, new ApiError('sale_not_found'));
-      const data = (): SocketData => ({
-        saleId, buyer, closed: false, phase: 'none', ticket: 0, lastPosition: 0, lastPositionAt: 0, seq: 0, chain: Promise.resolve(), tokens: 20, tokensAt: Date.now(),
-      });
+      const data = () => newSocketData(saleId, buyer);
       // The usual case finishes inside this callback: uWS upgrades synchronously and safely. An
       // upgrade after an await must go through res.cork(), where the pinned uWS build may close the
       // new socket right after open (see buyerVerifier); that path is left for the first buyer of a

@@ -18,7 +18,7 @@ export async function gatewayJoinsBench(ctx: BenchContext): Promise<BenchLine[]>
     const { gateway, wsUrl } = await startGatewayWithPausedSale({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix });
     let ours;
     try {
-      ours = await joinRound(fleet, { wsUrl, n, secret: true, frame: '{"type":"join"}', answer: 'queued' });
+      ours = await joinRound(fleet, { wsUrl, n, secret: true, frame: '{"type":"join"}', answer: 'queued', serverPid: gateway.pid });
       await fleet.close();
     } finally {
       await gateway.stop();
@@ -26,13 +26,15 @@ export async function gatewayJoinsBench(ctx: BenchContext): Promise<BenchLine[]>
     const echo = await startEcho();
     let base;
     try {
-      base = await joinRound(fleet, { wsUrl: `ws://127.0.0.1:${echo.port}/echo`, n, frame: '{"type":"join"}', answer: 'join' });
+      base = await joinRound(fleet, { wsUrl: `ws://127.0.0.1:${echo.port}/echo`, n, frame: '{"type":"join"}', answer: 'join', serverPid: echo.pid });
       await fleet.close();
     } finally {
       await echo.stop();
     }
     if (ours.missing > 0 || ours.failed > 0) throw new Error(`gateway-joins: ${ours.failed} sockets failed to connect (${ours.errors.join('; ')}), ${ours.missing} joins unanswered`);
     ctx.note(`gateway-joins: ${n} sockets from ${ours.localAddresses.join(',')}; gateway ${Math.round(ours.perSecond)} joins/s p50 ${ours.latency.p50} p99 ${ours.latency.p99} ms; echo ${Math.round(base.perSecond)}/s p50 ${base.latency.p50} p99 ${base.latency.p99} ms; upgrades: gateway ${Math.round(ours.connectsPerSecond)}/s (p99 ${ours.connectMs.p99} ms), echo ${Math.round(base.connectsPerSecond)}/s (p99 ${base.connectMs.p99} ms)`);
+    const us = (r: typeof ours) => `${Math.round(r.cpuPerSocket!.upgradeUs)} µs per upgrade, ${Math.round(r.cpuPerSocket!.answerUs)} µs per answer`;
+    ctx.note(`gateway-joins: server CPU (steadier than rates on a shared machine): gateway ${us(ours)}; echo ${us(base)}`);
     return [
       makeLine('gateway-joins', ours.perSecond, 'joins answered queued/s (1 gateway process)', 'uws-echo', base.perSecond),
       makeLine('gateway-join-p99', ours.latency.p99, `ms join→queued p99 at ${n} sockets`, 'uws-echo-p99', base.latency.p99),

@@ -91,6 +91,8 @@ export interface Child {
   child: ChildProcess;
   port: number;
   pid: number;
+  /** The DevTools WebSocket of a child started with `--inspect=127.0.0.1:0` (see collectGarbage). */
+  inspectorUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -112,13 +114,18 @@ export function startChild(script: string, env: NodeJS.ProcessEnv, execArgv: str
   running.add(child);
   child.once('exit', () => running.delete(child));
   let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-10_000)));
+  // Node prints the inspector's address on stderr before it runs the script, so before "ready".
+  let inspectorUrl: string | undefined;
+  child.stderr?.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-10_000);
+    inspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(err)?.[1];
+  });
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null) => reject(new Error(`${script} exited (${code}) before it was ready: ${err}`));
     child.once('exit', onExit);
     child.once('message', (m: { port?: number }) => {
       child.off('exit', onExit);
-      resolve({ child, port: m.port ?? 0, pid: child.pid!, stop: () => stopChild(child) });
+      resolve({ child, port: m.port ?? 0, pid: child.pid!, inspectorUrl, stop: () => stopChild(child) });
     });
   });
 }
@@ -175,6 +182,48 @@ export async function adminCall(baseUrl: string, method: string, path: string, b
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/** Node flags that let collectGarbage reach a child: the inspector on a free loopback port. */
+export const INSPECT_ARGV = ['--inspect=127.0.0.1:0'];
+
+/**
+ * A full, blocking garbage collection in a child started with INSPECT_ARGV, through the DevTools
+ * protocol (`HeapProfiler.collectGarbage`, the "collect garbage" button): memory read afterwards is
+ * what the child retains, not garbage an idle process has not collected yet. Nothing is added to the
+ * measured program: the inspector is Node's own.
+ */
+export async function collectGarbage(child: Child): Promise<void> {
+  if (!child.inspectorUrl) throw new Error(`pid ${child.pid} was not started with ${INSPECT_ARGV.join(' ')}: no inspector to ask for a GC`);
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(child.inspectorUrl, { perMessageDeflate: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('error', reject);
+      ws.on('message', (data) => {
+        const m = JSON.parse(String(data)) as { id?: number; error?: { message: string } };
+        if (m.id !== 1) return;
+        if (m.error) reject(new Error(`HeapProfiler.collectGarbage: ${m.error.message}`));
+        else resolve();
+      });
+      ws.once('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+/**
+ * CPU time a process has used so far (user + system), in ms, from /proc (Linux; clock ticks of
+ * 10 ms). On a machine shared with other work, a server's CPU per request moves much less than its
+ * throughput does.
+ */
+export async function cpuMs(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), counted from field 3: utime is 14, stime 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */
