@@ -19,7 +19,7 @@ export async function selloutBench(ctx: BenchContext): Promise<BenchLine[]> {
     const standIn = await startChild('./stand-in-child.ts', { PATH: process.env.PATH, HOME: process.env.HOME });
     children.push(standIn);
     const standInUrl = `http://127.0.0.1:${standIn.port}`;
-    const env = stackEnv({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix, standInUrl, extra: { WORKER_CONCURRENCY: '20', TICK_MS: '100' } });
+    const env = stackEnv({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix, standInUrl });
     const gateway = await startChild('../../gateway/main.ts', env);
     children.push(gateway);
     for (let w = 0; w < 2; w++) children.push(await startChild('../../settlement/main.ts', env));
