@@ -4,7 +4,7 @@ import { createDb } from '../../shared/db.js';
 import { Inventory } from '../../inventory/inventory-service.js';
 import { SaleService } from '../../admission/sale-service.js';
 import { AdmissionScripts } from '../../admission/scripts.js';
-import { saleKeys } from '../../admission/keys.js';
+import { saleKeys, type SaleKeys } from '../../admission/keys.js';
 import { WaitingRoom } from '../../admission/waiting-room.js';
 import { makeLine, type BenchLine } from './json-line.js';
 import { benchPrefix, deletePrefix, ownDatabase, type BenchContext } from './infra.js';
@@ -27,11 +27,32 @@ async function inFlight(n: number, fn: (i: number) => Promise<unknown>): Promise
   return performance.now() - began;
 }
 
-function saleSettings(n: number) {
-  return {
-    name: 'bench', sku: 'B', price: { amount: 100, currency: 'eur' }, stock: n, pools: 4,
+/** A sale of `n` units that has started: its (empty) pre-queue sealed, as the admitter's first tick does. */
+async function startedSale(sales: SaleService, scripts: AdmissionScripts, prefix: string, n: number): Promise<{ id: string; k: SaleKeys }> {
+  const { id } = await sales.create({
+    id: `adm-${randomBytes(3).toString('hex')}`, name: 'bench', sku: 'B', price: { amount: 100, currency: 'eur' }, stock: n, pools: 4,
     admitPerSecond: 100_000, maxActiveHolds: 1_000_000, holdSeconds: 600, perBuyerLimit: 1,
-  };
+  });
+  const k = saleKeys(prefix, id);
+  while ((await scripts.seal(k, 5000)) !== 1);
+  return { id, k };
+}
+
+/** Admit ticks until `n` waiters are admitted; an empty bucket refills at admitPerSecond, so wait for it rather than spin. */
+async function admitAll(scripts: AdmissionScripts, k: SaleKeys, n: number): Promise<{ ms: number; waits: number }> {
+  const free = [n, n, n, n];
+  let admitted = 0;
+  let waits = 0;
+  const began = performance.now();
+  while (admitted < n) {
+    const count = Number((await scripts.admit(k, n - admitted, 1000, randomBytes(5).toString('hex'), free))[1]);
+    admitted += count;
+    if (count === 0) {
+      waits++;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+  return { ms: performance.now() - began, waits };
 }
 
 export async function admissionLuaBench(ctx: BenchContext): Promise<BenchLine[]> {
@@ -43,16 +64,11 @@ export async function admissionLuaBench(ctx: BenchContext): Promise<BenchLine[]>
   try {
     const inventory = new Inventory(redis, prefix);
     const sales = new SaleService(pool, redis, prefix, inventory);
-    const sale = await sales.create({ ...saleSettings(n), id: `adm-${randomBytes(3).toString('hex')}` });
-    // A second sale for the unbatched figure, so both start from an empty waiting room.
-    const single = await sales.create({ ...saleSettings(n), id: `adm-${randomBytes(3).toString('hex')}` });
     const room = new WaitingRoom(redis, prefix, inventory);
     const scripts = new AdmissionScripts(redis);
-    const k = saleKeys(prefix, sale.id);
-    const ks = saleKeys(prefix, single.id);
-    // The sales have started: seal their (empty) pre-queues, as the admitter's first tick does.
-    while ((await scripts.seal(k, 5000)) !== 1);
-    while ((await scripts.seal(ks, 5000)) !== 1);
+    const { id: saleId, k } = await startedSale(sales, scripts, prefix, n);
+    // A second sale for the unbatched figure, so both start from an empty waiting room.
+    const { k: ks } = await startedSale(sales, scripts, prefix, n);
     // The admitter ticks all along while buyers join, so its token bucket is running when admission
     // starts: one tick that admits nobody (maxNew 0) starts the bucket's clock, as the first tick does.
     await scripts.admit(k, 0, 1000, randomBytes(5).toString('hex'), [n, n, n, n]);
@@ -61,32 +77,14 @@ export async function admissionLuaBench(ctx: BenchContext): Promise<BenchLine[]>
     // own, so no side is timed while the JIT still compiles it (the trivial calls used to run last, on
     // a client the join rounds had already warmed).
     const warmN = Math.round(n / 5);
-    const warm = await sales.create({ ...saleSettings(warmN), id: `adm-${randomBytes(3).toString('hex')}` });
-    const kw = saleKeys(prefix, warm.id);
-    while ((await scripts.seal(kw, 5000)) !== 1);
+    const warm = await startedSale(sales, scripts, prefix, 2 * warmN);
     await inFlight(warmN, (i) => room.join(warm.id, `warm-${i}`));
-    await inFlight(warmN, (i) => scripts.join(kw, `single-${i}`, 'join'));
-    for (let left = 2 * warmN, spins = 0; left > 0 && spins < 10_000; spins++) {
-      left -= Number((await scripts.admit(kw, left, 1000, randomBytes(5).toString('hex'), [warmN, warmN, warmN, warmN]))[1]);
-    }
+    await inFlight(warmN, (i) => scripts.join(warm.k, `single-${i}`, 'join'));
+    await admitAll(scripts, warm.k, 2 * warmN);
     await inFlight(warmN, () => runScript(redis, 'benchTrivial', [], []));
 
-    const joinMs = await inFlight(n, (i) => room.join(sale.id, `buyer-${i}`));
-    let admitted = 0;
-    const free = [n, n, n, n];
-    let waits = 0;
-    const began = performance.now();
-    while (admitted < n) {
-      const reply = await scripts.admit(k, n - admitted, 1000, randomBytes(5).toString('hex'), free);
-      const count = Number(reply[1]);
-      admitted += count;
-      // An empty bucket refills at admitPerSecond; wait for it rather than spin.
-      if (count === 0) {
-        waits++;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
-    const admitMs = performance.now() - began;
+    const joinMs = await inFlight(n, (i) => room.join(saleId, `buyer-${i}`));
+    const { ms: admitMs, waits } = await admitAll(scripts, k, n);
     // After the admission, so the bucket's clock ran during the batched joins only.
     const singleMs = await inFlight(n, (i) => scripts.join(ks, `buyer-${i}`, 'join'));
     const trivialMs = await inFlight(n, () => runScript(redis, 'benchTrivial', [], []));
