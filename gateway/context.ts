@@ -9,6 +9,7 @@ import { WaitingRoom } from '../admission/waiting-room.js';
 import { createPaymentQueue, type PaymentJob } from '../settlement/payment-job.js';
 import { createStripeEventQueue, type StripeEventJob } from '../settlement/stripe-events.js';
 import type { Sale } from '../admission/sale-schema.js';
+import { SharedReads } from './shared-reads.js';
 
 /** Everything a gateway process talks to, made once at start. */
 export interface Context {
@@ -33,34 +34,18 @@ export interface Context {
  * left unanswered). So a read in flight is shared by everyone who asks meanwhile.
  */
 export class SaleCache {
-  private readonly entries = new Map<string, { sale: Sale | null; at: number }>();
-  private readonly loading = new Map<string, Promise<Sale | null>>();
+  private readonly reads: SharedReads<Sale | null>;
   /** Ids of sales seen to exist. Sales are never deleted, so an id once seen stays valid for good. */
   private readonly known = new Set<string>();
-  constructor(private readonly sales: Pick<SaleService, 'get'>, private readonly ttlMs = 1000) {}
+  constructor(sales: Pick<SaleService, 'get'>, ttlMs = 1000) {
+    this.reads = new SharedReads(async (id) => {
+      const sale = await sales.get(id);
+      if (sale) this.known.add(id);
+      return sale;
+    }, ttlMs);
+  }
   get(id: string): Promise<Sale | null> {
-    const e = this.entries.get(id);
-    if (e && Date.now() - e.at < this.ttlMs) return Promise.resolve(e.sale);
-    const inFlight = this.loading.get(id);
-    if (inFlight) return inFlight;
-    const load: Promise<Sale | null> = this.sales.get(id).then(
-      (sale) => {
-        // Forgotten meanwhile (the sale changed): the read may predate the change, so it answers
-        // those who asked before and is not kept for anyone after.
-        if (this.loading.get(id) === load) {
-          this.loading.delete(id);
-          this.entries.set(id, { sale, at: Date.now() });
-        }
-        if (sale) this.known.add(id);
-        return sale;
-      },
-      (err: unknown) => {
-        if (this.loading.get(id) === load) this.loading.delete(id);
-        throw err;
-      },
-    );
-    this.loading.set(id, load);
-    return load;
+    return this.reads.get(id);
   }
   /** Answers without I/O whether a sale exists, when this process has seen it (the upgrade's fast path). */
   isKnown(id: string): boolean {
@@ -71,8 +56,7 @@ export class SaleCache {
     this.known.add(id);
   }
   forget(id: string): void {
-    this.entries.delete(id);
-    this.loading.delete(id);
+    this.reads.forget(id);
   }
 }
 

@@ -1,3 +1,5 @@
+import { SharedReads } from './shared-reads.js';
+
 /** A sale frame as read now, and when the clock alone will change it (the sale's next start or end). */
 export interface ReadFrame {
   frame: string | null;
@@ -16,26 +18,16 @@ const TTL_MS = 1000;
  * every socket already open) are read fresh, not from here.
  */
 export class OpenFrames {
-  private readonly entries = new Map<string, { frame: Promise<ReadFrame>; until: number }>();
-  constructor(private readonly read: (saleId: string) => Promise<ReadFrame>, private readonly ttlMs = TTL_MS) {}
+  private readonly reads: SharedReads<ReadFrame>;
+  constructor(read: (saleId: string) => Promise<ReadFrame>, ttlMs = TTL_MS) {
+    this.reads = new SharedReads(read, ttlMs, (r) => r.changesAt);
+  }
 
   async get(saleId: string, now = Date.now()): Promise<string | null> {
-    const had = this.entries.get(saleId);
-    if (had && now < had.until) return (await had.frame).frame;
-    const entry = { frame: this.read(saleId), until: now + this.ttlMs };
-    this.entries.set(saleId, entry);
-    try {
-      const r = await entry.frame;
-      entry.until = Math.min(entry.until, r.changesAt);
-      return r.frame;
-    } catch (err) {
-      // A failed read is not kept: the next socket tries again.
-      if (this.entries.get(saleId) === entry) this.entries.delete(saleId);
-      throw err;
-    }
+    return (await this.reads.get(saleId, now)).frame;
   }
 
   forget(saleId: string): void {
-    this.entries.delete(saleId);
+    this.reads.forget(saleId);
   }
 }
