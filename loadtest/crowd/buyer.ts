@@ -129,7 +129,10 @@ export class CrowdBuyer {
         return;
       case 'admitted': {
         this.last = `hold:${f.holdId}`;
-        if (!this.result.admitted) this.admittedAt = now;
+        if (!this.result.admitted) {
+          this.admittedAt = now;
+          this.result.admittedAt = Date.now();
+        }
         this.result.admitted = true;
         const plan = this.spec.plan;
         if (plan === 'abandon') return; // walks away: the hold must expire and go to someone else

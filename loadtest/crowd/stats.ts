@@ -18,6 +18,8 @@ export interface BuyerResult {
   connectMs?: number;
   joinToQueuedMs?: number;
   admittedToConfirmedMs?: number;
+  /** Epoch ms of the first admitted frame (sell-out timing). */
+  admittedAt?: number;
   /** Epoch ms of the order_confirmed frame (sell-out timing). */
   confirmedAt?: number;
   /** reconnect-storm: the state after the reconnect matched the one before the drop (undefined: not dropped). */
