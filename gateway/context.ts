@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
-import { createRedis, type RedisClient } from '../shared/redis.js';
+import { createQueueRedis, createRedis, type RedisClient } from '../shared/redis.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { SaleService } from '../admission/sale-service.js';
 import { WaitingRoom } from '../admission/waiting-room.js';
@@ -16,6 +16,8 @@ export interface Context {
   config: Config;
   log: Logger;
   redis: RedisClient;
+  /** The BullMQ queues' own client (createQueueRedis): keeps their scripts off `redis`'s pipelines. */
+  queueRedis: RedisClient;
   db: Db;
   inventory: Inventory;
   sales: SaleService;
@@ -63,6 +65,7 @@ export class SaleCache {
 export function createContext(config: Config, log: Logger): Context {
   const prefix = config.REDIS_PREFIX;
   const redis = createRedis(config.REDIS_URL, { name: 'gateway' });
+  const queueRedis = createQueueRedis(config.REDIS_URL, 'gateway-queues');
   const db = createDb(config.DATABASE_URL, 20);
   const inventory = new Inventory(redis, prefix);
   const sales = new SaleService(db, redis, prefix, inventory);
@@ -70,18 +73,21 @@ export function createContext(config: Config, log: Logger): Context {
     config,
     log,
     redis,
+    queueRedis,
     db,
     inventory,
     sales,
     room: new WaitingRoom(redis, prefix, inventory),
-    payments: createPaymentQueue(redis, prefix),
-    stripeEvents: createStripeEventQueue(redis, prefix),
+    payments: createPaymentQueue(queueRedis, prefix),
+    stripeEvents: createStripeEventQueue(queueRedis, prefix),
     saleCache: new SaleCache(sales),
   };
 }
 
 export async function closeContext(c: Context): Promise<void> {
   await c.payments.close().catch(() => {});
+  await c.stripeEvents.close().catch(() => {});
   await c.db.end().catch(() => {});
   c.redis.disconnect();
+  c.queueRedis.disconnect();
 }

@@ -2,8 +2,8 @@ import { createServer } from 'node:http';
 import { loadConfig } from '../shared/config.js';
 import { registry } from '../shared/metrics.js';
 import { createLogger } from '../shared/logger.js';
-import { createDb, migrate } from '../shared/db.js';
-import { createRedis } from '../shared/redis.js';
+import { createDb, KEYED_STATEMENT_SETTINGS, migrate } from '../shared/db.js';
+import { createQueueRedis, createRedis } from '../shared/redis.js';
 import { fatal, onShutdown } from '../shared/process.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { SaleStore } from '../admission/sale-store.js';
@@ -28,7 +28,8 @@ try {
 const redis = createRedis(config.REDIS_URL, { name: 'settlement' });
 const blocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-worker' });
 const eventsBlocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-events' });
-const db = createDb(config.DATABASE_URL, Math.min(40, config.WORKER_CONCURRENCY + 10));
+const queueRedis = createQueueRedis(config.REDIS_URL, 'settlement-queues');
+const db = createDb(config.DATABASE_URL, Math.min(40, config.WORKER_CONCURRENCY + 10), KEYED_STATEMENT_SETTINGS);
 const deps: SagaDeps = {
   redis,
   prefix: config.REDIS_PREFIX,
@@ -39,7 +40,7 @@ const deps: SagaDeps = {
 };
 const worker = createPaymentWorker(blocking, deps, { concurrency: config.WORKER_CONCURRENCY, lockMs: config.PAYMENT_LOCK_MS });
 const eventWorker = createStripeEventWorker(eventsBlocking, deps);
-const payments = createPaymentQueue(redis, config.REDIS_PREFIX);
+const payments = createPaymentQueue(queueRedis, config.REDIS_PREFIX);
 const sales = new SaleStore(db);
 const reconciler = new Reconciler(deps, db, payments, {
   afterMs: config.RECONCILE_AFTER_MS,
@@ -66,6 +67,7 @@ onShutdown(log, async () => {
   await payments.close();
   await db.end();
   redis.disconnect();
+  queueRedis.disconnect();
   blocking.disconnect();
   eventsBlocking.disconnect();
 });

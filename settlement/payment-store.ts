@@ -55,6 +55,9 @@ export type CommitResult = { kind: 'ordered'; orderId: string; created: boolean 
  * attempt is a compare-and-set on its status, so the job, a webhook and reconciliation can race on the
  * same attempt and exactly one of them decides it.
  */
+/** Batched captures: one UPDATE for every order captured in the moment (exported for its plan test). */
+export const MARK_CAPTURED = `UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = ANY($1::text[])`;
+
 const orderIdOf = (holdId: string): string => `ord_${holdId.slice('hold_'.length)}`;
 
 export class PaymentStore {
@@ -75,11 +78,7 @@ export class PaymentStore {
 
   private readonly captures = new StatementBatcher<string, void>({
     run: async (ids) => {
-      await this.db.query({
-        name: 'fs-mark-captured',
-        text: `UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = ANY($1::text[])`,
-        values: [ids],
-      });
+      await this.db.query({ name: 'fs-mark-captured', text: MARK_CAPTURED, values: [ids] });
       return ids.map(() => undefined);
     },
     rowError: pgRowError,
