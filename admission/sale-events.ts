@@ -24,7 +24,13 @@ export class SaleEvents {
   constructor(readonly redis: RedisClient, readonly prefix: string) {}
 
   publish(saleId: string, event: SaleEvent): Promise<number> {
-    return this.redis.publish(saleKeys(this.prefix, saleId).channel, JSON.stringify(event));
+    const n = this.notice(saleId, event);
+    return this.redis.publish(n.channel, n.message);
+  }
+
+  /** The channel and message of an event, for a script that publishes it in the same step as a change. */
+  notice(saleId: string, event: SaleEvent): { channel: string; message: string } {
+    return { channel: saleKeys(this.prefix, saleId).channel, message: JSON.stringify(event) };
   }
 
   toBuyer(saleId: string, buyer: string, frame: BuyerFrame): Promise<number> {

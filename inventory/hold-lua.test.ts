@@ -114,6 +114,31 @@ describe('settle-3.lua', () => {
     await expectBalanced(inv, saleId, 1);
   });
 
+  it('publishes its notice only when it sells the hold: once, not again when settled twice, not when refused', async () => {
+    const { saleId, ids } = await sale(2, ['b1', 'b2']);
+    const channel = `${saleId}:test-notices`;
+    const sub = inv.redis.duplicate();
+    const got: string[] = [];
+    let sentinelSeen!: () => void;
+    const sentinel = new Promise<void>((r) => (sentinelSeen = r));
+    sub.on('message', (_c: string, m: string) => (m === 'sentinel' ? sentinelSeen() : got.push(m)));
+    try {
+      await sub.subscribe(channel);
+      await inv.beginPay(saleId, ids.b1!, 'b1');
+      expect(await inv.settle(saleId, ids.b1!, 'ord_1', { channel, message: 'sold b1' })).toEqual({ orderId: 'ord_1', changed: true });
+      expect(await inv.settle(saleId, ids.b1!, 'ord_1', { channel, message: 'sold b1 again' })).toEqual({ orderId: 'ord_1', changed: false });
+      // b2's hold is held, not paying: refused, nothing published.
+      expect(await code(inv.settle(saleId, ids.b2!, 'ord_2', { channel, message: 'sold b2' }))).not.toBe('resolved');
+      // Everything published before the sentinel has arrived once the sentinel has (one connection, in order).
+      await inv.redis.publish(channel, 'sentinel');
+      await sentinel;
+      expect(got).toEqual(['sold b1']);
+    } finally {
+      sub.disconnect();
+    }
+    await expectBalanced(inv, saleId, 1);
+  });
+
   it('-1 no such hold', async () => {
     const { k } = await sale(1, []);
     expect(await inv.scripts.settle(k, 'hold_0_nope', 'ord_1')).toBe(-1);

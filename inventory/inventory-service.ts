@@ -1,7 +1,7 @@
 import type { RedisClient } from '../shared/redis.js';
 import { checkReply, InventoryError } from './errors.js';
 import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
-import { InventoryScripts, type LedgerHold } from './scripts.js';
+import { InventoryScripts, type LedgerHold, type Notice } from './scripts.js';
 
 export interface PoolStats {
   stock: number;
@@ -127,10 +127,13 @@ export class Inventory {
     return checkReply(await this.scripts.beginPay(k, holdId, buyer));
   }
 
-  /** paying -> sold; `changed` is false when it was sold already (only the changer tells the buyer). */
-  async settle(saleId: string, holdId: string, orderId: string): Promise<{ orderId: string; changed: boolean }> {
+  /**
+   * paying -> sold; `changed` is false when it was sold already. `notify` is published in the same
+   * step, only by the call that changed it, so the buyer is told once and never before the sale.
+   */
+  async settle(saleId: string, holdId: string, orderId: string, notify?: Notice): Promise<{ orderId: string; changed: boolean }> {
     const { k } = this.holdKeys(saleId, holdId);
-    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId));
+    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId, notify));
     return { orderId: String(id), changed: changed === 1 };
   }
 

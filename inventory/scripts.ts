@@ -14,6 +14,12 @@ export interface LedgerHold {
   attempts?: number;
 }
 
+/** A message to publish together with a state change (the channel is not a key: any slot may publish). */
+export interface Notice {
+  channel: string;
+  message: string;
+}
+
 const LUA = loadLuaDir(join(dirname(fileURLToPath(import.meta.url)), 'lua'), 'inv');
 
 /** The only module that knows the key order and argument packing of the inventory scripts. */
@@ -31,8 +37,8 @@ export class InventoryScripts {
   beginPay(k: PoolKeys, holdId: string, buyer: string) {
     return runScript<number>(this.redis, 'invBeginPay', [k.pool, k.hold(holdId), k.deadlines, k.paying], [buyer]);
   }
-  settle(k: PoolKeys, holdId: string, orderId: string) {
-    return runScript<[string, number] | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId), k.paying], [orderId]);
+  settle(k: PoolKeys, holdId: string, orderId: string, notify?: Notice) {
+    return runScript<[string, number] | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId), k.paying], notify ? [orderId, notify.channel, notify.message] : [orderId]);
   }
   payFailed(k: PoolKeys, holdId: string, attemptNo: number) {
     return runScript<[string, number] | number>(this.redis, 'invPayFailed', [k.pool, k.hold(holdId), k.deadlines, k.paying], [attemptNo]);

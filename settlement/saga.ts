@@ -86,8 +86,11 @@ export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string):
   // The count first: whoever sees the hold sold also sees the count (per-buyer limit).
   await recordOrder(d.redis, d.prefix, a.sale_id, a.buyer_id, a.hold_id);
   let changed: boolean;
+  // The confirmation is published by the settle script itself, only when it sold the hold: told
+  // once, by whoever sold it, and in the same step (no round trip of its own).
+  const confirmation = new SaleEvents(d.redis, d.prefix).notice(a.sale_id, { t: 'buyer', b: a.buyer_id, f: { type: 'order_confirmed', holdId: a.hold_id, orderId } });
   try {
-    ({ changed } = await d.inventory.settle(a.sale_id, a.hold_id, orderId));
+    ({ changed } = await d.inventory.settle(a.sale_id, a.hold_id, orderId, confirmation));
   } catch (err) {
     // The pool is gone (Redis lost it): the gateway rebuilds it from the ledger, with this hold sold.
     if (err instanceof InventoryError && err.code === 'hold_not_found') {
@@ -97,7 +100,6 @@ export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string):
     throw err;
   }
   if (!changed) return;
-  await new SaleEvents(d.redis, d.prefix).toBuyer(a.sale_id, a.buyer_id, { type: 'order_confirmed', holdId: a.hold_id, orderId });
   d.log.info({ sale: a.sale_id, holdId: a.hold_id, orderId, attempt: a.attempt_no }, 'order confirmed');
 }
 
