@@ -21,6 +21,11 @@ export function parseForm(text: string): FormObject {
 }
 
 function splitKey(key: string): string[] {
+  // Most keys are plain names (`amount`, `currency`): no brackets, nothing to split.
+  if (!key.includes('[') && !key.includes(']')) {
+    if (key === '' || FORBIDDEN.has(key)) throw invalidRequest(`Invalid parameter name: ${key}`);
+    return [key];
+  }
   const m = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(key);
   if (!m || m[1] === undefined) throw invalidRequest(`Invalid parameter name: ${key}`);
   const segments = [m[1], ...Array.from((m[2] ?? '').matchAll(/\[([^[\]]*)\]/g), (s) => s[1] ?? '')];

@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseForm } from './form.js';
+import { randomAlnum, stripeId } from './ids.js';
 import { startStandIn, type StandIn } from './server.js';
 
 // Scripted fault rolls: each roll takes the next value; an empty script yields 0.999999, which
@@ -340,8 +341,24 @@ describe('parseForm', () => {
 
   it('rejects prototype keys, conflicts and absurd indexes', () => {
     expect(() => parseForm('a[__proto__][x]=1')).toThrow(/Invalid parameter name/);
+    // Plain keys take a shorter path and are checked just the same.
+    expect(() => parseForm('__proto__=1')).toThrow(/Invalid parameter name/);
+    expect(() => parseForm('constructor=1&amount=5')).toThrow(/Invalid parameter name/);
+    expect(() => parseForm('a]=1')).toThrow(/Invalid parameter name/);
     expect(() => parseForm('a=1&a[b]=2')).toThrow(/Conflicting/);
     expect(() => parseForm('a[100000]=1')).toThrow(/too large/);
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe('ids', () => {
+  it('are alphanumeric, of the asked length, every character in use, and do not repeat', () => {
+    const long = randomAlnum(5000);
+    expect(long).toMatch(/^[A-Za-z0-9]{5000}$/);
+    // 5,000 draws from 62 characters: the chance that a fair source misses one is about 10^-33.
+    expect(new Set(long).size).toBe(62);
+    const ids = Array.from({ length: 2000 }, () => stripeId('pi'));
+    expect(ids.every((id) => /^pi_[A-Za-z0-9]{24}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
