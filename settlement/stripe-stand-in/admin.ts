@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { faultsPatchSchema, type FaultInjector } from './faults.js';
-import { readBody, sendJson } from './http.js';
+import { sendJson, type Request, type Response } from './http.js';
 import type { PaymentIntentStore } from './payment-intents.js';
 import { webhookConfigSchema, type WebhookSender } from './webhooks.js';
 
@@ -12,11 +11,11 @@ export interface AdminDeps {
   resetAll(): void;
 }
 
-const badRequest = (res: ServerResponse, message: string): void =>
+const badRequest = (res: Response, message: string): void =>
   sendJson(res, 400, { error: { code: 'invalid_request', message } });
 
 /** `/_stand-in/*`: test controls, no auth (the stand-in never holds real money). Returns false if no route matched. */
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, deps: AdminDeps): Promise<boolean> {
+export async function handleAdmin(req: Request, res: Response, path: string, deps: AdminDeps): Promise<boolean> {
   const route = `${req.method} ${path}`;
   switch (route) {
     case 'GET /_stand-in/charges':
@@ -58,8 +57,8 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
 }
 
 /** Reads and validates a JSON body; on failure answers 400 and returns null. */
-async function jsonBody<T>(req: IncomingMessage, res: ServerResponse, schema: z.ZodType<T>): Promise<T | null> {
-  const text = await readBody(req);
+async function jsonBody<T>(req: Request, res: Response, schema: z.ZodType<T>): Promise<T | null> {
+  const text = await req.body();
   let json: unknown;
   try {
     json = text.trim() === '' ? {} : JSON.parse(text);

@@ -20,16 +20,23 @@ export function parseForm(text: string): FormObject {
   return root;
 }
 
+/** `a[b][]` → `['a', 'b', '']`: a name, then bracketed segments and nothing else (no regex: the hot path of every request). */
 function splitKey(key: string): string[] {
-  // Most keys are plain names (`amount`, `currency`): no brackets, nothing to split.
-  if (!key.includes('[') && !key.includes(']')) {
-    if (key === '' || FORBIDDEN.has(key)) throw invalidRequest(`Invalid parameter name: ${key}`);
-    return [key];
+  const invalid = (): never => {
+    throw invalidRequest(`Invalid parameter name: ${key}`);
+  };
+  const open = key.indexOf('[');
+  const name = open < 0 ? key : key.slice(0, open);
+  if (name === '' || name.includes(']') || FORBIDDEN.has(name)) invalid();
+  const segments = [name];
+  for (let i = open; i >= 0 && i < key.length; ) {
+    const close = key.indexOf(']', i);
+    if (key[i] !== '[' || close < 0) invalid();
+    const segment = key.slice(i + 1, close);
+    if (segment.includes('[') || FORBIDDEN.has(segment)) invalid();
+    segments.push(segment);
+    i = close + 1;
   }
-  const m = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(key);
-  if (!m || m[1] === undefined) throw invalidRequest(`Invalid parameter name: ${key}`);
-  const segments = [m[1], ...Array.from((m[2] ?? '').matchAll(/\[([^[\]]*)\]/g), (s) => s[1] ?? '')];
-  if (segments.some((s) => FORBIDDEN.has(s))) throw invalidRequest(`Invalid parameter name: ${key}`);
   return segments;
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 
-/** What Stripe replays for a key: the first answer's status and body, plus its Request-Id. */
+/** What Stripe replays for a key: the first answer's status and body (as sent), plus its Request-Id. */
 export interface StoredResponse {
   status: number;
-  body: unknown;
+  text: string;
   requestId: string;
 }
 

@@ -26,13 +26,13 @@ function stop(signal: NodeJS.Signals): void {
   }
   stopping = true;
   log.info({ signal }, 'stripe stand-in stopping');
+  // Exit once closed: clients' kept-alive connections would otherwise hold the process until uWS
+  // closes them as idle.
   standIn.close().then(
-    () => {
-      process.exitCode = 0;
-    },
+    () => process.exit(0),
     (err: unknown) => {
       log.error({ err }, 'stripe stand-in failed to close cleanly');
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }

@@ -66,7 +66,11 @@ const CANCELABLE: readonly IntentStatus[] = ['requires_payment_method', 'require
 const now = (): number => Math.floor(Date.now() / 1000);
 const clone = (pi: PaymentIntent): PaymentIntent => structuredClone(pi);
 
-/** In-memory PaymentIntents plus the ledger of money actually taken. Methods throw ApiError. */
+/**
+ * In-memory PaymentIntents plus the ledger of money actually taken. Methods throw ApiError. They
+ * answer the live intents, not copies: the server serialises an answer before it handles anything
+ * else, and a copy per request was the stand-in's largest single cost after HTTP.
+ */
 export class PaymentIntentStore {
   private readonly intents = new Map<string, PaymentIntent>();
   /** The idempotency key each intent was created with: a charge is listed under it, whichever call captured. */
@@ -120,12 +124,12 @@ export class PaymentIntentStore {
     this.intents.set(id, pi);
     this.createdWith.set(id, ctx.idempotencyKey);
     if (confirm) this.confirm(pi, ctx);
-    return clone(pi);
+    return pi;
   }
 
   retrieve(id: string, query: FormObject): PaymentIntent {
     p.allowOnly(query, ['expand', 'client_secret']);
-    return clone(this.get(id));
+    return this.get(id);
   }
 
   capture(id: string, form: FormObject, ctx: RequestContext): PaymentIntent {
@@ -140,7 +144,7 @@ export class PaymentIntentStore {
     pi.amount_capturable = 0;
     this.record(pi, amount);
     this.onEvent('payment_intent.succeeded', pi);
-    return clone(pi);
+    return pi;
   }
 
   cancel(id: string, form: FormObject): PaymentIntent {
@@ -155,7 +159,7 @@ export class PaymentIntentStore {
     pi.cancellation_reason = reason ?? null;
     pi.amount_capturable = 0;
     this.onEvent('payment_intent.canceled', pi);
-    return clone(pi);
+    return pi;
   }
 
   /** Newest first, like Stripe; `starting_after` pages towards older objects. */
@@ -169,7 +173,7 @@ export class PaymentIntentStore {
       if (at < 0) throw noSuchIntent(after);
       all = all.slice(at + 1);
     }
-    return { object: 'list', url: '/v1/payment_intents', has_more: all.length > limit, data: all.slice(0, limit).map(clone) };
+    return { object: 'list', url: '/v1/payment_intents', has_more: all.length > limit, data: all.slice(0, limit) };
   }
 
   /** Only `metadata['key']:'value'` queries. Unlike real Stripe, results are visible immediately. */
@@ -183,7 +187,7 @@ export class PaymentIntentStore {
     }
     const [key, value] = [m[2], m[4]];
     const hits = [...this.intents.values()].reverse().filter((pi) => pi.metadata[key] === value);
-    return { object: 'search_result', url: '/v1/payment_intents/search', has_more: false, next_page: null, data: hits.slice(0, limit).map(clone) };
+    return { object: 'search_result', url: '/v1/payment_intents/search', has_more: false, next_page: null, data: hits.slice(0, limit) };
   }
 
   charges(): Charge[] {
