@@ -69,7 +69,7 @@ const clone = (pi: PaymentIntent): PaymentIntent => structuredClone(pi);
 /**
  * In-memory PaymentIntents plus the ledger of money actually taken. Methods throw ApiError. They
  * answer the live intents, not copies: the server serialises an answer before it handles anything
- * else, and a copy per request was the stand-in's largest single cost after HTTP.
+ * else, and a copy per request was one of the stand-in's largest costs after HTTP.
  */
 export class PaymentIntentStore {
   private readonly intents = new Map<string, PaymentIntent>();

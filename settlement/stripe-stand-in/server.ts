@@ -139,8 +139,8 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
     }
   }
 
-  // uWS, not node:http: the stand-in shares the machine with everything it stands in for the provider
-  // of (in the benches, two cores), and node:http cost it ~200 µs of CPU per request.
+  // uWS, not node:http: in the benches the stand-in shares two cores with the system it is the
+  // provider for, and node:http cost it ~100–200 µs of CPU per request (uWS: ~60–90 with our handling).
   const uws = loadNativeUws();
   const app = uws.App();
   app.any('/*', (uwsRes, uwsReq) => {
