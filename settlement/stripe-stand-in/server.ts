@@ -144,6 +144,9 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
   const uws = loadNativeUws();
   const app = uws.App();
   app.any('/*', (uwsRes, uwsReq) => {
+    // Closed: a client's kept-alive connection still reaches this handler; it gets no answer, as
+    // from a server that is gone.
+    if (shutdown.signal.aborted) return void uwsRes.close();
     const requestId = stripeId('req', 14);
     const started = performance.now();
     const { request: req, response: res } = adapt(uwsRes, uwsReq);
@@ -180,7 +183,8 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
     close() {
       closing ??= Promise.resolve().then(() => {
         shutdown.abort();
-        // New connections are refused at once; the SDK's kept-alive ones are closed by uWS when idle.
+        // New connections are refused at once; a kept-alive one is closed at its next request (above)
+        // or by uWS when idle.
         uws.us_listen_socket_close(listenSocket as never);
       });
       return closing;

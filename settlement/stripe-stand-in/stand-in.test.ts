@@ -362,3 +362,20 @@ describe('ids', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 });
+
+describe('close', () => {
+  it('answers nothing more, also on a connection the client kept alive', async () => {
+    const own = await startStandIn({ port: 0 });
+    const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 });
+    const stripe = new Stripe('sk_test_close', { host: '127.0.0.1', port: own.port, protocol: 'http', httpAgent: agent, maxNetworkRetries: 0 });
+    try {
+      await stripe.paymentIntents.create({ amount: 100, currency: 'eur' });
+      await own.close();
+      // The same kept-alive socket: refused without an answer, not served by a closed stand-in.
+      await expect(stripe.paymentIntents.create({ amount: 100, currency: 'eur' })).rejects.toMatchObject({ type: 'StripeConnectionError' });
+      expect(own.charges()).toEqual([]);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
