@@ -1,5 +1,6 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { ApiError, httpErrorBody } from './errors.js';
+import { BodyTooLarge, collectBody } from './uws.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found',
@@ -43,21 +44,10 @@ export function sendError(r: Reply, e: ApiError): void {
 
 /** Reads the whole body under a size limit; over it, answers 413 and closes without reading more. */
 export function readBody(r: Reply, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    r.res.onData((chunk, isLast) => {
-      if (r.done) return;
-      size += chunk.byteLength;
-      if (size > limit) {
-        sendError(r, new ApiError('payload_too_large', `the body is larger than ${limit} bytes`));
-        reject(new ApiError('payload_too_large'));
-        return;
-      }
-      // uWS reuses the chunk's memory after this callback: copy it.
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) resolve(Buffer.concat(chunks));
-    });
+  return collectBody(r.res, limit).catch((err: unknown) => {
+    if (!(err instanceof BodyTooLarge)) throw err;
+    sendError(r, new ApiError('payload_too_large', `the body is larger than ${limit} bytes`));
+    throw new ApiError('payload_too_large');
   });
 }
 

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { HttpResponse } from 'uWebSockets.js';
 
 export type Uws = typeof import('uWebSockets.js');
 
@@ -27,4 +28,28 @@ export function loadNativeUws(env: NodeJS.ProcessEnv = process.env, abi = proces
         'Use Node 20 (ABI 115) with the package alias in package.json; the pure-JS fallback is refused.',
     );
   }
+}
+
+export class BodyTooLarge extends Error {
+  override name = 'BodyTooLarge';
+}
+
+/**
+ * A request's whole body, copied out of the buffers uWS reuses; rejects with BodyTooLarge past `limit`
+ * bytes and keeps nothing more. Call it in the handler's synchronous part: uWS hands the body only to a
+ * handler registered then.
+ */
+export function collectBody(res: HttpResponse, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (size > limit) return;
+      size += chunk.byteLength;
+      if (size > limit) return reject(new BodyTooLarge());
+      // uWS reuses the chunk's memory once this callback returns: copy it.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) resolve(Buffer.concat(chunks));
+    });
+  });
 }

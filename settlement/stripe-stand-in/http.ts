@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { BodyTooLarge, collectBody } from '../../gateway/uws.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export class BodyTooLarge extends Error {}
+export { BodyTooLarge };
 
 /**
  * One request as the stand-in's handlers see it, read off uWS's request object (which is only valid
@@ -64,18 +65,7 @@ class Exchange implements Request, Response {
     if (Number(length ?? 0) > limit) return Promise.reject(new BodyTooLarge());
     // No body: a GET, a declared length of 0, or neither a length nor chunked encoding (HTTP/1.1 rules).
     if (this.method === 'GET' || this.method === 'HEAD' || length === '0' || (length === undefined && !this.headers.has('transfer-encoding'))) return Promise.resolve('');
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      this.res.onData((chunk, isLast) => {
-        if (size > limit) return;
-        size += chunk.byteLength;
-        if (size > limit) return reject(new BodyTooLarge());
-        // uWS reuses the chunk's memory once this callback returns: copy it.
-        chunks.push(Buffer.from(new Uint8Array(chunk)));
-        if (isLast) resolve(Buffer.concat(chunks).toString('utf8'));
-      });
-    });
+    return collectBody(this.res, limit).then((buf) => buf.toString('utf8'));
   }
 
   header(name: string): string | undefined {
