@@ -27,9 +27,7 @@ export interface Response {
   send(status: number, text: string, headers?: Record<string, string>): void;
   /** Drops the connection without an answer (a fault: the work is done, the answer lost). */
   destroy(): void;
-  /** Answered, dropped, or the client went away: nothing more can be sent. */
-  readonly done: boolean;
-  /** The status sent, or 'dropped' / 'aborted'. */
+  /** The status sent, or 'dropped' / 'aborted'; undefined while nothing was (then one more answer may go). */
   readonly outcome: number | 'dropped' | 'aborted' | undefined;
 }
 
@@ -74,10 +72,6 @@ class Exchange implements Request, Response {
 
   body(): Promise<string> {
     return this.received;
-  }
-
-  get done(): boolean {
-    return this.outcome !== undefined;
   }
 
   setHeader(name: string, value: string): void {
