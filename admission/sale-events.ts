@@ -1,4 +1,5 @@
 import type { RedisClient } from '../shared/redis.js';
+import type { Notice } from '../inventory/scripts.js';
 import { saleKeys } from './keys.js';
 
 /** A frame of the contract for one buyer, as settlement or the admitter produce it. */
@@ -20,6 +21,8 @@ export type SaleEvent =
   | { t: 'state'; state: string }
   | { t: 'sealed' };
 
+const buyerEvent = (buyer: string, frame: BuyerFrame): SaleEvent => ({ t: 'buyer', b: buyer, f: frame });
+
 export class SaleEvents {
   constructor(readonly redis: RedisClient, readonly prefix: string) {}
 
@@ -29,11 +32,16 @@ export class SaleEvents {
   }
 
   /** The channel and message of an event, for a script that publishes it in the same step as a change. */
-  notice(saleId: string, event: SaleEvent): { channel: string; message: string } {
+  notice(saleId: string, event: SaleEvent): Notice {
     return { channel: saleKeys(this.prefix, saleId).channel, message: JSON.stringify(event) };
   }
 
   toBuyer(saleId: string, buyer: string, frame: BuyerFrame): Promise<number> {
-    return this.publish(saleId, { t: 'buyer', b: buyer, f: frame });
+    return this.publish(saleId, buyerEvent(buyer, frame));
+  }
+
+  /** toBuyer's message, for a script to publish (see notice). */
+  noticeToBuyer(saleId: string, buyer: string, frame: BuyerFrame): Notice {
+    return this.notice(saleId, buyerEvent(buyer, frame));
   }
 }

@@ -88,7 +88,7 @@ export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string):
   let changed: boolean;
   // The confirmation is published by the settle script itself, only when it sold the hold: told
   // once, by whoever sold it, and in the same step (no round trip of its own).
-  const confirmation = new SaleEvents(d.redis, d.prefix).notice(a.sale_id, { t: 'buyer', b: a.buyer_id, f: { type: 'order_confirmed', holdId: a.hold_id, orderId } });
+  const confirmation = new SaleEvents(d.redis, d.prefix).noticeToBuyer(a.sale_id, a.buyer_id, { type: 'order_confirmed', holdId: a.hold_id, orderId });
   try {
     ({ changed } = await d.inventory.settle(a.sale_id, a.hold_id, orderId, confirmation));
   } catch (err) {
