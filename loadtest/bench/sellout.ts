@@ -36,13 +36,12 @@ export async function selloutBench(ctx: BenchContext): Promise<BenchLine[]> {
     // stock): the timed sale then runs on compiled code and open connections, as on a deployment
     // that has been up for a while, not on processes started a second ago. Its figure is printed too.
     const warm = await runStampede(crowd(BUYERS / 5, STOCK), {});
-    const warmConfirmed = warm.results.map((r) => r.confirmedAt).filter((x): x is number => x !== undefined);
-    if (warmConfirmed.length !== STOCK || !warm.summary.oversell.ok) throw new Error(`sellout: first sale confirmed ${warmConfirmed.length} of ${STOCK}, oversell check ${JSON.stringify(warm.summary.oversell)}`);
+    soldOutTimes(warm, STOCK, 'first sale');
 
     let resumedAt = 0;
     let saleId = '';
     let cpu: CpuMeter | undefined;
-    const { results, summary } = await runStampede(crowd(BUYERS, STOCK), {
+    const timed = await runStampede(crowd(BUYERS, STOCK), {
       afterCreate: async (id) => {
         saleId = id;
         await adminCall(url, 'POST', `/v1/admin/sales/${id}/pause`);
@@ -56,9 +55,9 @@ export async function selloutBench(ctx: BenchContext): Promise<BenchLine[]> {
       },
     });
     const cpuMs = cpu?.stop() ?? null;
-    const confirmed = results.map((r) => r.confirmedAt).filter((x): x is number => x !== undefined);
+    const { results, summary } = timed;
     if (resumedAt === 0) throw new Error(`sellout: only ${summary.counts.joined} of ${BUYERS} buyers joined`);
-    if (confirmed.length !== STOCK || !summary.oversell.ok) throw new Error(`sellout: ${confirmed.length} orders confirmed of ${STOCK}, oversell check ${JSON.stringify(summary.oversell)}`);
+    const confirmed = soldOutTimes(timed, STOCK, 'timed sale');
     const seconds = (Math.max(...confirmed) - resumedAt) / 1000;
     const lastAdmitted = (Math.max(...results.map((r) => r.admittedAt ?? 0)) - resumedAt) / 1000;
     const ideal = STOCK / RATE;
@@ -69,4 +68,11 @@ export async function selloutBench(ctx: BenchContext): Promise<BenchLine[]> {
     await deletePrefix(ctx.redisUrl, prefix);
     await db.drop();
   }
+}
+
+/** When each order was confirmed to its buyer; throws unless every unit was sold, once, and nothing oversold. */
+function soldOutTimes(run: Awaited<ReturnType<typeof runStampede>>, stock: number, which: string): number[] {
+  const confirmed = run.results.map((r) => r.confirmedAt).filter((x): x is number => x !== undefined);
+  if (confirmed.length !== stock || !run.summary.oversell.ok) throw new Error(`sellout (${which}): ${confirmed.length} orders confirmed of ${stock}, oversell check ${JSON.stringify(run.summary.oversell)}`);
+  return confirmed;
 }

@@ -5,7 +5,7 @@ import { loadConfig } from '../../shared/config.js';
 import { createRedis } from '../../shared/redis.js';
 import { Inventory } from '../../inventory/inventory-service.js';
 import { SaleService } from '../../admission/sale-service.js';
-import { createPaymentQueue, enqueuePayment, type PaymentJob } from '../../settlement/payment-job.js';
+import { createPaymentQueue, enqueuePayment } from '../../settlement/payment-job.js';
 import { makeLine, type BenchLine } from './json-line.js';
 import { cpuPerUnit, startCpuMeter } from './cpu-meter.js';
 import { benchPrefix, deletePrefix, ownDatabase, startChild, stackEnv, type BenchContext, type Child } from './infra.js';
@@ -104,9 +104,9 @@ async function prepareRound({ sales, inventory, queue, pool }: RoundDeps, n: num
     return { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod: 'pm_card_visa', amount: 100, currency: 'eur', perBuyerLimit: 1 };
   }));
 
-  return { run: () => settle(jobs) };
+  return { run: settle };
 
-  async function settle(jobs: PaymentJob[]): Promise<number> {
+  async function settle(): Promise<number> {
     const began = performance.now();
     await Promise.all(jobs.map((j) => enqueuePayment(queue, j)));
     // Done when every hold is sold: the last step of a payment, after its order is written and its
