@@ -20,6 +20,9 @@ export interface BuyerSpec {
 type Frame = { type: string; [k: string]: any };
 
 const MAX_SESSIONS = 8;
+/** Answers that mean "not now" (a dependency away): a person clicks again after a moment. */
+const TRY_AGAIN = new Set(['unavailable', 'internal', 'not_ready']);
+const MAX_TRIES_AGAIN = 20;
 const STATE_FRAMES = new Set(['queued', 'admitted', 'payment_pending', 'order_confirmed', 'payment_failed', 'hold_expired', 'sold_out', 'left']);
 
 export class CrowdBuyer {
@@ -32,6 +35,10 @@ export class CrowdBuyer {
   private before: string | undefined;
   private last: string | undefined;
   private wake: (() => void) | undefined;
+  /** The last join or pay sent, sent again after a "try again" error. */
+  private lastAction: unknown;
+  private triesAgain = 0;
+  private tryAgainTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly spec: BuyerSpec, readonly wsUrl: string, readonly keepFrames = false) {
     this.result = { id: spec.id, outcome: 'stuck', joined: false, admitted: false, declines: 0, reconnects: 0, orderIds: [], localAddress: spec.localAddress };
@@ -91,7 +98,7 @@ export class CrowdBuyer {
       });
       ws.on('message', (data) => {
         const f = JSON.parse(String(data)) as Frame;
-        this.result.frames?.push(f.type);
+        this.result.frames?.push({ at: Date.now(), ...f });
         if (STATE_FRAMES.has(f.type) && !stateSeen) {
           stateSeen = true;
           if (this.before !== undefined && this.result.restored === undefined) this.result.restored = sameState(this.before, f);
@@ -105,15 +112,33 @@ export class CrowdBuyer {
 
   private join(): void {
     this.joinSentAt = performance.now();
-    this.send({ type: 'join' });
+    this.act({ type: 'join' });
   }
 
   private send(frame: unknown): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
   }
 
+  /** A join or a pay: the frame a "try again" error is answered with, once more. */
+  private act(frame: Frame): void {
+    this.lastAction = frame;
+    clearTimeout(this.tryAgainTimer);
+    this.send(frame);
+  }
+
+  /** Sends the last action again after a backoff with jitter, as a person clicking again would. */
+  private tryAgain(): void {
+    if (this.lastAction === undefined || this.triesAgain >= MAX_TRIES_AGAIN) return;
+    const delay = Math.min(4000, 250 * 2 ** Math.min(4, this.triesAgain++)) * (0.5 + Math.random());
+    clearTimeout(this.tryAgainTimer);
+    this.tryAgainTimer = setTimeout(() => {
+      if (!this.finished) this.send(this.lastAction);
+    }, delay);
+  }
+
   private finish(o: Outcome): void {
     if (!this.finished) this.result.outcome = o;
+    clearTimeout(this.tryAgainTimer);
     this.ws?.close();
   }
 
@@ -136,15 +161,19 @@ export class CrowdBuyer {
         this.result.admitted = true;
         const plan = this.spec.plan;
         if (plan === 'abandon') return; // walks away: the hold must expire and go to someone else
-        if (plan === 'leave') return this.send({ type: 'leave' });
-        return this.send({ type: 'pay', holdId: f.holdId, paymentMethod: plan === 'decline' && this.result.declines === 0 ? 'pm_card_chargeDeclined' : 'pm_card_visa' });
+        if (plan === 'leave') return this.act({ type: 'leave' });
+        return this.act({ type: 'pay', holdId: f.holdId, paymentMethod: plan === 'decline' && this.result.declines === 0 ? 'pm_card_chargeDeclined' : 'pm_card_visa' });
       }
       case 'payment_pending':
         this.last = `hold:${f.holdId}`;
         return;
       case 'payment_failed':
         this.result.declines++;
-        if (f.retryable) this.send({ type: 'pay', holdId: f.holdId, paymentMethod: 'pm_card_visa' });
+        if (f.retryable) this.act({ type: 'pay', holdId: f.holdId, paymentMethod: 'pm_card_visa' });
+        return;
+      case 'error':
+        this.result.errors = (this.result.errors ?? 0) + 1;
+        if (TRY_AGAIN.has(f.code)) this.tryAgain();
         return;
       case 'order_confirmed':
         if (!this.result.orderIds.includes(f.orderId)) this.result.orderIds.push(f.orderId);
@@ -162,6 +191,7 @@ export class CrowdBuyer {
 
   /** Gives up at the run's deadline: an open socket is closed, the buyer stays `stuck`. */
   abort(): void {
+    clearTimeout(this.tryAgainTimer);
     this.ws?.terminate();
     this.wake?.();
   }

@@ -25,8 +25,13 @@ export interface BuyerResult {
   /** reconnect-storm: the state after the reconnect matched the one before the drop (undefined: not dropped). */
   restored?: boolean;
   localAddress?: string;
-  frames?: string[];
+  /** Error frames received (each "try again" one is answered by sending the last join or pay again). */
+  errors?: number;
+  /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
+  frames?: TimedFrame[];
 }
+
+export type TimedFrame = { at: number; type: string; [k: string]: unknown };
 
 export interface Percentiles {
   n: number;

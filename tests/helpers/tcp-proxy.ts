@@ -1,20 +1,27 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
- * A TCP proxy to put between one process and a server (Postgres) so a test can cut the link — every
- * open connection reset, new ones refused — and restore it, without touching the shared server.
+ * A TCP proxy to put between our processes and a server (Postgres, Redis) so a test can cut the link —
+ * every open connection reset, new ones reset as they arrive — and restore it, without touching the
+ * shared server.
  */
 export class TcpProxy {
   private server!: Server;
   private readonly sockets = new Set<Socket>();
   private down = false;
   port = 0;
+  /** Sockets reset by cuts (both ends of each link), and connections turned away while down. */
+  readonly counts = { reset: 0, refused: 0 };
 
   constructor(readonly targetHost: string, readonly targetPort: number) {}
 
   async start(): Promise<this> {
     this.server = createServer((client) => {
-      if (this.down) return void client.destroy();
+      if (this.down) {
+        this.counts.refused++;
+        // RST, as a host whose server is gone answers: the client sees ECONNRESET at once, not a clean close.
+        return void client.resetAndDestroy();
+      }
       const upstream = connect(this.targetPort, this.targetHost);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -33,7 +40,24 @@ export class TcpProxy {
   /** The server "goes away": open connections are reset, new ones fail until restore(). */
   cut(): void {
     this.down = true;
-    for (const s of this.sockets) s.resetAndDestroy();
+    for (const s of this.sockets) {
+      this.counts.reset++;
+      s.resetAndDestroy();
+    }
+  }
+
+  /** Cuts the link for `ms`, then restores it (the wait is the outage being simulated). */
+  async outage(ms: number): Promise<void> {
+    this.cut();
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      this.restore();
+    }
+  }
+
+  get isDown(): boolean {
+    return this.down;
   }
 
   restore(): void {

@@ -1,0 +1,195 @@
+import pg from 'pg';
+import { expect } from 'vitest';
+import { runCrowd } from '../../loadtest/crowd/threads.js';
+import type { Plan } from '../../loadtest/crowd/buyer.js';
+import type { BuyerResult } from '../../loadtest/crowd/stats.js';
+import type { SaleInput } from '../../admission/sale-schema.js';
+import { databaseUrl, saleInput, uniqueId } from '../helpers/env.js';
+import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
+import { PrivateRedis } from '../helpers/private-redis.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+/**
+ * What every chaos case needs (not a test file itself): a stack on a private redis-server, optionally
+ * behind TCP proxies the test cuts; a crowd of real WebSocket buyers in worker threads, every frame
+ * kept with its arrival time; and the closing check each case ends with — the audit clean, captured
+ * charges at the stand-in == orders in Postgres, no hold charged twice, nobody stuck.
+ */
+
+export interface Chaos {
+  stack: Stack;
+  redis: PrivateRedis;
+  /** Between every process and the private Redis, when asked for. */
+  redisProxy?: TcpProxy;
+  /** Between every process and Postgres, when asked for. */
+  dbProxy?: TcpProxy;
+  /** A direct connection to the stack's database, for the test's own reads and writes. */
+  db: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface ChaosOptions extends Omit<StackOptions, 'redisUrl' | 'processDatabaseUrl'> {
+  redisProxy?: boolean;
+  dbProxy?: boolean;
+}
+
+/** Starts everything a case needs; on a failure half-way, stops what had started. */
+export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
+  const stops: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`chaos cleanup: ${err.message}`));
+  };
+  try {
+    const redis = await new PrivateRedis().start();
+    stops.push(() => redis.stop());
+    let redisProxy: TcpProxy | undefined;
+    if (o.redisProxy) {
+      const p = await new TcpProxy('127.0.0.1', redis.port).start();
+      redisProxy = p;
+      stops.push(() => p.close());
+    }
+    let dbProxy: TcpProxy | undefined;
+    if (o.dbProxy) {
+      // The stack's database lives on the run's Postgres server: the proxy forwards to that server.
+      const server = new URL(databaseUrl());
+      const p = await new TcpProxy(server.hostname, Number(server.port || 5432)).start();
+      dbProxy = p;
+      stops.push(() => p.close());
+    }
+    const stack = await startStack({
+      ...o,
+      redisUrl: redisProxy ? redisProxy.urlFor(redis.url) : redis.url,
+      processDatabaseUrl: dbProxy ? (direct) => dbProxy!.urlFor(direct) : undefined,
+    });
+    stops.push(() => stack.close());
+    const db = new pg.Pool({ connectionString: stack.databaseUrl, max: 3 });
+    stops.push(() => db.end());
+    return { stack, redis, redisProxy, dbProxy, db, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Writes a case's figures as one JSON line on stdout, for the closing note and docs/reliability.md. */
+export function printFigures(figures: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+export async function createSale(stack: Stack, over: Partial<SaleInput>): Promise<{ id: string; [k: string]: any }> {
+  const r = await stack.admin('POST', '/v1/admin/sales', saleInput(over));
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body;
+}
+
+export interface CrowdOptions {
+  buyers: number;
+  /** Every buyer arrives within this many ms. */
+  rampMs?: number;
+  /** Buyers still without an end this long after the last arrival count as stuck. */
+  timeoutMs: number;
+  /** Gateways the crowd is spread over (indexes into stack.gateways); default all. */
+  gateways?: number[];
+  plan?: (i: number) => Plan;
+  label?: string;
+}
+
+/**
+ * A crowd of buyers over real WebSockets (worker threads, one per gateway used): each joins, pays
+ * with pm_card_visa when admitted (or follows `plan`), sends its last join or pay again after a
+ * "try again" error, reconnects a dropped socket, and stops at an end (order, sold_out,
+ * hold_expired, left). Every frame is kept with its arrival time.
+ */
+export async function runBuyers(stack: Stack, saleId: string, o: CrowdOptions): Promise<BuyerResult[]> {
+  const gws = o.gateways ?? stack.gateways.map((_, i) => i);
+  const label = o.label ?? uniqueId('cb');
+  const t0 = Date.now() + 500 + Math.ceil(o.buyers / 20);
+  const deadline = t0 + (o.rampMs ?? 0) + o.timeoutMs;
+  const runs = gws.map((g, gi) => {
+    const buyers = Array.from({ length: o.buyers }, (_, i) => i).filter((i) => i % gws.length === gi).map((i) => ({
+      id: `${label}-${i}`, plan: o.plan?.(i) ?? 'pay' as Plan, startAt: t0 + Math.random() * (o.rampMs ?? 0),
+    }));
+    return runCrowd({
+      wsUrl: `ws://127.0.0.1:${stack.gateways[g]!.port}/v1/sales/${saleId}/ws`, secret: BUYER_SECRET, buyers, threads: 1, sources: ['127.0.0.1'],
+      deadline, keepFrames: true,
+    });
+  });
+  return (await Promise.all(runs)).flatMap((r) => r.results);
+}
+
+export function outcomes(results: BuyerResult[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of results) out[r.outcome] = (out[r.outcome] ?? 0) + 1;
+  return out;
+}
+
+/** Fails with the frames of a few stuck buyers, so a failure says where they stopped. */
+export function expectNobodyStuck(results: BuyerResult[]): void {
+  const stuck = results.filter((r) => r.outcome === 'stuck');
+  const sample = stuck.slice(0, 5).map((r) => ({ id: r.id, frames: r.frames?.slice(-8) }));
+  expect(stuck.length, `${stuck.length} buyers stuck, e.g. ${JSON.stringify(sample)}`).toBe(0);
+}
+
+export interface Ledger {
+  stock: number;
+  orders: number;
+  charges: number;
+  /** Charges beyond the first for one hold (must be 0). */
+  doubleCharges: number;
+  /** Orders beyond the stock (must be 0). */
+  oversold: number;
+  audit: { ok: boolean; problems: string[]; [k: string]: unknown };
+}
+
+/**
+ * Waits (bounded) until the sale's payments have settled — nothing paying in Redis, no attempt
+ * pending, every order captured, charges == orders — then reads the audit and the ledger. Returns
+ * the figures whether or not they settled; `expectClosingCheck` judges them.
+ */
+export async function settledLedger(c: Chaos, saleId: string, timeoutMs = 60_000): Promise<Ledger> {
+  const n = async (sql: string) => Number((await c.db.query(sql, [saleId])).rows[0].n);
+  const charges = () => c.stack.standIn.charges().filter((ch) => ch.metadata.saleId === saleId);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const sale = await c.stack.admin('GET', `/v1/admin/sales/${saleId}`);
+    const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
+    const done = sale.status === 200 && sale.body.stats.paying === 0
+      && (await n("SELECT count(*) AS n FROM payment_attempts WHERE sale_id = $1 AND status = 'pending'")) === 0
+      && (await n("SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND capture_status <> 'captured'")) === 0
+      && charges().length === orders;
+    if (done || Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const audit = (await c.stack.admin('GET', `/v1/admin/sales/${saleId}/audit`)).body;
+  const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
+  const stock = Number((await c.db.query('SELECT stock FROM sales WHERE id = $1', [saleId])).rows[0].stock);
+  const ch = charges();
+  const holds = new Set(ch.map((x) => x.metadata.holdId));
+  return { stock, orders, charges: ch.length, doubleCharges: ch.length - holds.size, oversold: Math.max(0, orders - stock), audit };
+}
+
+/** The closing check of every case: audit ok, charges == orders, no hold charged twice, orders ≤ stock. */
+export async function expectClosingCheck(c: Chaos, saleId: string, results?: BuyerResult[]): Promise<Ledger> {
+  const l = await settledLedger(c, saleId);
+  expect(l.audit, JSON.stringify(l.audit)).toMatchObject({ ok: true, problems: [] });
+  expect(l.charges, 'captured charges at the stand-in == orders in Postgres').toBe(l.orders);
+  expect(l.doubleCharges, 'every charge pays a hold of its own').toBe(0);
+  expect(l.orders).toBeLessThanOrEqual(l.stock);
+  if (results) {
+    // Every order was told to its buyer, and every confirmation a buyer saw is an order in the ledger.
+    const seen = new Set(results.flatMap((r) => r.orderIds));
+    const stored = new Set((await c.db.query<{ id: string }>('SELECT id FROM orders WHERE sale_id = $1', [saleId])).rows.map((r) => r.id));
+    expect([...seen].filter((id) => !stored.has(id)), 'confirmations without an order').toEqual([]);
+    expect(seen.size, 'orders whose buyer was told').toBe(stored.size);
+  }
+  return l;
+}
+
+/** The first log line of any of `procs` matching `pred` at or after `since` (epoch ms), or undefined. */
+export function firstLog(procs: Proc[], pred: (l: LogLine) => boolean, since = 0): LogLine | undefined {
+  let first: LogLine | undefined;
+  for (const p of procs) for (const l of p.logs) if (l.time >= since && pred(l) && (!first || l.time < first.time)) first = l;
+  return first;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from '../../loadtest/bench/infra.js';
+
+/**
+ * A redis-server of one test file's own: the faults a chaos test causes (kill -9, a restart from an
+ * old snapshot, FLUSHALL) hit only it, never the shared Redis other sessions and files use.
+ * It runs in the foreground as our child (`--daemonize no`), on a free port, with a temp `--dir` of
+ * its own; nothing is persisted unless the test asks (`SAVE`), and a restart loads what was saved.
+ */
+export class PrivateRedis {
+  private child: ChildProcess | undefined;
+  private dir = '';
+  port = 0;
+  /** A client for the test's own reads and commands (SAVE, FLUSHALL, inspection); reconnects after restarts. */
+  client!: Redis;
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get dumpPath(): string {
+    return join(this.dir, 'dump.rdb');
+  }
+
+  async start(): Promise<this> {
+    this.dir = await mkdtemp(join(tmpdir(), 'fs-chaos-redis-'));
+    this.port = await freePort();
+    await this.spawn();
+    this.client = new Redis(this.url, { maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(50 * n, 500) });
+    this.client.on('error', () => {});
+    return this;
+  }
+
+  private async spawn(): Promise<void> {
+    const child = spawn('redis-server', [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb',
+      '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    const spawned = await new Promise<Error | null>((r) => {
+      child.once('error', (e) => r(e));
+      child.once('spawn', () => r(null));
+    });
+    if (spawned) throw new Error(`cannot start redis-server (is it installed? apt-get install redis-server): ${spawned.message}`);
+    this.child = child;
+    // Ready once it answers PING (loading a large RDB answers LOADING first).
+    for (let i = 0; i < 100; i++) {
+      if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited (${child.exitCode}): ${err}`);
+      const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => {});
+      const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+      probe.disconnect();
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server on ${this.port} did not answer PING within 5 s: ${err}`);
+  }
+
+  /** SAVE: the snapshot a later `restart()` comes back from. Returns the RDB's size in bytes. */
+  async save(): Promise<number> {
+    await this.client.call('SAVE');
+    return (await stat(this.dumpPath)).size;
+  }
+
+  /** kill -9: the server dies mid-write with everything since the last SAVE. */
+  kill9(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((r) => {
+      child.once('exit', () => r());
+      child.kill('SIGKILL');
+    });
+  }
+
+  /** Starts the server again on the same port and dir: it loads the last SAVE's snapshot, if any. */
+  async restart(): Promise<void> {
+    if (this.child) await this.kill9();
+    await this.spawn();
+  }
+
+  /** The server's run id (changes on every restart: one of the guard's signs of a lost Redis). */
+  async runId(): Promise<string> {
+    const info = await this.client.info('server');
+    return /run_id:(\w+)/.exec(info)?.[1] ?? '';
+  }
+
+  async stop(): Promise<void> {
+    this.client?.disconnect();
+    await this.kill9();
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
