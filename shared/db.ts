@@ -10,6 +10,11 @@ export function createDb(url: string, max = 10, options?: string): Db {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, ...(options ? { options } : {}) });
   // An idle client losing its connection (Postgres restarted) must not crash the process.
   pool.on('error', () => {});
+  // Nor may a checked-out one (`db.connect()`: reconciliation, the outbox relay, restock): the pool
+  // listens for errors only on idle clients, and pg emits 'error' on a client whose socket dies even
+  // while its queries are running. Those queries are failed all the same (their callers see the
+  // error), and the pool drops a client that is no longer queryable when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
