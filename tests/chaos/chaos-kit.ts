@@ -92,6 +92,8 @@ export interface CrowdOptions {
   gateways?: number[];
   plan?: (i: number) => Plan;
   label?: string;
+  /** Buyers that have an end so far, a few times a second. */
+  onFinished?: (finished: number) => void;
 }
 
 /**
@@ -105,6 +107,7 @@ export async function runBuyers(stack: Stack, saleId: string, o: CrowdOptions): 
   const label = o.label ?? uniqueId('cb');
   const t0 = Date.now() + 500 + Math.ceil(o.buyers / 20);
   const deadline = t0 + (o.rampMs ?? 0) + o.timeoutMs;
+  const finished = gws.map(() => 0);
   const runs = gws.map((g, gi) => {
     const buyers = Array.from({ length: o.buyers }, (_, i) => i).filter((i) => i % gws.length === gi).map((i) => ({
       id: `${label}-${i}`, plan: o.plan?.(i) ?? 'pay' as Plan, startAt: t0 + Math.random() * (o.rampMs ?? 0),
@@ -112,9 +115,18 @@ export async function runBuyers(stack: Stack, saleId: string, o: CrowdOptions): 
     return runCrowd({
       wsUrl: `ws://127.0.0.1:${stack.gateways[g]!.port}/v1/sales/${saleId}/ws`, secret: BUYER_SECRET, buyers, threads: 1, sources: ['127.0.0.1'],
       deadline, keepFrames: true,
+      onProgress: (p) => {
+        finished[gi] = p.finished;
+        o.onFinished?.(finished.reduce((a, x) => a + x, 0));
+      },
     });
   });
   return (await Promise.all(runs)).flatMap((r) => r.results);
+}
+
+/** When a buyer got its end (the arrival of its last frame), epoch ms; undefined if it has none. */
+export function endedAt(r: BuyerResult): number | undefined {
+  return r.outcome === 'stuck' ? undefined : r.frames?.at(-1)?.at;
 }
 
 export function outcomes(results: BuyerResult[]): Record<string, number> {
@@ -168,9 +180,11 @@ export async function settledLedger(c: Chaos, saleId: string, timeoutMs = 60_000
   return { stock, orders, charges: ch.length, doubleCharges: ch.length - holds.size, oversold: Math.max(0, orders - stock), audit };
 }
 
-/** The closing check of every case: audit ok, charges == orders, no hold charged twice, orders ≤ stock. */
-export async function expectClosingCheck(c: Chaos, saleId: string, results?: BuyerResult[]): Promise<Ledger> {
-  const l = await settledLedger(c, saleId);
+/**
+ * The closing check of every case on the ledger `settledLedger` read: audit ok, charges == orders, no
+ * hold charged twice, orders ≤ stock; with the crowd's results, every order told to its buyer.
+ */
+export async function expectClosingCheck(c: Chaos, saleId: string, l: Ledger, results?: BuyerResult[]): Promise<void> {
   expect(l.audit, JSON.stringify(l.audit)).toMatchObject({ ok: true, problems: [] });
   expect(l.charges, 'captured charges at the stand-in == orders in Postgres').toBe(l.orders);
   expect(l.doubleCharges, 'every charge pays a hold of its own').toBe(0);
@@ -182,7 +196,14 @@ export async function expectClosingCheck(c: Chaos, saleId: string, results?: Buy
     expect([...seen].filter((id) => !stored.has(id)), 'confirmations without an order').toEqual([]);
     expect(seen.size, 'orders whose buyer was told').toBe(stored.size);
   }
-  return l;
+}
+
+/** Fails naming each process of the stack that died, with how and its last log lines. */
+export function expectAllAlive(stack: Stack): void {
+  const dead = [...stack.gateways.map((p, i) => ['gateway', i, p] as const), ...stack.workers.map((p, i) => ['worker', i, p] as const)]
+    .filter(([, , p]) => !p.alive())
+    .map(([role, i, p]) => `${role} ${i} (pid ${p.child.pid}) ended with ${p.child.exitCode ?? p.child.signalCode}; last logs: ${p.logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}\nstderr tail: ${p.stderr().slice(-1500)}`);
+  expect(dead, 'every process is still alive').toEqual([]);
 }
 
 /** The first log line of any of `procs` matching `pred` at or after `since` (epoch ms), or undefined. */
