@@ -5,6 +5,12 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../../loadtest/bench/infra.js';
 
+// A test process that dies without its afterAll must not leave servers behind.
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 /**
  * A redis-server of one test file's own: the faults a chaos test causes (kill -9, a restart from an
  * old snapshot, FLUSHALL) hit only it, never the shared Redis other sessions and files use.
@@ -48,6 +54,8 @@ export class PrivateRedis {
     });
     if (spawned) throw new Error(`cannot start redis-server (is it installed? apt-get install redis-server): ${spawned.message}`);
     this.child = child;
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     // Ready once it answers PING (loading a large RDB answers LOADING first).
     for (let i = 0; i < 100; i++) {
       if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited (${child.exitCode}): ${err}`);

@@ -39,6 +39,7 @@ export interface Stack {
   addWorker(env?: Record<string, string>): Promise<Proc>;
   /** Starts one more gateway (appended to `gateways`); `env` adds to the stack's gateway env. */
   addGateway(env?: Record<string, string>): Promise<Proc>;
+  /** A URL on gateway `gateway`, by default on the first one still running. */
   url(path?: string, gateway?: number): string;
   wsUrl(saleId: string, token: string, gateway?: number): string;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -168,7 +169,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const gatewayEnv = { ...env, ...opts.gatewayEnv };
   const gateways = await Promise.all(Array.from({ length: opts.gateways ?? 1 }, () => startProcess('../../gateway/main.ts', gatewayEnv)));
   const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, () => startProcess('../../settlement/main.ts', workerEnv)));
-  const url = (path = '', g = 0) => `http://127.0.0.1:${gateways[g]!.port}${path}`;
+  // By default the first gateway still running (a test may have killed some).
+  const url = (path = '', g = Math.max(0, gateways.findIndex((p) => p.alive()))) => `http://127.0.0.1:${gateways[g]!.port}${path}`;
   if (opts.webhooks) standIn.webhooks.configure({ url: url('/v1/stripe/webhook'), secret: WEBHOOK_SECRET });
   return {
     prefix, standIn, gateways, workers, url, databaseUrl: database,

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { setFaults } from '../e2e/kit.js';
+import {
+  HEALED, LOSS_DETECTED, createSale, expectAllAlive, expectClosingCheck, expectNobodyStuck, gatewayMetric, healFigures, isLog, outcomes, printFigures,
+  runBuyers, settledLedger, startChaos, statsUntil, waitAnyLog, type Chaos,
+} from './chaos-kit.js';
+import { percentiles, type BuyerResult } from '../../loadtest/crowd/stats.js';
+
+// FLUSHALL on the sale's Redis in the middle of a sale, no process restarted: ~1,000 buyers waiting,
+// ~100 holding, ~20 paying (the stand-in answers slowly so payments stay in flight). The guards find
+// the sale gone, heal it from the ledger within 10 s; every open socket is told something within
+// 30 s (holders whose hold vanished: hold_expired; waiters whose place vanished are re-joined:
+// queued); then everyone ends, and charges == orders.
+const HOLDERS = 100;
+const PAYERS = 20;
+const WAITERS = 1000;
+const STOCK = 300;
+const PAY_LATENCY_MS = 4000;
+
+let c: Chaos | undefined;
+beforeAll(async () => {
+  c = await startChaos({
+    gateways: 2, workers: 2,
+    env: { LOG_LEVEL: 'info' },
+    workerEnv: { PAYMENT_LOCK_MS: '20000', RECONCILE_AFTER_MS: '5000', RECONCILE_INTERVAL_MS: '1000' },
+  });
+}, 120_000);
+afterAll(async () => {
+  if (c) await setFaults(c.stack, null).catch(() => {});
+  await c?.close();
+}, 60_000);
+
+/** Frames a buyer received after `t` (epoch ms). */
+const after = (r: BuyerResult, t: number) => (r.frames ?? []).filter((f) => f.at > t);
+
+it(`FLUSHALL with ~${WAITERS} waiting, ~${HOLDERS} holding, ~${PAYERS} paying: healed within 10 s, every socket told within 30 s, everyone ends, charges == orders`, async () => {
+  const { stack, redis } = c!;
+  // maxActiveHolds caps the holders, so the rest of the crowd waits in line behind them.
+  const sale = await createSale(stack, { stock: STOCK, pools: 4, admitPerSecond: 200, maxActiveHolds: HOLDERS + PAYERS, holdSeconds: 60 });
+  await setFaults(stack, { latencyMs: PAY_LATENCY_MS });
+  // The first crowd takes every hold the sale allows: PAYERS pay (slowly), the others keep their hold.
+  const first = runBuyers(stack, sale.id, {
+    buyers: HOLDERS + PAYERS, rampMs: 500, timeoutMs: 150_000, label: 'hold', plan: (i) => (i < PAYERS ? 'pay' : 'abandon'),
+  });
+  await statsUntil(c!, sale.id, (s) => s.held + s.paying >= HOLDERS + PAYERS, 20_000);
+  const waiting = runBuyers(stack, sale.id, { buyers: WAITERS, rampMs: 2000, timeoutMs: 150_000, label: 'wait' });
+  const before = await statsUntil(c!, sale.id, (s) => s.waiting >= WAITERS, 30_000);
+
+  const flushedAt = Date.now();
+  await redis.client.flushall();
+  const healed = await waitAnyLog(stack, isLog(HEALED, sale.id), flushedAt, 10_000);
+  // Payments left in flight may finish now: the rest of the sale runs at the stand-in's usual pace.
+  await setFaults(stack, null);
+  const results = [...await first, ...await waiting];
+  const ledger = await settledLedger(c!, sale.id);
+
+  // Every buyer still connected at the flush (no end before it) heard something within 30 s of it.
+  const open = results.filter((r) => !(r.frames ?? []).some((f) => f.at <= flushedAt && ['order_confirmed', 'sold_out', 'hold_expired', 'left'].includes(f.type)));
+  const toldIn = open.map((r) => (after(r, flushedAt)[0]?.at ?? Infinity) - flushedAt);
+  const untold = open.filter((_, i) => toldIn[i]! > 30_000);
+  const firstAfter = (type: string) => open.filter((r) => after(r, flushedAt)[0]?.type === type).length;
+  const heal = healFigures(stack, sale.id, flushedAt);
+  printFigures({
+    case: 'flushall', stock: STOCK, atFlush: { waiting: before.waiting, held: before.held, paying: before.paying, sold: before.sold },
+    detectMs: heal.detectMs, healMs: heal.healMs, healLogMs: heal.healLogMs, reasons: heal.reasons, healLines: heal.healLines,
+    toldWithinMs: percentiles(toldIn.filter(Number.isFinite)), untold: untold.length,
+    firstFrameAfterFlush: { hold_expired: firstAfter('hold_expired'), queued: firstAfter('queued'), admitted: firstAfter('admitted'), other: open.length - firstAfter('hold_expired') - firstAfter('queued') - firstAfter('admitted') },
+    heals: await gatewayMetric(stack, 'fs_redis_heals_total'), outcomes: outcomes(results),
+    orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
+    stuck: results.filter((r) => r.outcome === 'stuck').length,
+  });
+
+  expect(before.waiting, 'buyers waiting at the flush').toBeGreaterThanOrEqual(WAITERS * 0.9);
+  expect(before.paying, 'payments in flight at the flush').toBeGreaterThanOrEqual(PAYERS / 2);
+  expect(healed, `no "${HEALED}" log within 10 s of the FLUSHALL; "${LOSS_DETECTED}" reasons: ${heal.reasons.join(', ') || 'none'}`).toBeDefined();
+  expect(untold.length, `sockets told nothing within 30 s, e.g. ${JSON.stringify(untold.slice(0, 3).map((r) => ({ id: r.id, frames: r.frames?.slice(-5) })))}`).toBe(0);
+  expectAllAlive(stack);
+  expectNobodyStuck(results);
+  await expectClosingCheck(c!, sale.id, ledger, results);
+}, 400_000);
