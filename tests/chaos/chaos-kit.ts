@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { runCrowd } from '../../loadtest/crowd/threads.js';
@@ -71,9 +73,17 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
   }
 }
 
-/** Writes a case's figures as one JSON line on stdout, for the closing note and docs/reliability.md. */
-export function printFigures(figures: Record<string, unknown>): void {
+/**
+ * Writes a case's figures as one JSON line on stdout, for the closing note and docs/reliability.md;
+ * with the crowd's results, every buyer's frames go to test-artifacts/chaos/<case>.json (git-ignored),
+ * to see afterwards what a buyer went through.
+ */
+export function printFigures(figures: Record<string, unknown> & { case: string }, results?: BuyerResult[]): void {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
+  if (!results) return;
+  const dir = fileURLToPath(new URL('../../test-artifacts/chaos/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}${figures.case.replace(/[^a-z0-9-]/g, '_')}.json`, JSON.stringify({ figures, results }));
 }
 
 export async function createSale(stack: Stack, over: Partial<SaleInput>): Promise<{ id: string; [k: string]: any }> {

@@ -47,7 +47,7 @@ it(`${BUYERS} buyers, ${STOCK} units, the Redis link reset for ${DOWN_MS / 1000}
     crowdMs, outcomes: outcomes(results), errorFrames: results.reduce((a, r) => a + (r.errors ?? 0), 0), reconnects: results.reduce((a, r) => a + r.reconnects, 0),
     orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
     stuck: results.filter((r) => r.outcome === 'stuck').length, admitting,
-  });
+  }, results);
 
   expect(resetsAt.length, 'the sale outlasted at least two resets').toBeGreaterThanOrEqual(2);
   expectAllAlive(stack);
