@@ -10,6 +10,7 @@ import { databaseUrl, saleInput, uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
 import { PrivateRedis } from '../helpers/private-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { metricValue } from '../e2e/kit.js';
 
 /**
  * What every chaos case needs (not a test file itself): a stack on a private redis-server, optionally
@@ -78,12 +79,22 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
  * with the crowd's results, every buyer's frames go to test-artifacts/chaos/<case>.json (git-ignored),
  * to see afterwards what a buyer went through.
  */
-export function printFigures(figures: Record<string, unknown> & { case: string }, results?: BuyerResult[]): void {
+export function printFigures(figures: Record<string, unknown> & { case: string }, results?: BuyerResult[], stack?: Stack): void {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
   if (!results) return;
   const dir = fileURLToPath(new URL('../../test-artifacts/chaos/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}${figures.case.replace(/[^a-z0-9-]/g, '_')}.json`, JSON.stringify({ figures, results }));
+  // The processes' log lines too (warn and above unless the case asked for more), by process.
+  const logs = stack && Object.fromEntries(processesOf(stack).map((p, i) => [`${i < stack.gateways.length ? 'gateway' : 'worker'}-${p.child.pid}`, p.logs]));
+  writeFileSync(`${dir}${figures.case.replace(/[^a-z0-9-]/g, '_')}.json`, JSON.stringify({ figures, results, logs }));
+}
+
+/** Whether each live gateway's admitter ticks a sale it holds the lease of: fs_admitter_ticks_total read twice, `ms` apart. */
+export async function admittersTicking(stack: Stack, ms = 1000): Promise<boolean[]> {
+  const a = await gatewayMetrics(stack, 'fs_admitter_ticks_total');
+  await sleep(ms);
+  const b = await gatewayMetrics(stack, 'fs_admitter_ticks_total');
+  return a.map((x, i) => b[i]! > x);
 }
 
 export async function createSale(stack: Stack, over: Partial<SaleInput>): Promise<{ id: string; [k: string]: any }> {
@@ -269,15 +280,14 @@ export function healFigures(stack: Stack, saleId: string, since: number, zero = 
   };
 }
 
-/** Sums one metric over the stack's live gateways' /metrics. */
+/** One metric (its series with `labels` summed) of each live gateway, from its /metrics. */
+export async function gatewayMetrics(stack: Stack, name: string, labels = ''): Promise<number[]> {
+  return Promise.all(stack.gateways.filter((p) => p.alive()).map(async (g) => metricValue(await (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text(), name, labels)));
+}
+
+/** One metric summed over the live gateways. */
 export async function gatewayMetric(stack: Stack, name: string, labels = ''): Promise<number> {
-  const { metricValue } = await import('../e2e/kit.js');
-  let sum = 0;
-  for (const g of stack.gateways.filter((p) => p.alive())) {
-    const text = await (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text();
-    sum += metricValue(text, name, labels);
-  }
-  return sum;
+  return (await gatewayMetrics(stack, name, labels)).reduce((a, x) => a + x, 0);
 }
 
 /** Polls the sale's stats until `pred` holds (bounded); returns the last stats read either way. */

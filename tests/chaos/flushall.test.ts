@@ -68,7 +68,7 @@ it(`FLUSHALL with ~${WAITERS} waiting, ~${HOLDERS} holding, ~${PAYERS} paying: h
     heals: await gatewayMetric(stack, 'fs_redis_heals_total'), outcomes: outcomes(results),
     orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
     stuck: results.filter((r) => r.outcome === 'stuck').length,
-  }, results);
+  }, results, stack);
 
   expect(before.waiting, 'buyers waiting at the flush').toBeGreaterThanOrEqual(WAITERS * 0.9);
   expect(before.paying, 'payments in flight at the flush').toBeGreaterThanOrEqual(PAYERS / 2);

@@ -52,7 +52,7 @@ it(`Postgres unreachable for ${OUTAGE_MS / 1000} s mid-sale: every process alive
     errorFrames: results.reduce((a, r) => a + (r.errors ?? 0), 0), reconnects: results.reduce((a, r) => a + r.reconnects, 0),
     orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
     stuck: results.filter((r) => r.outcome === 'stuck').length, late: late.length,
-  }, results);
+  }, results, stack);
 
   expect(ordersBefore, 'the outage began after some orders').toBeGreaterThanOrEqual(20);
   expectAllAlive(stack);

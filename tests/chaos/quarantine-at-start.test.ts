@@ -46,7 +46,7 @@ it(`a sale with ${BAD_ORDERS} orders for ${BAD_STOCK} units in the ledger: the g
     badState: badSale.body?.stats?.state ?? badSale.body?.status, resume: resume.status, resumeCode: resume.body?.error?.code, badAuditOk: badAudit.body?.ok,
     quarantinedMetric: quarantined, goodOutcomes: outcomes(results), goodOrders: ledger.orders, goodCharges: ledger.charges, doubleCharges: ledger.doubleCharges,
     auditOk: ledger.audit.ok, stuck: results.filter((r) => r.outcome === 'stuck').length,
-  }, results);
+  }, results, stack);
 
   expect(readyz.status).toBe(200);
   expect(badSale.status).toBe(200);

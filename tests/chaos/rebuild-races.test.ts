@@ -51,7 +51,7 @@ describe('a heal killed half-way', () => {
       killedMidHeal, healAfterKillMs: heal.healMs, healLogMs: heal.healLogMs, outcomes: outcomes(results), fenceRefusals: fenceRefusals(results),
       orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
       stuck: results.filter((r) => r.outcome === 'stuck').length,
-    }, results);
+    }, results, stack);
 
     expect(killedMidHeal, 'the kill landed before the healer logged its heal (else this case tests nothing: ask for a slower heal or a hook)').toBe(true);
     expect(healed, `no "${HEALED}" log after the kill`).toBeDefined();
@@ -96,7 +96,7 @@ describe('three gateways starting at once on an empty Redis', () => {
       outcomes: outcomes(results), fenceRefusals: fenceRefusals(results),
       orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
       stuck: results.filter((r) => r.outcome === 'stuck').length,
-    }, results);
+    }, results, stack);
 
     expectAllAlive({ ...stack, gateways: live.map((i) => stack.gateways[i]!), workers: stack.workers.slice(1) });
     expectNobodyStuck(results);

@@ -60,7 +60,7 @@ it(`Redis restarted from a snapshot ${AFTER_SNAPSHOT} orders old: orders ≤ sto
     auditCleanMs: audit.ms, fenceRefusals: refused.length, chargedRefused, detectedMetric, outcomes: outcomes(results),
     orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
     stuck: results.filter((r) => r.outcome === 'stuck').length,
-  }, results);
+  }, results, stack);
 
   expect(healed, `no "${HEALED}" log for ${sale.id} within 30 s; "${LOSS_DETECTED}" lines: ${heal.reasons.join(', ') || 'none'}`).toBeDefined();
   expect(audit.ms, `audit not clean within 30 s of the restart: ${JSON.stringify(audit.last)}`).toBeDefined();
