@@ -156,10 +156,20 @@ export function outcomes(results: BuyerResult[]): Record<string, number> {
   return out;
 }
 
-/** Fails with the frames of a few stuck buyers, so a failure says where they stopped. */
-export function expectNobodyStuck(results: BuyerResult[]): void {
+/**
+ * Fails with the frames of a few stuck buyers, so a failure says where they stopped; with `c`, also
+ * what the ledger holds for each one's last hold (an order its buyer was never told of, an attempt).
+ */
+export async function expectNobodyStuck(results: BuyerResult[], c?: Chaos): Promise<void> {
   const stuck = results.filter((r) => r.outcome === 'stuck');
-  const sample = stuck.slice(0, 5).map((r) => ({ id: r.id, frames: r.frames?.slice(-8) }));
+  const sample = await Promise.all(stuck.slice(0, 5).map(async (r) => {
+    const holdId = [...(r.frames ?? [])].reverse().find((f) => typeof f.holdId === 'string')?.holdId as string | undefined;
+    const ledger = c && holdId ? {
+      orders: (await c.db.query('SELECT id, created_at FROM orders WHERE hold_id = $1', [holdId])).rows,
+      attempts: (await c.db.query('SELECT attempt_no, status, updated_at FROM payment_attempts WHERE hold_id = $1', [holdId])).rows,
+    } : undefined;
+    return { id: r.id, frames: r.frames?.slice(-8), holdId, ledger };
+  }));
   expect(stuck.length, `${stuck.length} buyers stuck, e.g. ${JSON.stringify(sample)}`).toBe(0);
 }
 

@@ -62,7 +62,7 @@ it(`a sale with ${BAD_ORDERS} orders for ${BAD_STOCK} units in the ledger: the g
   expect((await stack.admin('GET', `/v1/admin/sales/${bad.id}`)).body.stats.state).toBe('paused');
 
   expectAllAlive({ ...stack, gateways: [gateway] });
-  expectNobodyStuck(results);
+  await expectNobodyStuck(results, c!);
   expect(outcomes(results)).toEqual({ confirmed: GOOD_STOCK, sold_out: 10 });
   await expectClosingCheck(c!, good.id, ledger, results);
 }, 200_000);

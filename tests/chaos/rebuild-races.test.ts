@@ -56,7 +56,7 @@ describe('a heal killed half-way', () => {
     expect(killedMidHeal, 'the kill landed before the healer logged its heal (else this case tests nothing: ask for a slower heal or a hook)').toBe(true);
     expect(healed, `no "${HEALED}" log after the kill`).toBeDefined();
     expectAllAlive({ ...stack, gateways: stack.gateways.slice(1) });
-    expectNobodyStuck(results);
+    await expectNobodyStuck(results, c!);
     expect(outcomes(results)).toEqual({ confirmed: FREE, sold_out: 50 });
     expect(fenceRefusals(results), 'no unit offered that the ledger did not have').toBe(0);
     await expectClosingCheck(c!, sale.id, ledger, results, SEEDED);
@@ -99,7 +99,7 @@ describe('three gateways starting at once on an empty Redis', () => {
     }, results, stack);
 
     expectAllAlive({ ...stack, gateways: live.map((i) => stack.gateways[i]!), workers: stack.workers.slice(1) });
-    expectNobodyStuck(results);
+    await expectNobodyStuck(results, c!);
     // STOCK buyers for STOCK - SOLD_BEFORE units: each unit to one of them, the rest told sold_out only then.
     expect(outcomes(results)).toEqual({ confirmed: STOCK - SOLD_BEFORE, sold_out: SOLD_BEFORE });
     expect(fenceRefusals(results), 'no unit offered twice by a double rebuild').toBe(0);

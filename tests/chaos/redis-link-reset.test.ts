@@ -52,7 +52,7 @@ it(`${BUYERS} buyers, ${STOCK} units, the Redis link reset for ${DOWN_MS / 1000}
 
   expect(resetsAt.length, 'the sale outlasted at least two resets').toBeGreaterThanOrEqual(2);
   expectAllAlive(stack);
-  expectNobodyStuck(results);
+  await expectNobodyStuck(results, c!);
   // Nothing is left between "popped from the line" and "given a hold".
   expect(admitting).toBe(0);
   await expectClosingCheck(c!, sale.id, ledger, results);

@@ -66,7 +66,7 @@ it(`Redis restarted from a snapshot ${AFTER_SNAPSHOT} orders old: orders ≤ sto
   expect(audit.ms, `audit not clean within 30 s of the restart: ${JSON.stringify(audit.last)}`).toBeDefined();
   expect(detectedMetric, 'fs_redis_loss_detected_total on the gateways').toBeGreaterThanOrEqual(1);
   expectAllAlive(stack);
-  expectNobodyStuck(results);
+  await expectNobodyStuck(results, c!);
   expect(ledger.orders, 'orders in Postgres ≤ stock').toBeLessThanOrEqual(STOCK);
   expect(ledger.charges, 'captured charges ≤ stock').toBeLessThanOrEqual(STOCK);
   expect(chargedRefused, 'a hold refused by the fence is never captured').toBe(0);
