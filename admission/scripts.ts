@@ -61,7 +61,7 @@ export class AdmissionScripts {
   lease(k: SaleKeys, owner: string, ttlMs: number) {
     return runScript<number>(this.redis, 'admLease', [k.lease], [owner, ttlMs]);
   }
-  putSale(k: SaleKeys, mode: 'create' | 'update', fields: Record<string, string | number>) {
+  putSale(k: SaleKeys, mode: 'create' | 'update' | 'heal', fields: Record<string, string | number>) {
     return runScript<number>(this.redis, 'admPutSale', [k.sale], [mode, ...Object.entries(fields).flat()]);
   }
   /**
