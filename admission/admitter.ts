@@ -84,9 +84,10 @@ export class Admitter {
       this.leased.delete(saleId);
       return;
     }
-    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut] = await this.redis.hmget(
-      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut');
-    if (!poolsS) return;
+    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut, healing] = await this.redis.hmget(
+      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut', 'healing');
+    // A sale being healed from the ledger (SaleHealer) admits nobody until its pools are whole again.
+    if (!poolsS || healing === '1') return;
     const pools = Number(poolsS);
     const holdSeconds = Number(holdS);
     if (!this.leased.has(saleId)) {

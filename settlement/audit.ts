@@ -30,6 +30,7 @@ export async function auditSale(db: Db, sales: SaleService, inventory: Inventory
 
 async function findProblems(db: Db, sales: SaleService, inventory: Inventory, sale: Sale): Promise<SaleStats & { orders: number; problems: string[] }> {
   const problems: string[] = [];
+  if (sale.quarantine) problems.push(`sale is quarantined since ${sale.quarantine.since}: ${sale.quarantine.reason}`);
   const pools = await inventory.snapshot(sale.id, sale.pools);
   const t = sumStats(pools.map((p) => p.stats));
   const stats = await sales.stats(sale, Date.now(), t);
