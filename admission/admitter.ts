@@ -114,6 +114,9 @@ export class Admitter {
     }
 
     const perPool = await this.inventory.poolStats(saleId, pools);
+    // Every pool has stock >= 1 (pools <= stock): a pool reading 0 is missing from Redis, and nothing
+    // may be concluded from it (least of all sold out) until the Redis guard has healed the sale.
+    if (perPool.some((p) => p.stock === 0)) return;
     const total = sumStats(perPool);
     // Sold out only when nothing is free and nothing is held or paying that could come back.
     const isSoldOut = total.available + total.held + total.paying === 0;
