@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Db } from '../shared/db.js';
+import { splitUnits } from '../inventory/pool-split.js';
 import type { Sale, SaleStatus } from './sale-schema.js';
 
 const COLUMNS = `id, name, sku, price_amount, currency, stock, pools, starts_at, ends_at, admit_per_second,
@@ -24,17 +25,32 @@ function toSale(r: Row): Sale {
   };
 }
 
+/** A restock that would leave a pool with more orders than stock (only a sale oversold before the fence). */
+export class SaleOversoldError extends Error {
+  override name = 'SaleOversoldError';
+}
+
 /** Postgres rows of sales: the durable copy of every sale's settings and stock. */
 export class SaleStore {
   constructor(readonly db: Db) {}
 
-  /** Inserts; returns null when the id exists (the caller answers 409). */
+  /**
+   * Inserts the sale and its pools' fence rows (sale_pools: each pool's share of the stock, nothing
+   * sold) in one statement, so no sale exists without its fence; returns null when the id exists (the
+   * caller answers 409).
+   */
   async insert(s: Sale): Promise<Sale | null> {
     const r = await this.db.query<Row>(
-      `INSERT INTO sales (${INSERT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
-       ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+      `WITH sale AS (
+         INSERT INTO sales (${INSERT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+         ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}
+       ), fence AS (
+         INSERT INTO sale_pools (sale_id, pool, stock)
+         SELECT sale.id, share.n - 1, share.units FROM sale, unnest($16::int[]) WITH ORDINALITY AS share(units, n)
+       )
+       SELECT * FROM sale`,
       [s.id, s.name, s.sku, s.price.amount, s.price.currency, s.stock, s.pools, s.startsAt, s.endsAt,
-        s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey],
+        s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey, splitUnits(s.stock, s.pools)],
     );
     return r.rows[0] ? toSale(r.rows[0]) : null;
   }
@@ -67,7 +83,10 @@ export class SaleStore {
     return r.rows[0] ? toSale(r.rows[0]) : null;
   }
 
-  /** Grows stock and records the restock in the ledger, in one transaction. */
+  /**
+   * Grows stock, records the restock and moves the fence (each pool's stock grows by its share, split
+   * as the Redis pools split it) in one transaction.
+   */
   async restock(id: string, quantity: number): Promise<Sale | null> {
     const c = await this.db.connect();
     try {
@@ -78,6 +97,22 @@ export class SaleStore {
         return null;
       }
       await c.query('INSERT INTO restocks (sale_id, quantity) VALUES ($1, $2)', [id, quantity]);
+      // The pool rows are locked in pool order, the order the settlement's fence statement locks them
+      // in: a restock and a batch of orders wait for each other, never both ways.
+      const pools = await c.query<{ pool: number; stock: number; sold: number }>('SELECT pool, stock, sold FROM sale_pools WHERE sale_id = $1 ORDER BY pool FOR UPDATE', [id]);
+      const share = splitUnits(quantity, r.rows[0].pools);
+      // A pool oversold before the fence existed (kept by the NOT VALID check) may be written again
+      // only once it holds as many units as orders; one this restock does not touch stays as it is.
+      const short = pools.rows.find((p) => (share[p.pool] ?? 0) > 0 && p.sold > p.stock + share[p.pool]!);
+      if (short) {
+        throw new SaleOversoldError(`pool ${short.pool} of sale ${id} holds ${short.sold} orders for a stock of ${short.stock} (sold before the ledger's fence existed); `
+          + `a restock of ${quantity} adds ${share[short.pool] ?? 0} units to it: restock enough to cover every pool's orders`);
+      }
+      await c.query(
+        `UPDATE sale_pools p SET stock = p.stock + share.units FROM unnest($2::int[]) WITH ORDINALITY AS share(units, n)
+         WHERE p.sale_id = $1 AND p.pool = share.n - 1 AND share.units > 0`,
+        [id, share],
+      );
       await c.query('COMMIT');
       return toSale(r.rows[0]);
     } catch (err) {

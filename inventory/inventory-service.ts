@@ -1,6 +1,7 @@
 import type { RedisClient } from '../shared/redis.js';
 import { checkReply, InventoryError } from './errors.js';
 import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
+import { splitUnits } from './pool-split.js';
 import { InventoryScripts, type LedgerHold, type Notice } from './scripts.js';
 
 export interface PoolStats {
@@ -33,11 +34,8 @@ export function sumStats(list: PoolStats[]): PoolStats {
   return total;
 }
 
-/** Splits `units` over `pools` as evenly as possible (the first pools get the remainder). */
-export function splitUnits(units: number, pools: number): number[] {
-  const base = Math.floor(units / pools);
-  return Array.from({ length: pools }, (_, i) => base + (i < units % pools ? 1 : 0));
-}
+/** Re-exported: the split lives in pool-split.ts, which the ledger's fence shares without Redis. */
+export { splitUnits };
 
 /**
  * Stock pools and holds. The pool hash is the truth for one slice of a sale's stock; every change to
