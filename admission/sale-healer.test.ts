@@ -96,6 +96,8 @@ describe('healing a sale from the ledger', () => {
     expect(await s.sales.ensureRedis(sale)).toMatchObject({ outcome: 'healed' });
     expect(await s.sales.stats(sale)).toMatchObject({ stock: 5, sold: 1, available: 4 });
     expect(await s.inventory.getHold(sale.id, paid)).toMatchObject({ state: 'sold', orderId });
+    // The buyer who paid finds the order again (the copy forgot their record; the heal points it back).
+    expect(await s.room.status(sale.id, 'buyer-p')).toEqual({ kind: 'sold', holdId: paid, orderId });
     expect(await s.room.join(sale.id, 'buyer-p')).toEqual({ kind: 'sold', holdId: paid, orderId });
     expect((await s.room.join(sale.id, uniqueId('new'))).kind).toMatch(/^(waiting|pre)$/);
     await expect.poll(() => heard.some((m) => JSON.parse(m).t === 'healed')).toBe(true);
@@ -184,8 +186,12 @@ describe('RedisGuard', () => {
       await guard.check();
       const lostAt = Date.now();
       await own.redis.del(saleKeys(own.prefix, sale.id).sale, ...[0, 1, 2].map((p) => own.inventory.keys(sale.id, p).pool));
-      await expect.poll(async () => (await own.sales.stats(sale)).stock, { timeout: 5000, interval: 20 }).toBe(6);
+      // Healed = the new generation committed in the ledger (the last step of a heal).
+      await expect.poll(async () => (await own.sales.store.ledgerMarks(sale.id))[0]!.generation, { timeout: 5000, interval: 20 }).toBe(2);
       expect(Date.now() - lostAt).toBeLessThan(5000);
+      expect(await own.sales.stats(sale)).toMatchObject({ stock: 6, available: 6 });
+      // Once: later passes find the copy whole.
+      await guard.check();
       expect((await own.sales.store.ledgerMarks(sale.id))[0]!.generation).toBe(2);
     } finally {
       await guard.stop();

@@ -3,6 +3,7 @@ import type { Db } from '../shared/db.js';
 import type { RedisClient } from '../shared/redis.js';
 import type { Logger } from '../shared/logger.js';
 import { splitUnits, type Inventory, type PoolStats } from '../inventory/inventory-service.js';
+import { InventoryError } from '../inventory/errors.js';
 import { lossReason, SaleHealer, type HealResult } from './sale-healer.js';
 import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
@@ -193,7 +194,13 @@ export class SaleService {
   async restock(id: string, quantity: number): Promise<Sale | null> {
     const updated = await this.store.restock(id, quantity);
     if (!updated) return null;
-    await this.inventory.restock(id, updated.pools, quantity);
+    // The ledger has the units now (stock and fence). A pool Redis lost (or a quarantined sale's,
+    // never written) gets them from the ledger at its heal instead.
+    if (!updated.quarantine) {
+      await this.inventory.restock(id, updated.pools, quantity).catch((err: unknown) => {
+        if (!(err instanceof InventoryError && err.code === 'hold_not_found')) throw err;
+      });
+    }
     await this.redis.hset(saleKeys(this.prefix, id).sale, 'soldOut', '0');
     await this.events.publish(id, { t: 'state', state: (await this.stats(updated)).state });
     return updated;
