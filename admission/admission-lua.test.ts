@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { uniqueId } from '../tests/helpers/env.js';
-import { checkedServices, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
+import { checkedServices, expectBalanced, pollUntil, redisNow } from '../inventory/lua-test-support.js';
+import { runScript } from '../shared/redis.js';
 import { AdmissionError } from './errors.js';
 import { saleKeys } from './keys.js';
 import { admitAndHold, hashOrder, joinAll, makeSale, recordField, waitingLine, waitingSize, waitingTicket } from './lua-test-support.js';
 import { recordOrder } from './waiting-room.js';
 
-// join-4, put-sale-1 and lease-1 against the real Redis; every code their headers list.
+// join-4, put-sale-1 and lease-2 against the real Redis; every code their headers list.
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const scripts = s.room.scripts;
@@ -177,31 +178,60 @@ describe('put-sale-1.lua', () => {
   });
 });
 
-describe('lease-1.lua', () => {
-  it('one owner at a time: the holder renews (1), others are refused (0)', async () => {
+describe('lease-2.lua', () => {
+  it('one owner at a time: the holder renews under the same token, others are refused (0)', async () => {
     const k = saleKeys(s.prefix, uniqueId('sale'));
-    expect(await scripts.lease(k, 'owner-a', 3000)).toBe(1);
-    expect(await scripts.lease(k, 'owner-b', 3000)).toBe(0);
-    expect(await s.redis.get(k.lease)).toBe('owner-a');
-    expect(await scripts.lease(k, 'owner-a', 10_000)).toBe(1);
+    const a = await scripts.lease(k, 'host:1:owner-a', 3000);
+    expect(a!.token).toBeGreaterThanOrEqual(1);
+    expect(a!.value).toBe(`host:1:owner-a:${a!.token}`);
+    // The raw code of a refusal, under the wrapper's null.
+    expect(await runScript(s.redis, 'admLease', [k.lease, k.leaseToken], ['host:2:owner-b', 3000])).toBe(0);
+    expect(await scripts.lease(k, 'host:2:owner-b', 3000)).toBeNull();
+    // The value names the owner first (hostname:pid:...), then the token.
+    expect(await s.redis.get(k.lease)).toBe(a!.value);
+    expect(await scripts.lease(k, 'host:1:owner-a', 10_000)).toEqual(a);
     expect(await s.redis.pttl(k.lease)).toBeGreaterThan(5000);
-    expect(await scripts.lease(k, 'owner-b', 3000)).toBe(0);
+    expect(await scripts.lease(k, 'host:2:owner-b', 3000)).toBeNull();
   });
 
   it('racing owners: exactly one gets the lease', async () => {
     const k = saleKeys(s.prefix, uniqueId('sale'));
     const r = await Promise.all(Array.from({ length: 6 }, (_, i) => scripts.lease(k, `owner-${i}`, 5000)));
-    expect(r.filter((x) => x === 1)).toHaveLength(1);
-    expect(await s.redis.get(k.lease)).toBe(`owner-${r.indexOf(1)}`);
+    expect(r.filter((x) => x !== null)).toHaveLength(1);
+    expect(await s.redis.get(k.lease)).toBe(r.find((x) => x !== null)!.value);
   });
 
-  it('an expired lease passes to the next owner, and the old owner is then refused', async () => {
+  it('each new holding gets a larger token, the same owner taking it again included; the old holder is refused', async () => {
     const k = saleKeys(s.prefix, uniqueId('sale'));
-    expect(await scripts.lease(k, 'owner-a', 400)).toBe(1);
-    expect(await scripts.lease(k, 'owner-b', 5000)).toBe(0);
+    const a1 = (await scripts.lease(k, 'owner-a', 300))!;
+    expect(await scripts.lease(k, 'owner-b', 5000)).toBeNull();
     await pollUntil(() => s.redis.exists(k.lease), (n) => n === 0, 3000, 20);
-    expect(await scripts.lease(k, 'owner-b', 5000)).toBe(1);
-    expect(await scripts.lease(k, 'owner-a', 5000)).toBe(0);
-    expect(await s.redis.get(k.lease)).toBe('owner-b');
+    const b = (await scripts.lease(k, 'owner-b', 300))!;
+    expect(b.token).toBeGreaterThan(a1.token);
+    expect(await scripts.lease(k, 'owner-a', 5000)).toBeNull();
+    expect(await s.redis.get(k.lease)).toBe(b.value);
+    await pollUntil(() => s.redis.exists(k.lease), (n) => n === 0, 3000, 20);
+    // owner-a again, after its own holding ended: a new token, so what it read under a1 stays fenced.
+    const a2 = (await scripts.lease(k, 'owner-a', 5000))!;
+    expect(a2.token).toBeGreaterThan(b.token);
+    expect(a2.value).not.toBe(a1.value);
+  });
+
+  it('a counter Redis lost starts again from its clock (ms), above the tokens handed out before', async () => {
+    const k = saleKeys(s.prefix, uniqueId('sale'));
+    const before = await redisNow(s.redis);
+    const first = (await scripts.lease(k, 'owner-a', 5000))!;
+    expect(first.token).toBeGreaterThan(before);
+    await s.redis.del(k.lease, k.leaseToken);
+    const again = (await scripts.lease(k, 'owner-b', 5000))!;
+    expect(again.token).toBeGreaterThan(first.token);
+  });
+
+  it("a lease value without a token (an older admitter's) is another owner's until it expires", async () => {
+    const k = saleKeys(s.prefix, uniqueId('sale'));
+    await s.redis.set(k.lease, 'host:7:0a1b2c3d', 'PX', 300);
+    expect(await scripts.lease(k, 'host:8:owner', 5000)).toBeNull();
+    await pollUntil(() => s.redis.exists(k.lease), (n) => n === 0, 3000, 20);
+    expect(await scripts.lease(k, 'host:8:owner', 5000)).not.toBeNull();
   });
 });

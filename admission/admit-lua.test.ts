@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkedServices, expectBalanced, pollUntil, redisNow, sleep } from '../inventory/lua-test-support.js';
 import { poolOfHold } from '../inventory/keys.js';
-import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale, record, recordField, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
+import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale, record, recordField, TEST_OWNER, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
 
-// admit-6 and admit-done-4 against the real Redis.
+// admit-8, admit-done-6 and admitting-due-2 against the real Redis; every code their headers list.
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const scripts = s.room.scripts;
@@ -17,12 +17,14 @@ async function primed(sale: TestSale, ms: number) {
   while (Date.now() - from < ms) await sleep(ms - (Date.now() - from));
 }
 
-describe('admit-6.lua', () => {
+describe('admit-8.lua', () => {
   it('admits the first waiters in ticket order, marks them admitting and records the work', async () => {
     const sale = await makeSale(s, { stock: 10, pools: 2 });
     await joinAll(s, sale, names(5));
     await primed(sale, 30);
+    const before = await redisNow(s.redis);
     const r = await admit(s, sale, 3);
+    const after = await redisNow(s.redis);
     expect(r.count).toBe(3);
     expect(r.served).toBe(3);
     expect(r.list.map((a) => [a.buyer, a.ticket])).toEqual([['w1', 1], ['w2', 2], ['w3', 3]]);
@@ -35,9 +37,60 @@ describe('admit-6.lua', () => {
       expect(await scripts.join(sale.k, a.buyer, 'join')).toEqual(['admitting', a.holdId]);
     }
     expect(await s.redis.hgetall(sale.k.admitting)).toEqual(Object.fromEntries(r.list.map((a) => [a.holdId, a.buyer])));
+    // When each admission began, by Redis' clock, so abandoned ones are found without a scan.
+    const since = await s.redis.zrange(sale.k.admittingSince, 0, -1, 'WITHSCORES');
+    expect(since.filter((_, i) => i % 2 === 0).sort()).toEqual(r.list.map((a) => a.holdId).sort());
+    for (let i = 1; i < since.length; i += 2) {
+      expect(Number(since[i])).toBeGreaterThanOrEqual(before);
+      expect(Number(since[i])).toBeLessThanOrEqual(after);
+    }
     expect(await waitingBuyers(s, sale.k)).toEqual(['w4', 'w5']);
     expect(await s.redis.hget(sale.k.sale, 'served')).toBe('3');
     expect(await scripts.join(sale.k, 'w5', 'status')).toEqual(['waiting', 5, 3]);
+  });
+
+  it('-7 unless ARGV[1] is the lease\'s value: another owner\'s, none, or an earlier holding of the same owner; nothing changes', async () => {
+    const sale = await makeSale(s);
+    await joinAll(s, sale, names(4));
+    await primed(sale, 30);
+    const snapshot = async () => ({
+      sale: await s.redis.hgetall(sale.k.sale), bucket: await s.redis.hgetall(sale.k.bucket), line: await waitingLine(s, sale.k),
+      admitting: await s.redis.hlen(sale.k.admitting), since: await s.redis.zcard(sale.k.admittingSince),
+    });
+    const unchanged = await snapshot();
+    const tryAdmit = (lease: string) => scripts.admit(sale.k, lease, 100, 100, 'n', [5, 5]);
+    // Another owner's lease.
+    await s.redis.del(sale.k.lease);
+    const other = (await scripts.lease(sale.k, 'host:2:other', 60_000))!;
+    expect(await tryAdmit(sale.lease)).toBe(-7);
+    // No lease at all (ours expired and nobody took it).
+    await s.redis.del(sale.k.lease);
+    expect(await tryAdmit(sale.lease)).toBe(-7);
+    expect(await tryAdmit(other.value)).toBe(-7);
+    // Our owner holds it again, but under a new token: what was read under the old one stays fenced.
+    const again = (await scripts.lease(sale.k, TEST_OWNER, 60_000))!;
+    expect(again.value).not.toBe(sale.lease);
+    expect(await tryAdmit(sale.lease)).toBe(-7);
+    expect(await snapshot()).toEqual(unchanged);
+    // The current holding admits.
+    expect(parseAdmit(await tryAdmit(again.value)).count).toBeGreaterThan(0);
+  });
+
+  it('unfinished admissions count against the room the caller gives (ARGV[2]), until admit-done-6 finishes them', async () => {
+    const sale = await makeSale(s, { stock: 20 });
+    await joinAll(s, sale, names(8));
+    await primed(sale, 30);
+    const first = await admit(s, sale, 3);
+    expect(first.count).toBe(3);
+    // The caller read the pools before these units were taken: its room of 3 is already spoken for.
+    expect((await admit(s, sale, 3)).count).toBe(0);
+    expect((await admit(s, sale, 4)).count).toBe(1);
+    const [a] = first.list;
+    await s.inventory.take(sale.id, a!.pool, a!.holdId, a!.buyer, 60);
+    expect(await scripts.admitDone(sale.k, sale.lease, a!.buyer, a!.holdId, 'held')).toBe('held');
+    // Three unfinished now (two of the first call, one of the second): a room of 4 admits one.
+    expect((await admit(s, sale, 4)).count).toBe(1);
+    expect(await s.redis.hlen(sale.k.admitting)).toBe(4);
   });
 
   it('batch cap: no more than ARGV[3] per call; maxNew 0 admits nobody', async () => {
@@ -69,7 +122,7 @@ describe('admit-6.lua', () => {
     const sale = await makeSale(s, { stock: 10, pools: 2 });
     await joinAll(s, sale, names(3));
     await primed(sale, 30);
-    const r = parseAdmit(await scripts.admit(sale.k, 100, 100, 'n1', [1, 0]));
+    const r = parseAdmit(await scripts.admit(sale.k, sale.lease, 100, 100, 'n1', [1, 0]));
     expect(r.list.map((a) => [a.buyer, a.pool])).toEqual([['w1', 0]]);
     expect(await waitingLine(s, sale.k)).toEqual(['w2', '2', 'w3', '3']);
     expect(await recordField(s, sale.k, 'w2', 'state')).toBe('waiting');
@@ -136,7 +189,7 @@ describe('admit-6.lua', () => {
       // A full bucket, so only the sale's state can be what stops admissions.
       await s.redis.hset(sale.k.bucket, 'tokens', 1000, 'ts', await redisNow(s.redis));
       const before = await s.redis.hgetall(sale.k.bucket);
-      expect(await scripts.admit(sale.k, 100, 100, 'n', [5, 5])).toEqual([served, 0]);
+      expect(await scripts.admit(sale.k, sale.lease, 100, 100, 'n', [5, 5])).toEqual([served, 0]);
       expect(await waitingSize(s, sale.k)).toBe(waiting);
       expect(await s.redis.hgetall(sale.k.bucket)).toEqual(before);
       expect(await s.redis.hlen(sale.k.admitting)).toBe(0);
@@ -147,7 +200,7 @@ describe('admit-6.lua', () => {
   });
 });
 
-describe('admit-done-4.lua', () => {
+describe('admit-done-6.lua', () => {
   async function admitted(sale: TestSale, n: number) {
     return (await pollUntil(() => admit(s, sale, n), (r) => r.count === n, 3000, 10)).list;
   }
@@ -157,13 +210,14 @@ describe('admit-done-4.lua', () => {
     await joinAll(s, sale, ['a']);
     const [a] = await admitted(sale, 1);
     await s.inventory.take(sale.id, a!.pool, a!.holdId, 'a', 60);
-    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('held');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'a', a!.holdId, 'held')).toBe('held');
     expect(await recordField(s, sale.k, 'a', 'state')).toBe('holding');
     expect(await s.redis.hexists(sale.k.admitting, a!.holdId)).toBe(0);
     expect(await s.redis.hget(sale.k.sale, 'admitted')).toBe('1');
     expect(await scripts.join(sale.k, 'a', 'join')).toEqual(['holding', a!.holdId]);
+    expect(await s.redis.zscore(sale.k.admittingSince, a!.holdId)).toBeNull();
     // A second finish of the same admission is stale and counts nothing.
-    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('stale');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'a', a!.holdId, 'held')).toBe('stale');
     expect(await s.redis.hget(sale.k.sale, 'admitted')).toBe('1');
     await expectBalanced(s.inventory, sale.id, sale.pools);
   });
@@ -172,12 +226,12 @@ describe('admit-done-4.lua', () => {
     const sale = await makeSale(s);
     await joinAll(s, sale, names(3));
     const [a] = await admitted(sale, 1);
-    expect(await scripts.admitDone(sale.k, 'w1', a!.holdId, 'requeue')).toBe('requeued');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'w1', a!.holdId, 'requeue')).toBe('requeued');
     expect(await waitingLine(s, sale.k)).toEqual(['w1', '1', 'w2', '2', 'w3', '3']);
     expect(await record(s, sale.k, 'w1')).toEqual({ state: 'waiting', ticket: '1' });
     expect(await s.redis.hlen(sale.k.admitting)).toBe(0);
     expect(await scripts.join(sale.k, 'w1', 'join')).toEqual(['waiting', 1, 1]);
-    expect(await scripts.admitDone(sale.k, 'w1', a!.holdId, 'requeue')).toBe('stale');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'w1', a!.holdId, 'requeue')).toBe('stale');
     expect(await waitingSize(s, sale.k)).toBe(3);
     const [again] = await admitted(sale, 1);
     expect([again!.buyer, again!.ticket]).toEqual(['w1', 1]);
@@ -189,7 +243,7 @@ describe('admit-done-4.lua', () => {
     const [a] = await admitted(sale, 1);
     await s.inventory.take(sale.id, 0, a!.holdId, 'a', 60);
     expect(await scripts.leave(sale.k, 'a')).toEqual(['left']);
-    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('left');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'a', a!.holdId, 'held')).toBe('left');
     expect(await s.redis.hget(sale.k.sale, 'admitted')).toBeNull();
     expect(await s.inventory.release(sale.id, a!.holdId, '')).toBe('released');
     await expectBalanced(s.inventory, sale.id, 1);
@@ -203,18 +257,70 @@ describe('admit-done-4.lua', () => {
     await s.inventory.take(sale.id, 0, a!.holdId, 'a', 60);
     expect(await scripts.leave(sale.k, 'a')).toEqual(['left']);
     expect(await scripts.join(sale.k, 'a', 'join')).toEqual(['waiting', 2, 1]);
-    expect(await scripts.admitDone(sale.k, 'a', a!.holdId, 'held')).toBe('left');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'a', a!.holdId, 'held')).toBe('left');
     expect(await s.inventory.release(sale.id, a!.holdId, '')).toBe('released');
     expect(await record(s, sale.k, 'a')).toEqual({ state: 'waiting', ticket: '2' });
     expect(await s.inventory.stats(sale.id, 1)).toMatchObject({ available: 1, held: 0 });
     await expectBalanced(s.inventory, sale.id, 1);
   });
 
+  it("'fenced' unless ARGV[4] is the lease's value: the admission stays listed for the holder to finish", async () => {
+    const sale = await makeSale(s);
+    await joinAll(s, sale, ['a', 'b']);
+    const [a, b] = await admitted(sale, 2);
+    await s.inventory.take(sale.id, a!.pool, a!.holdId, 'a', 60);
+    // The lease passes to another owner while our caller is paused with both admissions in hand.
+    await s.redis.del(sale.k.lease);
+    const holder = (await scripts.lease(sale.k, 'host:2:holder', 60_000))!;
+    expect(await scripts.admitDone(sale.k, sale.lease, 'a', a!.holdId, 'held')).toBe('fenced');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'b', b!.holdId, 'requeue')).toBe('fenced');
+    expect(await s.redis.hgetall(sale.k.admitting)).toEqual({ [a!.holdId]: 'a', [b!.holdId]: 'b' });
+    expect(await s.redis.zcard(sale.k.admittingSince)).toBe(2);
+    expect(await recordField(s, sale.k, 'a', 'state')).toBe('admitting');
+    expect(await recordField(s, sale.k, 'b', 'state')).toBe('admitting');
+    expect(await s.redis.hget(sale.k.sale, 'admitted')).toBeNull();
+    // The holder finishes them: the unit the paused caller took is found (take is idempotent per hold id).
+    expect((await s.inventory.take(sale.id, a!.pool, a!.holdId, 'a', 60))?.created).toBe(false);
+    expect(await scripts.admitDone(sale.k, holder.value, 'a', a!.holdId, 'held')).toBe('held');
+    expect(await s.redis.hlen(sale.k.admitting)).toBe(1);
+  });
+
   it("'stale' for an admission that is not the buyer's", async () => {
     const sale = await makeSale(s);
     await joinAll(s, sale, ['a']);
-    expect(await scripts.admitDone(sale.k, 'a', 'hold_0_1_unknown', 'held')).toBe('stale');
-    expect(await scripts.admitDone(sale.k, 'nobody', 'hold_0_1_unknown', 'requeue')).toBe('stale');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'a', 'hold_0_1_unknown', 'held')).toBe('stale');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'nobody', 'hold_0_1_unknown', 'requeue')).toBe('stale');
     expect(await record(s, sale.k, 'a')).toEqual({ state: 'waiting', ticket: '1' });
+  });
+});
+
+describe('admitting-due-2.lua', () => {
+  it('lists admissions begun at least ARGV[1] ms ago (Redis clock), oldest first, at most ARGV[2]; finished ones drop out', async () => {
+    const sale = await makeSale(s, { stock: 20 });
+    await joinAll(s, sale, names(5));
+    const early = await pollUntil(() => admit(s, sale, 2), (r) => r.count === 2, 3000, 10);
+    await sleep(150);
+    const late = await pollUntil(() => admit(s, sale, 3), (r) => r.count === 1, 3000, 10);
+    const pairs = (l: { holdId: string; buyer: string }[]) => l.map((x) => [x.holdId, x.buyer]);
+    // Only the early ones are 100 ms old.
+    expect(pairs(await scripts.admittingDue(sale.k, 100, 10)).sort()).toEqual(early.list.map((a) => [a.holdId, a.buyer]).sort());
+    expect(await scripts.admittingDue(sale.k, 60_000, 10)).toEqual([]);
+    const all = await scripts.admittingDue(sale.k, 0, 10);
+    expect(all).toHaveLength(3);
+    expect(all[2]).toEqual({ holdId: late.list[0]!.holdId, buyer: late.list[0]!.buyer });
+    expect(await scripts.admittingDue(sale.k, 0, 1)).toHaveLength(1);
+    const [a] = early.list;
+    await s.inventory.take(sale.id, a!.pool, a!.holdId, a!.buyer, 60);
+    expect(await scripts.admitDone(sale.k, sale.lease, a!.buyer, a!.holdId, 'held')).toBe('held');
+    expect((await scripts.admittingDue(sale.k, 0, 10)).map((x) => x.holdId)).not.toContain(a!.holdId);
+    expect(await scripts.admittingDue(sale.k, 0, 10)).toHaveLength(2);
+  });
+
+  it('{} when nothing is unfinished; an index entry whose admission is gone is dropped, not listed', async () => {
+    const sale = await makeSale(s);
+    expect(await scripts.admittingDue(sale.k, 0, 10)).toEqual([]);
+    await s.redis.zadd(sale.k.admittingSince, 1, 'hold_0_1_gone');
+    expect(await scripts.admittingDue(sale.k, 0, 10)).toEqual([]);
+    expect(await s.redis.zcard(sale.k.admittingSince)).toBe(0);
   });
 });

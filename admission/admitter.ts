@@ -6,7 +6,7 @@ import { metrics } from '../shared/metrics.js';
 import { sumStats, type Inventory } from '../inventory/inventory-service.js';
 import { poolOfHold } from '../inventory/keys.js';
 import { saleKeys, salesIndexKey } from './keys.js';
-import { AdmissionScripts } from './scripts.js';
+import { AdmissionScripts, type Lease } from './scripts.js';
 import { SaleEvents, type BuyerFrame } from './sale-events.js';
 
 export interface AdmitterOptions {
@@ -15,6 +15,13 @@ export interface AdmitterOptions {
   leaseMs: number;
   /** Most admissions per sale per tick. */
   batch: number;
+  /**
+   * An admission still unfinished this long after it began is finished by the lease holder's tick
+   * (default: three ticks). The tick that begins an admission finishes it itself, so only abandoned
+   * ones are left by then; finishing one twice would be harmless (take is idempotent per hold id,
+   * admit-done answers 'stale') but costs round trips and a warning.
+   */
+  finishAfterMs?: number;
   log: Logger;
 }
 
@@ -34,7 +41,8 @@ export class Admitter {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly scripts: AdmissionScripts;
   private readonly events: SaleEvents;
-  private readonly leased = new Set<string>();
+  /** Sale id -> the lease value of our current holding of its lease. */
+  private readonly leased = new Map<string, string>();
   private readonly memo = new Map<string, SaleMemo>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -61,9 +69,9 @@ export class Admitter {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     while (this.running) await new Promise((r) => setTimeout(r, 5));
-    for (const id of this.leased) {
+    for (const [id, lease] of this.leased) {
       const k = saleKeys(this.prefix, id);
-      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, k.lease, this.owner).catch(() => {});
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, k.lease, lease).catch(() => {});
     }
     this.leased.clear();
   }
@@ -80,7 +88,10 @@ export class Admitter {
 
   async tickSale(saleId: string): Promise<void> {
     const k = saleKeys(this.prefix, saleId);
-    if ((await this.scripts.lease(k, this.owner, this.opts.leaseMs)) !== 1) {
+    // Every write below that counts on what this tick read is fenced by this holding's lease value:
+    // if the process pauses past the lease, they refuse when it wakes (admit-8, admit-done-6).
+    const lease = await this.scripts.lease(k, this.owner, this.opts.leaseMs);
+    if (!lease) {
       this.leased.delete(saleId);
       return;
     }
@@ -90,14 +101,11 @@ export class Admitter {
     if (!poolsS || healing === '1') return;
     const pools = Number(poolsS);
     const holdSeconds = Number(holdS);
-    if (!this.leased.has(saleId)) {
-      this.leased.add(saleId);
-      await this.recover(saleId, holdSeconds);
-    }
     metrics.admitterTicks.inc();
     const memo = this.memo.get(saleId) ?? { lastPublish: 0, lastServed: -1, window: [] };
     this.memo.set(saleId, memo);
-    const frames: { b: string; f: BuyerFrame }[] = [];
+    // Before the pools are read below: units these admissions take are then in that read.
+    const frames = await this.finishUnfinished(saleId, lease, holdSeconds);
 
     if (sealed !== '1' && Date.now() >= Number(startsS)) {
       for (let i = 0; i < 20; i++) {
@@ -108,6 +116,8 @@ export class Admitter {
       }
     }
 
+    // Not fenced: a hold past its deadline is expired by whoever sees it first (each once, in its
+    // pool's own script), and an expiry only lowers held, so a paused admitter doing it late is harmless.
     for (const e of await this.inventory.expireDue(saleId, pools)) {
       frames.push({ b: e.buyer, f: { type: 'hold_expired', holdId: e.holdId } });
       metrics.holdsExpired.inc({ sale: saleId });
@@ -129,13 +139,23 @@ export class Admitter {
     let served = memo.lastServed;
     if (status === 'active' && !isSoldOut) {
       const nonce = randomBytes(5).toString('hex');
-      const reply = await this.scripts.admit(k, maxNew, this.opts.batch, nonce, perPool.map((p) => p.available));
+      const reply = await this.scripts.admit(k, lease.value, maxNew, this.opts.batch, nonce, perPool.map((p) => p.available));
+      if (typeof reply === 'number') {
+        // AdmissionCode.NotLeaseHolder: our holding ended while this tick ran (a long pause), so its
+        // maxNew is stale and admit-8 admitted nobody.
+        this.leased.delete(saleId);
+        this.opts.log.warn({ sale: saleId, lease: lease.value }, 'admitter lease ended during its tick: admitted nobody');
+        // What it did finish or expire before is true, so its buyers are told, but not with a tick
+        // message: its served ticket may be older than the new holder's.
+        for (const f of frames) await this.events.toBuyer(saleId, f.b, f.f);
+        return;
+      }
       served = Number(reply[0]);
       const count = Number(reply[1]);
       const done = await Promise.all(
         Array.from({ length: count }, (_, i) => {
           const at = 2 + i * 4;
-          return this.finishAdmission(saleId, String(reply[at]), String(reply[at + 1]), Number(reply[at + 2]), holdSeconds);
+          return this.finishAdmission(saleId, lease, String(reply[at]), String(reply[at + 1]), Number(reply[at + 2]), holdSeconds);
         }),
       );
       for (const f of done) if (f) frames.push(f);
@@ -157,15 +177,23 @@ export class Admitter {
     }
   }
 
-  /** Takes the unit of one admission in its pool, then points the buyer at it (or re-queues them). */
-  private async finishAdmission(saleId: string, buyer: string, holdId: string, pool: number, holdSeconds: number): Promise<{ b: string; f: BuyerFrame } | null> {
+  /**
+   * Takes the unit of one admission in its pool, then points the buyer at it (or re-queues them).
+   * A stale caller (lease ended) may still take the unit: admit-8 counted this admission while it is
+   * listed, and it stays listed, since admit-done-6 refuses the stale caller ('fenced'), until the
+   * holder finishes it and finds that unit (take is idempotent per hold id).
+   */
+  private async finishAdmission(saleId: string, lease: Lease, buyer: string, holdId: string, pool: number, holdSeconds: number): Promise<{ b: string; f: BuyerFrame } | null> {
     const k = saleKeys(this.prefix, saleId);
-    const taken = await this.inventory.take(saleId, pool, holdId, buyer, holdSeconds);
+    // No unit in the pool: void the hold id before the buyer goes back to the queue, so no late take
+    // of it (another admitter, paused with it in hand) can hold a unit nobody points at or counts. If
+    // such a take got in first, the unit is this admission's after all.
+    const taken = (await this.inventory.take(saleId, pool, holdId, buyer, holdSeconds)) ?? (await this.inventory.voidHold(saleId, pool, holdId));
     if (!taken) {
-      await this.scripts.admitDone(k, buyer, holdId, 'requeue');
+      await this.scripts.admitDone(k, lease.value, buyer, holdId, 'requeue');
       return null;
     }
-    const outcome = await this.scripts.admitDone(k, buyer, holdId, 'held');
+    const outcome = await this.scripts.admitDone(k, lease.value, buyer, holdId, 'held');
     if (outcome === 'left') {
       await this.inventory.release(saleId, holdId, '');
       return null;
@@ -174,19 +202,28 @@ export class Admitter {
     return { b: buyer, f: { type: 'admitted', holdId, expiresAt: new Date(taken.deadline).toISOString() } };
   }
 
-  /** A new lease owner finishes admissions a crashed owner started (take is idempotent per hold id). */
-  private async recover(saleId: string, holdSeconds: number): Promise<void> {
-    const pending = await this.redis.hgetall(saleKeys(this.prefix, saleId).admitting);
-    const frames: { b: string; f: BuyerFrame }[] = [];
-    for (const [holdId, buyer] of Object.entries(pending)) {
+  /**
+   * Finishes admissions another tick began and did not finish (crash, lost lease, lost replies between
+   * admit-8 and the take): every one when this holding of the lease is new (they are a previous
+   * holder's, fenced now), else those older than the grace. Each tick, not only at a lease change, so
+   * no buyer stays 'admitting' for good; O(found) per tick.
+   */
+  private async finishUnfinished(saleId: string, lease: Lease, holdSeconds: number): Promise<{ b: string; f: BuyerFrame }[]> {
+    const k = saleKeys(this.prefix, saleId);
+    const isNew = this.leased.get(saleId) !== lease.value;
+    this.leased.set(saleId, lease.value);
+    const pending = isNew
+      ? Object.entries(await this.redis.hgetall(k.admitting)).map(([holdId, buyer]) => ({ holdId, buyer }))
+      : await this.scripts.admittingDue(k, this.opts.finishAfterMs ?? 3 * this.opts.tickMs, this.opts.batch);
+    if (pending.length === 0) return [];
+    const done = await Promise.all(pending.map(({ holdId, buyer }) => {
       const pool = poolOfHold(holdId);
-      if (pool === null) continue;
-      const f = await this.finishAdmission(saleId, buyer, holdId, pool, holdSeconds);
-      if (f) frames.push(f);
-    }
-    if (frames.length > 0) {
-      this.opts.log.warn({ sale: saleId, finished: frames.length }, 'finished admissions of a previous admitter');
-      for (const f of frames) await this.events.toBuyer(saleId, f.b, f.f);
-    }
+      // A hold id naming no pool (admit-8 never makes one) has no unit: back to the queue.
+      if (pool === null) return this.scripts.admitDone(k, lease.value, buyer, holdId, 'requeue').then(() => null);
+      return this.finishAdmission(saleId, lease, buyer, holdId, pool, holdSeconds);
+    }));
+    const frames = done.filter((f): f is { b: string; f: BuyerFrame } => f !== null);
+    this.opts.log.warn({ sale: saleId, unfinished: pending.length, admitted: frames.length }, 'finished admissions another tick began');
+    return frames;
   }
 }

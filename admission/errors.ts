@@ -5,6 +5,8 @@ export enum AdmissionCode {
   SaleNotFound = -1,
   SaleEnded = -2,
   SoldOut = -6,
+  /** admit-8: the caller's lease is no longer the sale's (a paused admitter woke up). Never sent to a buyer. */
+  NotLeaseHolder = -7,
 }
 
 export type AdmissionErrorCode = 'sale_not_found' | 'sale_ended' | 'sold_out';

@@ -16,8 +16,14 @@ export interface SaleKeys {
   /** Sorted set buyer -> ticket: admitted buyers put back at the front (no unit after all). */
   requeued: string;
   bucket: string;
+  /** Hash: hold id -> buyer, admissions begun by admit-8 and not finished yet. */
   admitting: string;
+  /** Sorted set: hold id -> when admit-8 began it (ms), so abandoned admissions are found in O(found). */
+  admittingSince: string;
+  /** The admitter lease: '<owner>:<fencing token>', expiring. */
   lease: string;
+  /** Counter of the lease's fencing tokens (no expiry: tokens only grow). */
+  leaseToken: string;
   /** Prefix of the per-buyer orders sets (scripts build the name from it). */
   ordersPrefix: string;
   channel: string;
@@ -34,7 +40,9 @@ export function saleKeys(prefix: string, saleId: string): SaleKeys {
     requeued: `${base}requeued`,
     bucket: `${base}bucket`,
     admitting: `${base}admitting`,
+    admittingSince: `${base}admitting-since`,
     lease: `${base}lease`,
+    leaseToken: `${base}lease-token`,
     ordersPrefix: `${base}o:`,
     channel: `${base}events`,
     orders: (buyerId: string) => `${base}o:${buyerId}`,

@@ -55,7 +55,7 @@ describe('leave-4.lua', () => {
     expect(await scripts.join(sale.k, 'a1', 'status')).toEqual(['admitting', a.holdId]);
     expect(await scripts.leave(sale.k, 'a1')).toEqual(['left']);
     expect(await s.inventory.take(sale.id, a.pool, a.holdId, 'a1', 60)).toMatchObject({ created: true });
-    expect(await scripts.admitDone(sale.k, 'a1', a.holdId, 'held')).toBe('left');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'a1', a.holdId, 'held')).toBe('left');
     expect(await s.inventory.release(sale.id, a.holdId, '')).toBe('released');
     expect(await s.inventory.stats(sale.id, sale.pools)).toMatchObject({ available: 2, held: 0 });
     await expectBalanced(s.inventory, sale.id, sale.pools);

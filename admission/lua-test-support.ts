@@ -24,27 +24,37 @@ export interface TestSaleOptions {
   prequeueKey: string;
   /** Seal at once (default: when startsAt has passed). */
   seal: boolean;
+  /** Take the sale's admitter lease for the test (default true; false for tests that run an Admitter). */
+  takeLease: boolean;
 }
 
 export interface TestSale extends TestSaleOptions {
   id: string;
   k: SaleKeys;
+  /** The test's lease value, which the fenced scripts (admit-8, admit-done-6) are given; '' without. */
+  lease: string;
 }
+
+/** The owner id of the lease the tests hold (as an Admitter's owner id would be). */
+export const TEST_OWNER = 'test-host:1:lua-tests';
 
 export async function makeSale(s: Services, over: Partial<TestSaleOptions> = {}): Promise<TestSale> {
   const now = Date.now();
   const o: TestSaleOptions = {
     stock: 10, pools: 2, startsAt: now - 1000, endsAt: now + 3600_000, status: 'active', admitPerSecond: 1000,
-    maxActiveHolds: 1000, holdSeconds: 60, perBuyerLimit: 1, prequeueKey: randomBytes(16).toString('hex'), seal: (over.startsAt ?? now - 1000) <= now, ...over,
+    maxActiveHolds: 1000, holdSeconds: 60, perBuyerLimit: 1, prequeueKey: randomBytes(16).toString('hex'), seal: (over.startsAt ?? now - 1000) <= now, takeLease: true, ...over,
   };
   const id = uniqueId('sale');
   const k = saleKeys(s.prefix, id);
   const scripts = new AdmissionScripts(s.redis);
-  const { seal, stock, ...fields } = o;
+  const { seal, stock, takeLease, ...fields } = o;
   expect(await scripts.putSale(k, 'create', fields)).toBe(1);
   await s.inventory.initPools(id, stock, o.pools);
   if (seal) expect(await scripts.seal(k, 1000)).toBe(1);
-  return { ...o, id, k };
+  // An hour: no test outlives it, so the tests' admit and admit-done calls are never fenced by accident.
+  const held = takeLease ? await scripts.lease(k, TEST_OWNER, 3600_000) : null;
+  if (takeLease) expect(held).not.toBeNull();
+  return { ...o, id, k, lease: held?.value ?? '' };
 }
 
 /** The pre-queue score join-4.lua gives a buyer: the first 52 bits of sha1(key:buyer). */
@@ -63,8 +73,9 @@ export interface Admission {
   ticket: number;
 }
 
-/** Reads admit-6.lua's flat reply. */
-export function parseAdmit(reply: (string | number)[]): { served: number; count: number; list: Admission[] } {
+/** Reads admit-8.lua's flat reply (fails the test on a code). */
+export function parseAdmit(reply: (string | number)[] | number): { served: number; count: number; list: Admission[] } {
+  if (typeof reply === 'number') throw new Error(`admit-8 answered ${reply}`);
   const count = Number(reply[1]);
   const list: Admission[] = [];
   for (let i = 0; i < count; i++) {
@@ -78,7 +89,7 @@ export function parseAdmit(reply: (string | number)[]): { served: number; count:
 /** One admit call with the pools' real free counts (as the admitter reads them). */
 export async function admit(s: Services, sale: TestSale, maxNew = 1000, batch = 1000) {
   const free = (await s.inventory.poolStats(sale.id, sale.pools)).map((p) => p.available);
-  return parseAdmit(await s.room.scripts.admit(sale.k, maxNew, batch, randomBytes(4).toString('hex'), free));
+  return parseAdmit(await s.room.scripts.admit(sale.k, sale.lease, maxNew, batch, randomBytes(4).toString('hex'), free));
 }
 
 /**
@@ -94,7 +105,7 @@ export async function admitAndHold(s: Services, sale: TestSale, want: number) {
     for (const a of r.list) {
       const taken = await s.inventory.take(sale.id, a.pool, a.holdId, a.buyer, sale.holdSeconds);
       expect(taken?.created).toBe(true);
-      expect(await s.room.scripts.admitDone(sale.k, a.buyer, a.holdId, 'held')).toBe('held');
+      expect(await s.room.scripts.admitDone(sale.k, sale.lease, a.buyer, a.holdId, 'held')).toBe('held');
       list.push(a);
     }
     return list.length;

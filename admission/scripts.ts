@@ -30,6 +30,15 @@ function decodeJoinReply(r: string | number): Reply {
   }
 }
 
+/**
+ * One holding of a sale's admitter lease: its fencing token, and the lease value ('<owner>:<token>')
+ * that the fenced scripts compare with the lease's current value.
+ */
+export interface Lease {
+  token: number;
+  value: string;
+}
+
 /** The only module that knows the key order and argument packing of the admission scripts. */
 export class AdmissionScripts {
   constructor(readonly redis: RedisClient) {
@@ -52,14 +61,27 @@ export class AdmissionScripts {
   seal(k: SaleKeys, chunk: number) {
     return runScript<number>(this.redis, 'admSeal', [k.sale, k.buyers, k.pre, k.line], [chunk]);
   }
-  admit(k: SaleKeys, maxNew: number, batch: number, nonce: string, freePerPool: number[]) {
-    return runScript<(string | number)[]>(this.redis, 'admAdmit', [k.sale, k.buyers, k.line, k.requeued, k.bucket, k.admitting], [maxNew, batch, nonce, freePerPool.length, ...freePerPool]);
+  /** `{served, count, buyer, holdId, pool, ticket, ...}`, or -7 (AdmissionCode.NotLeaseHolder) when `lease` is not the sale's lease. */
+  admit(k: SaleKeys, lease: string, maxNew: number, batch: number, nonce: string, freePerPool: number[]) {
+    return runScript<(string | number)[] | number>(this.redis, 'admAdmit',
+      [k.sale, k.buyers, k.line, k.requeued, k.bucket, k.admitting, k.admittingSince, k.lease],
+      [lease, maxNew, batch, nonce, freePerPool.length, ...freePerPool]);
   }
-  admitDone(k: SaleKeys, buyer: string, holdId: string, outcome: 'held' | 'requeue') {
-    return runScript<string>(this.redis, 'admAdmitDone', [k.sale, k.buyers, k.admitting, k.requeued], [buyer, holdId, outcome]);
+  admitDone(k: SaleKeys, lease: string, buyer: string, holdId: string, outcome: 'held' | 'requeue') {
+    return runScript<'held' | 'requeued' | 'left' | 'stale' | 'fenced'>(this.redis, 'admAdmitDone',
+      [k.sale, k.buyers, k.admitting, k.requeued, k.admittingSince, k.lease], [buyer, holdId, outcome, lease]);
   }
-  lease(k: SaleKeys, owner: string, ttlMs: number) {
-    return runScript<number>(this.redis, 'admLease', [k.lease], [owner, ttlMs]);
+  /** Admissions begun at least `graceMs` ago and not finished, oldest first, at most `limit`. */
+  async admittingDue(k: SaleKeys, graceMs: number, limit: number): Promise<{ holdId: string; buyer: string }[]> {
+    const flat = await runScript<string[]>(this.redis, 'admAdmittingDue', [k.admitting, k.admittingSince], [graceMs, limit]);
+    const out: { holdId: string; buyer: string }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ holdId: flat[i]!, buyer: flat[i + 1]! });
+    return out;
+  }
+  /** Takes or renews the sale's admitter lease for `owner`: the holding, or null if another owner has it. */
+  async lease(k: SaleKeys, owner: string, ttlMs: number): Promise<Lease | null> {
+    const token = await runScript<number>(this.redis, 'admLease', [k.lease, k.leaseToken], [owner, ttlMs]);
+    return token > 0 ? { token, value: `${owner}:${token}` } : null;
   }
   putSale(k: SaleKeys, mode: 'create' | 'update' | 'heal', fields: Record<string, string | number>) {
     return runScript<number>(this.redis, 'admPutSale', [k.sale], [mode, ...Object.entries(fields).flat()]);

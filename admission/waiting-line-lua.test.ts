@@ -3,7 +3,7 @@ import { checkedServices, pollUntil, redisNow } from '../inventory/lua-test-supp
 import { admit, joinAll, makeSale, record, waitingLine, type TestSale } from './lua-test-support.js';
 
 // The waiting line's layout: one field of the sale's `buyers` hash per buyer and one `ticket:buyer`
-// entry per place in a list, stale entries of leavers skipped by admit-6, the re-queued in front.
+// entry per place in a list, stale entries of leavers skipped by admit-8, the re-queued in front.
 const s = checkedServices();
 const scripts = s.room.scripts;
 
@@ -13,7 +13,8 @@ async function admitted(sale: TestSale, n: number) {
 
 describe('the waiting line', () => {
   it('costs no key per buyer: 300 buyers live in a fixed handful of the sale\'s keys', async () => {
-    const sale = await makeSale(s);
+    // No admitter lease (its two keys are the sale's, not a buyer's): nobody is admitted here.
+    const sale = await makeSale(s, { takeLease: false });
     await joinAll(s, sale, Array.from({ length: 300 }, (_, i) => `m${i}`));
     await scripts.leave(sale.k, 'm7');
     const keys: string[] = [];
@@ -59,7 +60,7 @@ describe('the waiting line', () => {
     await joinAll(s, sale, ['w1', 'w2', 'w3', 'w4', 'w5']);
     const first = await pollUntil(() => admit(s, sale, 3), (r) => r.count === 3, 3000, 10);
     // Finished in reverse order, as concurrent finishes may be.
-    for (const a of [...first.list].reverse()) expect(await scripts.admitDone(sale.k, a.buyer, a.holdId, 'requeue')).toBe('requeued');
+    for (const a of [...first.list].reverse()) expect(await scripts.admitDone(sale.k, sale.lease, a.buyer, a.holdId, 'requeue')).toBe('requeued');
     expect(await waitingLine(s, sale.k)).toEqual(['w1', '1', 'w2', '2', 'w3', '3', 'w4', '4', 'w5', '5']);
     const again = await pollUntil(() => admit(s, sale, 4), (r) => r.count === 4, 3000, 10);
     expect(again.list.map((a) => a.buyer)).toEqual(['w1', 'w2', 'w3', 'w4']);
@@ -70,7 +71,7 @@ describe('the waiting line', () => {
     const sale = await makeSale(s);
     await joinAll(s, sale, ['r1', 'r2']);
     const [a] = await admitted(sale, 1);
-    expect(await scripts.admitDone(sale.k, 'r1', a!.holdId, 'requeue')).toBe('requeued');
+    expect(await scripts.admitDone(sale.k, sale.lease, 'r1', a!.holdId, 'requeue')).toBe('requeued');
     expect(await scripts.leave(sale.k, 'r1')).toEqual(['left']);
     expect(await s.redis.exists(sale.k.requeued)).toBe(0);
     expect((await admitted(sale, 10)).map((x) => x.buyer)).toEqual(['r2']);

@@ -4,7 +4,7 @@ import { redisUrl, testPrefix, uniqueId } from '../tests/helpers/env.js';
 import { Inventory } from './inventory-service.js';
 import { checkEveryStep, checkedServices, expectBalanced, redisNow, waitPast } from './lua-test-support.js';
 
-// rebuild-pool-3 (which also creates new pools), take-4 and restock-1 against the real Redis; every code their headers list.
+// rebuild-pool-3 (which also creates new pools), take-4, void-hold-1 and restock-1 against the real Redis; every code their headers list.
 // The pool equation is checked after every inventory script call of every test.
 const s = checkedServices();
 const inv = s.inventory;
@@ -140,6 +140,20 @@ describe('take-4.lua', () => {
     await expectBalanced(inv, saleId, 1);
   });
 
+  it('-2 for a hold id voided after an earlier take of it found the pool empty, even once units are back', async () => {
+    const { saleId, k } = await pool(0);
+    const id = inv.holdId(0, 'late');
+    expect(await inv.take(saleId, 0, id, 'buyer', 60)).toBeNull();
+    expect(await inv.voidHold(saleId, 0, id)).toBeNull();
+    await inv.restock(saleId, 1, 2);
+    // A paused admitter retrying this take after the buyer was re-queued gets nothing.
+    expect(await inv.scripts.take(k, id, 'buyer', 60)).toBe(-2);
+    expect(await inv.stats(saleId, 1)).toMatchObject({ stock: 2, available: 2, held: 0 });
+    // Other ids take the units as usual.
+    expect((await inv.take(saleId, 0, inv.holdId(0, 'other'), 'buyer-2', 60))?.created).toBe(true);
+    await expectBalanced(inv, saleId, 1);
+  });
+
   it('last unit: two takers on two connections race for one unit and exactly one wins', async () => {
     const { saleId, k } = await pool(1);
     const other = createRedis(redisUrl(), { name: 'test-racer' });
@@ -194,6 +208,35 @@ describe('take-4.lua', () => {
     expect(await inv2.stats(saleId, 1)).toMatchObject({ available: 2, held: 0, expired: 1, released: 1 });
     await expectBalanced(inv2, saleId, 1);
     expect(steps2.violations).toEqual([]);
+  });
+});
+
+describe('void-hold-1.lua', () => {
+  it('0: the id is void, and nothing else changes (no counter, no deadline, not a hold anyone sees)', async () => {
+    const { saleId, k } = await pool(1);
+    const id = inv.holdId(0, 'gone');
+    const before = await inv.stats(saleId, 1);
+    expect(await inv.scripts.voidHold(k, id)).toBe(0);
+    expect(await inv.redis.hgetall(k.hold(id))).toEqual({ state: 'void' });
+    expect(await inv.stats(saleId, 1)).toEqual(before);
+    expect(await inv.getHold(saleId, id)).toBeNull();
+    expect(await inv.listHolds(saleId, 1)).toEqual([]);
+    expect(await inv.redis.exists(k.deadlines, k.holds)).toBe(0);
+    expect(await inv.scripts.take(k, id, 'buyer', 60)).toBe(-2);
+    // Already void: 0 again.
+    expect(await inv.scripts.voidHold(k, id)).toBe(0);
+    await expectBalanced(inv, saleId, 1);
+  });
+
+  it('{deadline, 0} when a unit was taken under the id first: the hold stays, as a repeated take would answer', async () => {
+    const { saleId, k } = await pool(1);
+    const id = inv.holdId(0, 'first');
+    const [deadline] = (await inv.scripts.take(k, id, 'buyer', 60)) as [number, number];
+    expect(await inv.scripts.voidHold(k, id)).toEqual([deadline, 0]);
+    expect(await inv.voidHold(saleId, 0, id)).toEqual({ deadline, created: false });
+    expect(await inv.getHold(saleId, id)).toMatchObject({ state: 'held', buyer: 'buyer', deadline });
+    expect(await inv.stats(saleId, 1)).toMatchObject({ available: 0, held: 1 });
+    await expectBalanced(inv, saleId, 1);
   });
 });
 

@@ -111,6 +111,16 @@ export class Inventory {
     return { deadline: Number(deadline), created: created === 1 };
   }
 
+  /**
+   * After `take` found the pool empty: makes sure no unit is ever taken under `holdId` (a late retry
+   * of the take answers null too), unless one was taken meanwhile, which is then returned as `take`
+   * would. The admitter calls it before putting the buyer back in the queue.
+   */
+  async voidHold(saleId: string, pool: number, holdId: string): Promise<{ deadline: number; created: false } | null> {
+    const r = await this.scripts.voidHold(this.keys(saleId, pool), holdId);
+    return r === 0 ? null : { deadline: Number(r[0]), created: false };
+  }
+
   holdId(pool: number, unique: string): string {
     return makeHoldId(pool, unique);
   }

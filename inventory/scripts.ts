@@ -38,6 +38,9 @@ export class InventoryScripts {
   take(k: PoolKeys, holdId: string, buyer: string, holdSeconds: number) {
     return runScript<[number, number] | number>(this.redis, 'invTake', [k.pool, k.hold(holdId), k.deadlines, k.holds], [buyer, holdSeconds]);
   }
+  voidHold(k: PoolKeys, holdId: string) {
+    return runScript<[number, number] | 0>(this.redis, 'invVoidHold', [k.hold(holdId)], []);
+  }
   beginPay(k: PoolKeys, holdId: string, buyer: string) {
     return runScript<number>(this.redis, 'invBeginPay', [k.pool, k.hold(holdId), k.deadlines, k.paying], [buyer]);
   }

@@ -7,14 +7,17 @@
   ARGV[1] buyer id   ARGV[2] hold seconds
   Returns {deadline_ms, 1} when created; {deadline_ms, 0} when this hold id already existed (a retried
   admission: idempotent, nothing taken twice);
-  -1 pool missing, -2 pool empty.
+  -1 pool missing, -2 pool empty, or this hold id was voided (void-hold-1: an earlier take of it found
+  the pool empty and its admission gave it up; a late retry must not take a unit that came back since).
 ]]
 --@include now-ms
 -- Seven redis calls: the pool's counters are read and written once each (HMGET, HSET), and the
 -- hold's existence is read from its 'state' field, which every hold has from birth.
 local pool = redis.call('HMGET', KEYS[1], 'available', 'held')
 if not pool[1] then return -1 end
-if redis.call('HGET', KEYS[2], 'state') then
+local state = redis.call('HGET', KEYS[2], 'state')
+if state == 'void' then return -2 end
+if state then
   return {tonumber(redis.call('HGET', KEYS[2], 'deadline')), 0}
 end
 local available = tonumber(pool[1])

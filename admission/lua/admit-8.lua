@@ -1,23 +1,42 @@
 --[[
   One admitter tick: refills the sale's token bucket and moves the first n waiters to 'admitting',
-  n = min(tokens, ARGV[1], ARGV[2]), giving each a hold id in a pool that has a free unit. The units
-  themselves are taken by the caller in each pool's own slot (inventory take, idempotent per hold id);
-  the 'admitting' hash is the durable list of that work, so a crashed admitter's successor finishes it.
+  n = min(tokens, ARGV[2] - unfinished admissions, ARGV[3]), giving each a hold id in a pool that has
+  a free unit. The units themselves are taken by the caller in each pool's own slot (inventory take,
+  idempotent per hold id); the 'admitting' hash is the durable list of that work, so the lease holder
+  finishes it if the admitter that began it does not (crash, lost lease, lost replies).
   Waiters come in ticket order: first the re-queued (their tickets are older than anything still in the
   line), then the line. A line entry whose buyer left, or left and joined again with a later ticket,
   is stale and skipped: there are no more of those than leavers, so a tick costs O(admitted + leavers).
+
+  Fencing: ARGV[2] and the free units come from the caller's reads. They are sound only if nobody else
+  admitted since, which holds while the caller's holding of the lease lasts (only its holder admits or
+  finishes admissions). So the call admits nothing unless ARGV[1] is still the lease's value: a caller
+  paused between its reads and this call, whose lease meanwhile expired (and maybe went to another
+  process, which admitted on fresher reads), is refused.
+  Unfinished admissions (entries of KEYS[6]) count against ARGV[2]: a unit may still be taken for each
+  of them after the caller's read of the pools (by a paused admitter that wakes, or the holder's own
+  finishing of abandoned admissions). An entry leaves KEYS[6] only in admit-done-6, which is fenced
+  too, and only once its unit is taken or its hold id voided (inventory void-hold: no unit can ever be
+  taken under it). So every unit taken after the caller's read is one of this call's admissions or one
+  counted here, and held + paying stays within maxActiveHolds.
+
   KEYS[1] sale hash   KEYS[2] buyers hash   KEYS[3] waiting line list   KEYS[4] re-queued zset
-  KEYS[5] token bucket hash   KEYS[6] admitting hash
-  ARGV[1] most admissions allowed now = min(maxActiveHolds - active holds, free units), by the caller
-  ARGV[2] batch size cap   ARGV[3] nonce making hold ids unique   ARGV[4] pool count P
-  ARGV[5 .. 4+P] free units of each pool, read by the caller (only the admitter takes units, so
-          these can only have grown since)
+  KEYS[5] token bucket hash   KEYS[6] admitting hash (hold id -> buyer)
+  KEYS[7] admitting-since zset (hold id -> when admitted, ms)   KEYS[8] lease key
+  ARGV[1] the caller's lease value ('<owner>:<token>', from lease-2)
+  ARGV[2] most admissions allowed by the caller's reads = min(maxActiveHolds - (held + paying),
+          free units), read after the caller got its lease
+  ARGV[3] batch size cap   ARGV[4] nonce making hold ids unique   ARGV[5] pool count P
+  ARGV[6 .. 5+P] free units of each pool, read by the caller (only the lease holder's admissions take
+          units, so these can only have grown since, less what the unfinished admissions take)
   Returns {served ticket, count, buyer1, holdId1, pool1, ticket1, buyer2, ...}.
+  -7 the caller does not hold the lease under ARGV[1] (nothing changes).
 ]]
 --@include now-ms
 --@include call-in-slices
 -- Stale entries skipped per call at most, so a crowd leaving at once cannot make one call long.
 local MAX_SKIPPED = 5000
+if redis.call('GET', KEYS[8]) ~= ARGV[1] then return -7 end
 local sale = redis.call('HMGET', KEYS[1], 'status', 'sealed', 'endsAt', 'admitPerSecond', 'served')
 local served = tonumber(sale[5] or 0)
 local now = now_ms()
@@ -28,15 +47,16 @@ local b = redis.call('HMGET', KEYS[5], 'tokens', 'ts')
 local tokens = tonumber(b[1] or 0)
 local ts = tonumber(b[2] or now)
 tokens = math.min(cap, tokens + math.max(0, now - ts) * rate / 1000)
-local n = math.min(math.floor(tokens), tonumber(ARGV[1]), tonumber(ARGV[2]))
-local pools = tonumber(ARGV[4])
+local room = tonumber(ARGV[2]) - redis.call('HLEN', KEYS[6])
+local n = math.min(math.floor(tokens), room, tonumber(ARGV[3]))
+local pools = tonumber(ARGV[5])
 local free = {}
-for i = 0, pools - 1 do free[i] = tonumber(ARGV[5 + i]) end
+for i = 0, pools - 1 do free[i] = tonumber(ARGV[6 + i]) end
 local out = {served, 0}
 local count = 0
 local skipped = 0
 local full = false
-local records, admitting = {}, {}
+local records, admitting, since = {}, {}, {}
 
 local poolName = {}
 for p = 0, pools - 1 do poolName[p] = tostring(p) end
@@ -57,13 +77,15 @@ local function try(buyer, ticketStr, rec)
   end
   if pool == nil then return false end
   free[pool] = free[pool] - 1
-  local holdId = 'hold_' .. poolName[pool] .. '_' .. ticketStr .. '_' .. ARGV[3]
+  local holdId = 'hold_' .. poolName[pool] .. '_' .. ticketStr .. '_' .. ARGV[4]
   -- Explicit indexes: `#t` is a search in Lua 5.1, and this runs once per admission.
   local r, o = count * 2, 2 + count * 4
   records[r + 1] = buyer
   records[r + 2] = 'a:' .. ticketStr .. ':' .. holdId
   admitting[r + 1] = holdId
   admitting[r + 2] = buyer
+  since[r + 1] = now
+  since[r + 2] = holdId
   out[o + 1] = buyer
   out[o + 2] = holdId
   out[o + 3] = pool
@@ -113,6 +135,7 @@ end
 if #records > 0 then
   call_in_slices('HSET', KEYS[2], records, 1000)
   call_in_slices('HSET', KEYS[6], admitting, 1000)
+  call_in_slices('ZADD', KEYS[7], since, 1000)
 end
 redis.call('HSET', KEYS[5], 'tokens', tostring(tokens - count), 'ts', now)
 redis.call('HSET', KEYS[1], 'served', served)

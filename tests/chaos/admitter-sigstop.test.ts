@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, type RedisClient } from '../../shared/redis.js';
+import { Inventory } from '../../inventory/inventory-service.js';
+import { saleKeys } from '../../admission/keys.js';
+import { redisUrl, uniqueId } from '../helpers/env.js';
+import { startStack, type Proc, type Stack } from '../helpers/stack.js';
+import { sampleHolds } from '../helpers/hold-sampler.js';
+import { StoppingProxy } from '../helpers/stopping-proxy.js';
+import type { BuyerSocket, Frame } from '../helpers/buyer.js';
+import { pollUntil, sleep } from '../../inventory/lua-test-support.js';
+import { Buyers, createSale, expectCleanAudit, waitSettled } from '../e2e/kit.js';
+
+// A real stack of two gateways, each running an admitter. The gateway whose admitter holds the sale's
+// lease is stopped with SIGSTOP for 3 s (the lease lasts 2 s), then continued, while a crowd joins.
+// The stop is placed, not random: a proxy between the gateways and Redis stops the holder the moment
+// it has sent its tick's read of the pools (maxNew = maxActiveHolds, nobody held yet), so it wakes
+// with that read in hand after the other gateway has taken the lease and filled the holds. Payments
+// wait until after the stop, so the holds stay full meanwhile. A separate Redis client samples the
+// pools all along.
+
+const STOP_MS = 3000;
+const MAX_ACTIVE = 5;
+const STOCK = 30;
+const BUYERS = 40;
+
+let stack: Stack;
+let proxy: StoppingProxy;
+let redis: RedisClient;
+beforeAll(async () => {
+  const direct = new URL(redisUrl());
+  proxy = await new StoppingProxy(direct.hostname, Number(direct.port || 6379)).start();
+  // Only the gateways (and so their admitters) talk to Redis through the proxy.
+  stack = await startStack({ gateways: 2, env: { REDIS_URL: proxy.urlFor(redisUrl()) }, workerEnv: { REDIS_URL: redisUrl() } });
+  redis = createRedis(redisUrl(), { name: 'test-chaos-sampler' });
+});
+afterAll(async () => {
+  // A test that failed between SIGSTOP and SIGCONT must not leave a stopped process behind.
+  for (const g of stack?.gateways ?? []) g.child.kill('SIGCONT');
+  redis?.disconnect();
+  await stack?.close();
+  await proxy?.close();
+});
+
+/** The gateway whose admitter holds the sale's lease: its value is '<hostname>:<pid>:<random>:<token>'. */
+async function leaseHolder(saleId: string): Promise<Proc | undefined> {
+  const v = await redis.get(saleKeys(stack.prefix, saleId).lease);
+  const pid = Number(v?.split(':')[1]);
+  return stack.gateways.find((g) => g.child.pid === pid);
+}
+
+type End = 'order_confirmed' | 'sold_out' | 'hold_expired' | 'stuck';
+
+/** A shopper: joins, and pays once admitted, but not before `payGate` opens. */
+async function shop(b: BuyerSocket, payGate: Promise<void>, timeoutMs = 90_000): Promise<End> {
+  const until = Date.now() + timeoutMs;
+  let at = b.frames.length;
+  let holdId: string | undefined;
+  b.send({ type: 'join' });
+  for (;;) {
+    let f: Frame;
+    try {
+      f = await b.next(() => true, Math.max(1, until - Date.now()), at);
+    } catch {
+      return 'stuck';
+    }
+    at = b.frames.indexOf(f, at) + 1;
+    if (f.type === 'admitted') {
+      holdId = f.holdId as string;
+      await payGate;
+      b.send({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
+    } else if (f.type === 'payment_failed' && f.retryable && f.holdId === holdId) {
+      b.send({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
+    } else if (f.type === 'order_confirmed' || (f.type === 'hold_expired' && f.holdId === holdId)) {
+      return f.type;
+    } else if (f.type === 'sold_out' && !holdId) {
+      return 'sold_out';
+    }
+  }
+}
+
+describe('the gateway holding the admitter lease is SIGSTOPped past its lease', () => {
+  it('held + paying never passes maxActiveHolds, every buyer ends, nothing is left admitting', async () => {
+    const sale = await createSale(stack, { stock: STOCK, pools: 2, maxActiveHolds: MAX_ACTIVE, admitPerSecond: 20, holdSeconds: 60 });
+    const inventory = new Inventory(redis, stack.prefix);
+    const sampling = sampleHolds(redis, inventory, sale.id, 2);
+    const buyers = new Buyers(stack);
+    let openGate!: () => void;
+    const payGate = new Promise<void>((r) => (openGate = r));
+    try {
+      const sockets = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyers.connect(sale.id, uniqueId('buyer'), i % 2)));
+      const holder = (await pollUntil(() => leaseHolder(sale.id), (g) => g !== undefined, 10_000, 10))!;
+      const other = stack.gateways.find((g) => g !== holder)!;
+
+      // SIGSTOP the holder at its next read of the pools; then the crowd joins.
+      const poolRead = new RegExp(`hmget\\r\\n\\$\\d+\\r\\n${inventory.keys(sale.id, 0).pool.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\r\\n`, 'i');
+      const stoppedAt = await proxy.stopAfter(holder.child.pid!, poolRead);
+      let outcomes: Promise<End[]> | undefined;
+      try {
+        outcomes = Promise.all(sockets.map((b) => shop(b, payGate)));
+        // The other gateway's admitter takes the lease once the stopped one's expires, and fills the holds.
+        await pollUntil(() => leaseHolder(sale.id), (g) => g === other, STOP_MS - 200, 10);
+        await pollUntil(async () => sampling.seen.maxActive, (n) => n >= MAX_ACTIVE, Math.max(1, STOP_MS - (Date.now() - stoppedAt)), 10);
+        await sleep(Math.max(0, STOP_MS - (Date.now() - stoppedAt)));
+      } finally {
+        holder.child.kill('SIGCONT');
+      }
+      // The woken admitter's tick runs with its read from before the stop, holds still full.
+      await sleep(1000);
+      openGate();
+
+      const ends = await outcomes;
+      await waitSettled(stack, sale.id);
+      const seen = await sampling.stop();
+      const count = (end: End) => ends.filter((e) => e === end).length;
+      console.log(`admitter-sigstop: ${seen.samples} samples, max held+paying ${seen.maxActive}, min available ${seen.minAvailable}; ` +
+        `${count('order_confirmed')} orders, ${count('sold_out')} sold out, ${count('hold_expired')} expired, ${count('stuck')} stuck`);
+
+      expect(seen.broken).toEqual([]);
+      expect(seen.maxActive).toBeLessThanOrEqual(MAX_ACTIVE);
+      expect(seen.minAvailable).toBeGreaterThanOrEqual(0);
+      expect(count('stuck')).toBe(0);
+      expect(count('order_confirmed')).toBe(STOCK);
+      expect(count('sold_out')).toBe(BUYERS - STOCK);
+      expect(await redis.hlen(saleKeys(stack.prefix, sale.id).admitting)).toBe(0);
+      await expectCleanAudit(stack, sale.id, { sold: STOCK, held: 0, paying: 0 });
+    } finally {
+      openGate();
+      await sampling.stop();
+      await buyers.closeAll();
+    }
+  });
+});
