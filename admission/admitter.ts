@@ -95,9 +95,10 @@ export class Admitter {
       this.leased.delete(saleId);
       return;
     }
-    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut] = await this.redis.hmget(
-      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut');
-    if (!poolsS) return;
+    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut, healing] = await this.redis.hmget(
+      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut', 'healing');
+    // A sale being healed from the ledger (SaleHealer) admits nobody until its pools are whole again.
+    if (!poolsS || healing === '1') return;
     const pools = Number(poolsS);
     const holdSeconds = Number(holdS);
     metrics.admitterTicks.inc();
@@ -123,6 +124,9 @@ export class Admitter {
     }
 
     const perPool = await this.inventory.poolStats(saleId, pools);
+    // Every pool has stock >= 1 (pools <= stock): a pool reading 0 is missing from Redis, and nothing
+    // may be concluded from it (least of all sold out) until the Redis guard has healed the sale.
+    if (perPool.some((p) => p.stock === 0)) return;
     const total = sumStats(perPool);
     // Sold out only when nothing is free and nothing is held or paying that could come back.
     const isSoldOut = total.available + total.held + total.paying === 0;

@@ -19,7 +19,9 @@ export type SaleEvent =
   | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame }[] }
   | { t: 'buyer'; b: string; f: BuyerFrame }
   | { t: 'state'; state: string }
-  | { t: 'sealed' };
+  | { t: 'sealed' }
+  /** The sale's Redis copy was healed from the ledger: gateways resync their sockets of the sale. */
+  | { t: 'healed'; generation: number };
 
 const buyerEvent = (buyer: string, frame: BuyerFrame): SaleEvent => ({ t: 'buyer', b: buyer, f: frame });
 

@@ -57,6 +57,8 @@ export interface Sale {
   perBuyerLimit: number;
   status: SaleStatus;
   prequeueKey: string;
+  /** Set while the sale cannot be reconciled with Redis: paused, and `resume` is refused. */
+  quarantine?: { reason: string; since: string };
 }
 
 export interface SaleStats {

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../shared/db.js';
 import type { RedisClient } from '../shared/redis.js';
-import type { Inventory, PoolStats } from '../inventory/inventory-service.js';
-import type { LedgerHold } from '../inventory/scripts.js';
+import type { Logger } from '../shared/logger.js';
+import { splitUnits, type Inventory, type PoolStats } from '../inventory/inventory-service.js';
+import { InventoryError } from '../inventory/errors.js';
+import { lossReason, SaleHealer, type HealResult } from './sale-healer.js';
 import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
 import { SaleEvents } from './sale-events.js';
-import { SaleStore } from './sale-store.js';
+import { SaleStore, type LedgerMarks } from './sale-store.js';
 import { saleState, type Sale, type SaleInput, type SalePatch, type SaleStats, type SaleStatus } from './sale-schema.js';
 
 export class SaleExistsError extends Error {
@@ -36,10 +38,12 @@ export class SaleService {
   readonly store: SaleStore;
   readonly scripts: AdmissionScripts;
   readonly events: SaleEvents;
-  constructor(readonly db: Db, readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory) {
+  readonly healer: SaleHealer;
+  constructor(readonly db: Db, readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory, log?: Logger) {
     this.store = new SaleStore(db);
     this.scripts = new AdmissionScripts(redis);
     this.events = new SaleEvents(redis, prefix);
+    this.healer = new SaleHealer({ db, redis, prefix, inventory, store: this.store, scripts: this.scripts, events: this.events, fieldsOf: redisFields }, log);
   }
 
   async create(input: SaleInput, now = Date.now()): Promise<Sale> {
@@ -56,49 +60,50 @@ export class SaleService {
     };
     const stored = await this.store.insert(sale);
     if (!stored) throw new SaleExistsError(`a sale with id ${sale.id} exists`);
-    await this.ensureRedis(stored);
+    // A new sale's copy is its first generation: settings, then its pools (empty of holds).
+    const k = saleKeys(this.prefix, stored.id);
+    await this.scripts.putSale(k, 'create', { ...redisFields(stored), gen: 1, runId: (await this.healer.runId()) ?? '' });
+    await this.inventory.healPools(stored.id, splitUnits(stored.stock, stored.pools), [], 1);
+    await this.redis.sadd(salesIndexKey(this.prefix), stored.id);
     return stored;
   }
 
-  /** Makes sure Redis has the sale and its pools; rebuilds them from the Postgres ledger if not. */
-  async ensureRedis(sale: Sale): Promise<void> {
-    const k = saleKeys(this.prefix, sale.id);
-    const created = await this.scripts.putSale(k, 'create', redisFields(sale));
-    if (created === 1) {
-      const ledger = await this.ledger(sale.id);
-      await this.inventory.rebuildPools(sale.id, sale.pools, [sale.stock - ledger.restocked, ...ledger.restocks], ledger.holds);
-      if (ledger.holds.filter((h) => h.state === 'sold').length >= sale.stock) await this.redis.hset(k.sale, 'soldOut', '1');
-      for (const h of ledger.holds) if (h.state === 'sold') await this.redis.sadd(k.orders(h.buyer), h.holdId);
+  /**
+   * Makes sure Redis has the sale as the ledger says: heals it from Postgres when its copy is missing,
+   * of another generation or behind the ledger (SaleHealer). A quarantined sale is only marked paused.
+   */
+  async ensureRedis(sale: Sale): Promise<HealResult | null> {
+    if (sale.quarantine) {
+      await this.healer.heal(sale.id, 'forced');
+      return null;
     }
-    await this.redis.sadd(salesIndexKey(this.prefix), sale.id);
+    const reason = lossReason(await this.marksOf(sale), await this.healer.readMarks(sale.id, sale.pools), await this.healer.runId());
+    if (reason === null) {
+      await this.redis.sadd(salesIndexKey(this.prefix), sale.id);
+      return null;
+    }
+    return this.healer.heal(sale.id, reason);
   }
 
-  /** What the Postgres ledger says of a sale's units: restocks, orders, and payments still in flight. */
-  private async ledger(saleId: string): Promise<{ restocks: number[]; restocked: number; holds: LedgerHold[] }> {
-    const restocks = await this.db.query<{ quantity: number }>('SELECT quantity FROM restocks WHERE sale_id = $1 ORDER BY id', [saleId]);
-    const orders = await this.db.query<{ buyer_id: string; hold_id: string; id: string }>('SELECT id, buyer_id, hold_id FROM orders WHERE sale_id = $1', [saleId]);
-    // Payments still in flight: money may move, so their units stay out of the pool (paying) until
-    // reconciliation settles them.
-    const inflight = await this.db.query<{ buyer_id: string; hold_id: string; attempt_no: number }>(
-      `SELECT DISTINCT ON (hold_id) hold_id, buyer_id, attempt_no FROM payment_attempts a WHERE sale_id = $1 AND status = 'pending'
-         AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = a.hold_id) ORDER BY hold_id, attempt_no DESC`,
-      [saleId],
-    );
-    const q = restocks.rows.map((r) => r.quantity);
-    return {
-      restocks: q,
-      restocked: q.reduce((x, y) => x + y, 0),
-      holds: [
-        ...orders.rows.map((o) => ({ holdId: o.hold_id, buyer: o.buyer_id, state: 'sold' as const, orderId: o.id })),
-        ...inflight.rows.map((a) => ({ holdId: a.hold_id, buyer: a.buyer_id, state: 'paying' as const, attempts: a.attempt_no })),
-      ],
-    };
+  private async marksOf(sale: Sale): Promise<LedgerMarks> {
+    const all = await this.store.ledgerMarks(sale.id);
+    return all[0] ?? { id: sale.id, pools: sale.pools, generation: 0, quarantined: false, stock: [], sold: [] };
   }
 
-  /** Loads every sale of Postgres into Redis (start of every process; cheap when they are there). */
-  async loadAll(): Promise<Sale[]> {
+  /**
+   * Loads every sale of Postgres into Redis (start of every process; cheap when they are there). One
+   * sale that cannot be loaded is quarantined or left to the Redis guard; the others load, and the
+   * process starts either way.
+   */
+  async loadAll(log?: Logger): Promise<Sale[]> {
     const sales = await this.store.list();
-    for (const s of sales) await this.ensureRedis(s);
+    for (const s of sales) {
+      try {
+        await this.ensureRedis(s);
+      } catch (err) {
+        log?.error({ err, sale: s.id }, 'could not load the sale into Redis; the Redis guard retries');
+      }
+    }
     return sales;
   }
 
@@ -171,6 +176,14 @@ export class SaleService {
     if (!current) return null;
     // An ended sale stays ended: resuming it would reopen a closed shop window.
     if (current.status === 'ended' && status !== 'ended') throw new SaleConflictError('this sale has ended and cannot be paused or resumed');
+    if (current.quarantine && status === 'active') {
+      // Only a ledger that fits its stock again (a restock moved the fence) lifts the quarantine.
+      if ((await this.healer.heal(id, 'forced')).outcome === 'quarantined') {
+        throw new SaleQuarantinedError(`this sale is quarantined (${current.quarantine.reason}) until its ledger fits its stock`);
+      }
+      await this.store.clearQuarantine(id);
+      await this.scripts.putSale(saleKeys(this.prefix, id), 'update', { quarantine: '0' });
+    }
     const updated = await this.store.update(id, { status });
     if (!updated) return null;
     await this.scripts.putSale(saleKeys(this.prefix, id), 'update', { status });
@@ -181,7 +194,13 @@ export class SaleService {
   async restock(id: string, quantity: number): Promise<Sale | null> {
     const updated = await this.store.restock(id, quantity);
     if (!updated) return null;
-    await this.inventory.restock(id, updated.pools, quantity);
+    // The ledger has the units now (stock and fence). A pool Redis lost (or a quarantined sale's,
+    // never written) gets them from the ledger at its heal instead.
+    if (!updated.quarantine) {
+      await this.inventory.restock(id, updated.pools, quantity).catch((err: unknown) => {
+        if (!(err instanceof InventoryError && err.code === 'hold_not_found')) throw err;
+      });
+    }
     await this.redis.hset(saleKeys(this.prefix, id).sale, 'soldOut', '0');
     await this.events.publish(id, { t: 'state', state: (await this.stats(updated)).state });
     return updated;
@@ -190,4 +209,8 @@ export class SaleService {
 
 export class SaleConflictError extends Error {
   override name = 'SaleConflictError';
+}
+
+export class SaleQuarantinedError extends Error {
+  override name = 'SaleQuarantinedError';
 }

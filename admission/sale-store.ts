@@ -1,13 +1,18 @@
+import type pg from 'pg';
 import type { Db } from '../shared/db.js';
+import { splitUnits } from '../inventory/pool-split.js';
 import type { Sale, SaleStatus } from './sale-schema.js';
 
 const COLUMNS = `id, name, sku, price_amount, currency, stock, pools, starts_at, ends_at, admit_per_second,
+  max_active_holds, hold_seconds, per_buyer_limit, status, prequeue_key, quarantine_reason, quarantined_at`;
+
+const INSERT_COLUMNS = `id, name, sku, price_amount, currency, stock, pools, starts_at, ends_at, admit_per_second,
   max_active_holds, hold_seconds, per_buyer_limit, status, prequeue_key`;
 
 interface Row {
   id: string; name: string; sku: string; price_amount: number; currency: string; stock: number; pools: number;
   starts_at: Date; ends_at: Date; admit_per_second: number; max_active_holds: number; hold_seconds: number;
-  per_buyer_limit: number; status: SaleStatus; prequeue_key: string;
+  per_buyer_limit: number; status: SaleStatus; prequeue_key: string; quarantine_reason: string | null; quarantined_at: Date | null;
 }
 
 function toSale(r: Row): Sale {
@@ -16,20 +21,36 @@ function toSale(r: Row): Sale {
     pools: r.pools, startsAt: r.starts_at.toISOString(), endsAt: r.ends_at.toISOString(),
     admitPerSecond: r.admit_per_second, maxActiveHolds: r.max_active_holds, holdSeconds: r.hold_seconds,
     perBuyerLimit: r.per_buyer_limit, status: r.status, prequeueKey: r.prequeue_key,
+    ...(r.quarantine_reason ? { quarantine: { reason: r.quarantine_reason, since: r.quarantined_at!.toISOString() } } : {}),
   };
+}
+
+/** A restock that would leave a pool with more orders than stock (only a sale oversold before the fence). */
+export class SaleOversoldError extends Error {
+  override name = 'SaleOversoldError';
 }
 
 /** Postgres rows of sales: the durable copy of every sale's settings and stock. */
 export class SaleStore {
   constructor(readonly db: Db) {}
 
-  /** Inserts; returns null when the id exists (the caller answers 409). */
+  /**
+   * Inserts the sale and its pools' fence rows (sale_pools: each pool's share of the stock, nothing
+   * sold) in one statement, so no sale exists without its fence; returns null when the id exists (the
+   * caller answers 409).
+   */
   async insert(s: Sale): Promise<Sale | null> {
     const r = await this.db.query<Row>(
-      `INSERT INTO sales (${COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
-       ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+      `WITH sale AS (
+         INSERT INTO sales (${INSERT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+         ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}
+       ), fence AS (
+         INSERT INTO sale_pools (sale_id, pool, stock)
+         SELECT sale.id, share.n - 1, share.units FROM sale, unnest($16::int[]) WITH ORDINALITY AS share(units, n)
+       )
+       SELECT * FROM sale`,
       [s.id, s.name, s.sku, s.price.amount, s.price.currency, s.stock, s.pools, s.startsAt, s.endsAt,
-        s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey],
+        s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey, splitUnits(s.stock, s.pools)],
     );
     return r.rows[0] ? toSale(r.rows[0]) : null;
   }
@@ -62,7 +83,10 @@ export class SaleStore {
     return r.rows[0] ? toSale(r.rows[0]) : null;
   }
 
-  /** Grows stock and records the restock in the ledger, in one transaction. */
+  /**
+   * Grows stock, records the restock and moves the fence (each pool's stock grows by its share, split
+   * as the Redis pools split it) in one transaction.
+   */
   async restock(id: string, quantity: number): Promise<Sale | null> {
     const c = await this.db.connect();
     try {
@@ -73,6 +97,22 @@ export class SaleStore {
         return null;
       }
       await c.query('INSERT INTO restocks (sale_id, quantity) VALUES ($1, $2)', [id, quantity]);
+      // The pool rows are locked in pool order, the order the settlement's fence statement locks them
+      // in: a restock and a batch of orders wait for each other, never both ways.
+      const pools = await c.query<{ pool: number; stock: number; sold: number }>('SELECT pool, stock, sold FROM sale_pools WHERE sale_id = $1 ORDER BY pool FOR UPDATE', [id]);
+      const share = splitUnits(quantity, r.rows[0].pools);
+      // A pool oversold before the fence existed (kept by the NOT VALID check) may be written again
+      // only once it holds as many units as orders; one this restock does not touch stays as it is.
+      const short = pools.rows.find((p) => (share[p.pool] ?? 0) > 0 && p.sold > p.stock + share[p.pool]!);
+      if (short) {
+        throw new SaleOversoldError(`pool ${short.pool} of sale ${id} holds ${short.sold} orders for a stock of ${short.stock} (sold before the ledger's fence existed); `
+          + `a restock of ${quantity} adds ${share[short.pool] ?? 0} units to it: restock enough to cover every pool's orders`);
+      }
+      await c.query(
+        `UPDATE sale_pools p SET stock = p.stock + share.units FROM unnest($2::int[]) WITH ORDINALITY AS share(units, n)
+         WHERE p.sale_id = $1 AND p.pool = share.n - 1 AND share.units > 0`,
+        [id, share],
+      );
       await c.query('COMMIT');
       return toSale(r.rows[0]);
     } catch (err) {
@@ -82,4 +122,62 @@ export class SaleStore {
       c.release();
     }
   }
+
+  /**
+   * Pauses a sale that cannot be reconciled with Redis and says why; the first reason and time stay
+   * (the operator sees since when). Returns the sale as stored.
+   */
+  async quarantine(id: string, reason: string, q: Pick<pg.PoolClient, 'query'> = this.db): Promise<Sale | null> {
+    const r = await q.query<Row>(
+      `UPDATE sales SET status = CASE WHEN status = 'ended' THEN status ELSE 'paused' END,
+         quarantine_reason = COALESCE(quarantine_reason, left($2, 500)), quarantined_at = COALESCE(quarantined_at, now()), updated_at = now()
+       WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, reason],
+    );
+    return r.rows[0] ? toSale(r.rows[0]) : null;
+  }
+
+  /** Lifts a quarantine (the sale stays paused until the operator resumes it). */
+  async clearQuarantine(id: string): Promise<void> {
+    await this.db.query('UPDATE sales SET quarantine_reason = NULL, quarantined_at = NULL, updated_at = now() WHERE id = $1', [id]);
+  }
+
+  /**
+   * Takes the sale's row lock for a heal of its Redis copy, or null when another process holds it
+   * (that process is healing the sale now: one heal at a time, and nobody waits for it).
+   */
+  async lockForHeal(c: pg.PoolClient, id: string): Promise<{ sale: Sale; generation: number; stock: number[]; sold: number[] } | null> {
+    const r = await c.query<Row & { redis_generation: string }>(`SELECT ${COLUMNS}, redis_generation FROM sales WHERE id = $1 FOR UPDATE SKIP LOCKED`, [id]);
+    if (!r.rows[0]) return null;
+    const p = await c.query<{ stock: number; sold: number }>('SELECT stock, sold FROM sale_pools WHERE sale_id = $1 ORDER BY pool', [id]);
+    return { sale: toSale(r.rows[0]), generation: Number(r.rows[0].redis_generation), stock: p.rows.map((x) => x.stock), sold: p.rows.map((x) => x.sold) };
+  }
+
+  async setGeneration(c: pg.PoolClient, id: string, generation: number): Promise<void> {
+    await c.query('UPDATE sales SET redis_generation = $2 WHERE id = $1 AND redis_generation < $2', [id, generation]);
+  }
+
+  /**
+   * What the Redis guard compares with Redis, for every sale in one statement: the generation Redis
+   * should carry and each pool's stock and sold units as the fence counts them.
+   */
+  async ledgerMarks(saleId?: string): Promise<LedgerMarks[]> {
+    const r = await this.db.query<{ id: string; pools: number; generation: string; quarantined: boolean; stock: number[]; sold: number[] }>(
+      `SELECT s.id, s.pools, s.redis_generation AS generation, s.quarantine_reason IS NOT NULL AS quarantined,
+         array_agg(p.stock ORDER BY p.pool) AS stock, array_agg(p.sold ORDER BY p.pool) AS sold
+       FROM sales s JOIN sale_pools p ON p.sale_id = s.id WHERE $1::text IS NULL OR s.id = $1 GROUP BY s.id`,
+      [saleId ?? null],
+    );
+    return r.rows.map((x) => ({ id: x.id, pools: x.pools, generation: Number(x.generation), quarantined: x.quarantined, stock: x.stock, sold: x.sold }));
+  }
+}
+
+export interface LedgerMarks {
+  id: string;
+  pools: number;
+  generation: number;
+  quarantined: boolean;
+  /** Per pool, in pool order. */
+  stock: number[];
+  sold: number[];
 }

@@ -83,7 +83,7 @@ export class AdmissionScripts {
     const token = await runScript<number>(this.redis, 'admLease', [k.lease, k.leaseToken], [owner, ttlMs]);
     return token > 0 ? { token, value: `${owner}:${token}` } : null;
   }
-  putSale(k: SaleKeys, mode: 'create' | 'update', fields: Record<string, string | number>) {
+  putSale(k: SaleKeys, mode: 'create' | 'update' | 'heal', fields: Record<string, string | number>) {
     return runScript<number>(this.redis, 'admPutSale', [k.sale], [mode, ...Object.entries(fields).flat()]);
   }
   /**

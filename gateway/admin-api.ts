@@ -2,7 +2,8 @@ import type { TemplatedApp, HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { z } from 'zod';
 import { metrics } from '../shared/metrics.js';
 import { saleInput, salePatch, restockInput, publicSale, type Sale } from '../admission/sale-schema.js';
-import { SaleConflictError, SaleExistsError } from '../admission/sale-service.js';
+import { SaleConflictError, SaleExistsError, SaleQuarantinedError } from '../admission/sale-service.js';
+import { SaleOversoldError } from '../admission/sale-store.js';
 import { auditSale } from '../settlement/audit.js';
 import { listDeadLetters, replayDeadLetter } from '../settlement/dead-letters.js';
 import { adminChecker } from './auth.js';
@@ -95,7 +96,8 @@ export function mountAdminApi(app: TemplatedApp, ctx: Context): void {
 export function toHttpError(err: unknown, ctx: Context): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof SaleExistsError) return new ApiError('sale_exists', err.message);
-  if (err instanceof SaleConflictError) return new ApiError('sale_conflict', err.message);
+  if (err instanceof SaleConflictError || err instanceof SaleOversoldError) return new ApiError('sale_conflict', err.message);
+  if (err instanceof SaleQuarantinedError) return new ApiError('quarantined', err.message);
   if (err instanceof RangeError) return new ApiError('invalid_request', err.message);
   ctx.log.error({ err }, 'operator request failed');
   return new ApiError('internal');

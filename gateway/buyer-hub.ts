@@ -26,6 +26,8 @@ export interface SocketData {
   closed: boolean;
   phase: Phase;
   ticket: number;
+  /** The hold this socket was last told of ('' if none): after a heal it may be gone from Redis. */
+  holdId: string;
   lastPosition: number;
   /** clockMs() of the last position sent. */
   lastPositionAt: number;
@@ -54,7 +56,7 @@ const NEVER = -1e9;
 
 export function newSocketData(saleId: string, buyer: string): SocketData {
   return {
-    saleId, buyer, closed: false, phase: 'none', ticket: 0, lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(),
+    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(),
   };
 }
 
@@ -225,6 +227,7 @@ export class BuyerHub {
       const startsIn = sale ? (Date.parse(sale.startsAt) - Date.now()) / 1000 : 0;
       const r = renderView(view, rate, startsIn);
       this.setPhase(ws, r.phase, r.ticket);
+      if ('holdId' in view && !d.closed) d.holdId = view.holdId;
       if (r.frame) {
         if (r.frame.type === 'queued') {
           d.lastPosition = r.frame.position as number;
@@ -287,6 +290,7 @@ export class BuyerHub {
       const d = ws.getUserData();
       d.seq++;
       this.setPhase(ws, phase);
+      if (typeof frame.holdId === 'string') d.holdId = frame.holdId;
       this.sendRaw(ws, text);
     });
   }
@@ -317,6 +321,16 @@ export class BuyerHub {
         }
         this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
         return;
+      case 'healed':
+        // The sale's Redis copy was rebuilt from the ledger: what a socket was told may be gone.
+        this.ctx.saleCache.forget(saleId);
+        this.openFrames.forget(saleId);
+        this.sockets.forSale(saleId, (ws) => {
+          const { phase } = ws.getUserData();
+          if (phase === 'pre' || phase === 'queued' || phase === 'holding') this.enqueue(ws, () => this.resync(ws));
+        });
+        this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
+        return;
       case 'sealed':
         // The pre-queue became tickets: each pre-queued socket reads its ticket once.
         this.sockets.forSale(saleId, (ws) => {
@@ -324,6 +338,20 @@ export class BuyerHub {
         });
         return;
     }
+  }
+
+  /**
+   * After a heal: a buyer whose hold vanished with the lost copy is told it ended (the unit went back
+   * to the pool); a waiter whose place vanished is given one again (join is idempotent: a place the
+   * copy kept is the same place); everyone else gets their state as the copy now says.
+   */
+  private async resync(ws: Ws): Promise<void> {
+    const d = ws.getUserData();
+    const { phase, holdId } = d;
+    const view = await this.ctx.room.status(d.saleId, d.buyer);
+    if (view.kind === 'none' && phase === 'holding' && holdId !== '') return this.toBuyer(d.saleId, d.buyer, { type: 'hold_expired', holdId });
+    if (view.kind === 'none' && (phase === 'queued' || phase === 'pre')) return this.answer(ws, () => this.ctx.room.join(d.saleId, d.buyer));
+    return this.answer(ws, () => Promise.resolve(view));
   }
 
   /**

@@ -68,7 +68,7 @@ export function createContext(config: Config, log: Logger): Context {
   const queueRedis = createQueueRedis(config.REDIS_URL, 'gateway-queues');
   const db = createDb(config.DATABASE_URL, 20);
   const inventory = new Inventory(redis, prefix);
-  const sales = new SaleService(db, redis, prefix, inventory);
+  const sales = new SaleService(db, redis, prefix, inventory, log);
   return {
     config,
     log,

@@ -15,6 +15,7 @@ export const ERRORS = {
   method_not_allowed: [405, 'this method is not allowed on this path'],
   sale_exists: [409, 'a sale with this id exists'],
   sale_conflict: [409, 'the sale is not in a state that allows this'],
+  quarantined: [409, 'the sale is quarantined until its ledger and Redis are reconciled'],
   payment_in_progress: [409, 'a payment for this hold is being taken'],
   already_sold: [409, 'this hold is already paid'],
   hold_ended: [409, 'this hold has expired or was given up'],

@@ -28,6 +28,8 @@ export interface SaleLive {
   projectedSellOutAt: string | null;
   /** When this gateway first saw the sale sold out (cleared by a restock). */
   soldOutAt: string | null;
+  /** Set while the sale cannot be reconciled with the ledger (the console shows a banner). */
+  quarantine: { reason: string; since: string } | null;
 }
 
 const RATE_WINDOW_MS = 10_000;
@@ -211,6 +213,7 @@ export class LiveStats {
       holdsByAge: holdsByAge(active, sale.holdSeconds, now),
       projectedSellOutAt: projectSellOut(stats, soldRate, now),
       soldOutAt: soldOutAt === undefined ? null : new Date(soldOutAt).toISOString(),
+      quarantine: sale.quarantine ?? null,
     };
   }
 }

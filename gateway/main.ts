@@ -3,6 +3,7 @@ import { createLogger } from '../shared/logger.js';
 import { migrate } from '../shared/db.js';
 import { fatal, onShutdown } from '../shared/process.js';
 import { Admitter } from '../admission/admitter.js';
+import { RedisGuard } from '../admission/redis-guard.js';
 import { loadNativeUws } from './uws.js';
 import { closeContext, createContext } from './context.js';
 import { startGateway } from './server.js';
@@ -24,7 +25,10 @@ try {
 }
 const ctx = createContext(config, log);
 // Every sale that exists now is in Redis and known, so its buyers upgrade on the synchronous path.
-for (const sale of await ctx.sales.loadAll()) ctx.saleCache.markKnown(sale.id);
+// A sale that cannot be loaded is quarantined or left to the guard: the gateway starts either way.
+for (const sale of await ctx.sales.loadAll(log)) ctx.saleCache.markKnown(sale.id);
+const guard = new RedisGuard(ctx.sales, log, config.REDIS_GUARD_MS);
+guard.start();
 const admitter = new Admitter(ctx.redis, config.REDIS_PREFIX, ctx.inventory, { tickMs: config.TICK_MS, leaseMs: 2000, batch: 1000, log });
 if (process.env.RUN_ADMITTER !== '0') admitter.start();
 const gateway = await startGateway(ctx);
@@ -34,5 +38,6 @@ process.send?.({ ready: true, port: gateway.port });
 onShutdown(log, async () => {
   await gateway.close();
   await admitter.stop();
+  await guard.stop();
   await closeContext(ctx);
 });

@@ -80,13 +80,13 @@ describe('rebuild-pool-3.lua', () => {
     expect(await inv.redis.exists(k.pool, k.holds, k.hold('hold_0_s1'), k.hold('hold_0_p1'))).toBe(0);
   });
 
-  it('Inventory.rebuildPools places each ledger unit in the pool its hold id names, restocks split as they happened', async () => {
+  it('Inventory.healPools places each ledger unit in the pool its hold id names', async () => {
     const saleId = uniqueId('sale');
-    await inv.rebuildPools(saleId, 2, [5, 3], [
+    await inv.healPools(saleId, [5, 3], [
       { holdId: 'hold_1_a', buyer: 'a', state: 'sold', orderId: 'ord_a' },
       { holdId: 'hold_1_b', buyer: 'b', state: 'paying' },
       { holdId: 'hold_0_c', buyer: 'c', state: 'sold', orderId: 'ord_c' },
-    ]);
+    ], 1);
     const [p0, p1] = await expectBalanced(inv, saleId, 2);
     expect(p0).toMatchObject({ stock: 5, sold: 1, paying: 0, available: 4 });
     expect(p1).toMatchObject({ stock: 3, sold: 1, paying: 1, available: 1 });

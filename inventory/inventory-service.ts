@@ -1,6 +1,7 @@
 import type { RedisClient } from '../shared/redis.js';
 import { checkReply, InventoryError } from './errors.js';
 import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
+import { splitUnits } from './pool-split.js';
 import { InventoryScripts, type LedgerHold, type Notice } from './scripts.js';
 
 export interface PoolStats {
@@ -33,11 +34,8 @@ export function sumStats(list: PoolStats[]): PoolStats {
   return total;
 }
 
-/** Splits `units` over `pools` as evenly as possible (the first pools get the remainder). */
-export function splitUnits(units: number, pools: number): number[] {
-  const base = Math.floor(units / pools);
-  return Array.from({ length: pools }, (_, i) => base + (i < units % pools ? 1 : 0));
-}
+/** Re-exported: the split lives in pool-split.ts, which the ledger's fence shares without Redis. */
+export { splitUnits };
 
 /**
  * Stock pools and holds. The pool hash is the truth for one slice of a sale's stock; every change to
@@ -60,26 +58,38 @@ export class Inventory {
     return { pool, k: this.keys(saleId, pool) };
   }
 
-  /** Creates the pools of a new sale with its stock split evenly (idempotent: existing pools stay). */
-  initPools(saleId: string, stock: number, pools: number): Promise<void> {
-    return this.rebuildPools(saleId, pools, [stock], []);
+  /** Creates the pools of a sale with its stock split evenly (idempotent: existing pools stay; tests and benches). */
+  async initPools(saleId: string, stock: number, pools: number): Promise<void> {
+    await Promise.all(splitUnits(stock, pools).map((units, i) => this.scripts.rebuildPool(this.keys(saleId, i), units, [])));
   }
 
   /**
-   * Recreates lost pools from the ledger: each pool's stock is its share of the initial stock plus its
-   * share of every restock (the same split as when they happened), and every sold or paying unit gets
-   * its hold record back in the pool its hold id names.
+   * Heals the sale's pools from the ledger (heal-pool-4.lua, one atomic step per pool): each pool gets
+   * the ledger's stock, its sold and paying units as the ledger says, and keeps the holds only Redis
+   * knows while units remain for them. `stock` is each pool's stock in the ledger; every ledger hold
+   * goes to the pool its hold id names. Returns the holds that had to expire (their buyers are told by
+   * the caller), or the pools the ledger cannot fit (more sold and paying units than stock: nothing
+   * was written to those).
    */
-  async rebuildPools(saleId: string, pools: number, stockSteps: number[], ledger: LedgerHold[]): Promise<void> {
-    const stock = new Array<number>(pools).fill(0);
-    for (const step of stockSteps) splitUnits(step, pools).forEach((u, i) => (stock[i]! += u));
-    const byPool = Array.from({ length: pools }, () => [] as LedgerHold[]);
+  async healPools(saleId: string, stock: number[], ledger: LedgerHold[], generation: number): Promise<{ expired: { holdId: string; buyer: string }[]; overfull: number[] }> {
+    const byPool = stock.map(() => [] as LedgerHold[]);
     for (const h of ledger) byPool[poolOfHold(h.holdId) ?? 0]?.push(h);
-    await Promise.all(byPool.map(async (holds, i) => {
-      if ((await this.scripts.rebuildPool(this.keys(saleId, i), stock[i]!, holds)) === -1) {
-        throw new Error(`ledger of sale ${saleId} has more units in pool ${i} than its stock ${stock[i]}`);
-      }
-    }));
+    const replies = await Promise.all(byPool.map((holds, i) => this.scripts.healPool(this.keys(saleId, i), stock[i]!, generation, holds)));
+    const expired: { holdId: string; buyer: string }[] = [];
+    const overfull: number[] = [];
+    replies.forEach((r, i) => {
+      if (typeof r === 'number') return void overfull.push(i);
+      for (let j = 1; j + 1 < r.length; j += 2) expired.push({ holdId: String(r[j]), buyer: String(r[j + 1]) });
+    });
+    return { expired, overfull };
+  }
+
+  /** What the Redis guard compares with the ledger, per pool: null for a pool Redis does not have. */
+  async poolMarks(saleId: string, pools: number): Promise<({ generation: number; stock: number; sold: number; paying: number } | null)[]> {
+    const rows = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.hmget(this.keys(saleId, i).pool, 'gen', 'stock', 'sold', 'paying')));
+    return rows.map(([gen, stock, sold, paying]) => (stock === null
+      ? null
+      : { generation: Number(gen ?? 0), stock: Number(stock), sold: Number(sold ?? 0), paying: Number(paying ?? 0) }));
   }
 
   async poolStats(saleId: string, pools: number): Promise<PoolStats[]> {

@@ -38,7 +38,7 @@ export async function expectBalanced(inv: Inventory, saleId: string, pools: numb
 export function checkEveryStep(inv: Inventory): { steps: number; violations: string[] } {
   const report = { steps: 0, violations: [] as string[] };
   const scripts = inv.scripts as unknown as Record<string, unknown>;
-  const names: (keyof InventoryScripts)[] = ['rebuildPool', 'take', 'voidHold', 'beginPay', 'settle', 'payFailed', 'release', 'expireDue', 'restock'];
+  const names: (keyof InventoryScripts)[] = ['rebuildPool', 'healPool', 'take', 'voidHold', 'beginPay', 'settle', 'payFailed', 'release', 'expireDue', 'restock'];
   for (const name of names) {
     const orig = (scripts[name] as (k: PoolKeys, ...rest: unknown[]) => Promise<unknown>).bind(inv.scripts);
     Object.defineProperty(scripts, name, {

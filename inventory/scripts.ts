@@ -31,6 +31,10 @@ export class InventoryScripts {
     const flat = holds.flatMap((h) => [h.holdId, h.buyer, h.state, h.orderId ?? '', h.attempts ?? 1]);
     return runScript<number>(this.redis, 'invRebuildPool', [k.pool, k.holds, k.paying], [k.holdPrefix, stock, ...flat]);
   }
+  healPool(k: PoolKeys, stock: number, generation: number, holds: LedgerHold[]) {
+    const flat = holds.flatMap((h) => [h.holdId, h.buyer, h.state, h.orderId ?? '', h.attempts ?? 1]);
+    return runScript<(string | number)[] | number>(this.redis, 'invHealPool', [k.pool, k.holds, k.deadlines, k.paying], [k.holdPrefix, stock, generation, ...flat]);
+  }
   take(k: PoolKeys, holdId: string, buyer: string, holdSeconds: number) {
     return runScript<[number, number] | number>(this.redis, 'invTake', [k.pool, k.hold(holdId), k.deadlines, k.holds], [buyer, holdSeconds]);
   }

@@ -46,4 +46,19 @@ describe('audit finds what is wrong, and only that', () => {
       expect.stringMatching(/^order ord_0_o_\w+ has hold hold_0_o_\w+ that is not sold in Redis$/),
     ]));
   });
+
+  it('the ledger\'s stock fence drifting from the orders of a pool is reported, and only that', async () => {
+    const sale = await s.sales.create(saleInput({ stock: 4, pools: 2 }));
+    const store = new PaymentStore(s.db);
+    const holdId = s.inventory.holdId(1, uniqueId('d').replace('-', '_'));
+    expect(await s.inventory.take(sale.id, 1, holdId, 'b1', 60)).not.toBeNull();
+    await s.inventory.beginPay(sale.id, holdId, 'b1');
+    const { row } = await store.ensureAttempt({ saleId: sale.id, holdId, buyer: 'b1', attemptNo: 1, paymentMethod: 'pm_card_visa', amount: 1, currency: 'eur', perBuyerLimit: 1 });
+    const r = await store.commitOrder(row, `pi_drift_${sale.id}`);
+    await s.inventory.settle(sale.id, holdId, r.kind === 'ordered' ? r.orderId : '');
+    expect(await audit(sale.id)).toMatchObject({ ok: true, problems: [], sold: 1, orders: 1 });
+    // A unit counted in pool 0 with no order behind it (a write outside the order statement).
+    await s.db.query('UPDATE sale_pools SET sold = sold + 1 WHERE sale_id = $1 AND pool = 0', [sale.id]);
+    expect(await audit(sale.id)).toMatchObject({ ok: false, problems: ['pool 0: ledger sold 1 != its orders 0 (fence drift)'] });
+  });
 });

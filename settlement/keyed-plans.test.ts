@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDb, KEYED_STATEMENT_SETTINGS, type Db } from '../shared/db.js';
 import { isolatedDatabase } from '../tests/helpers/env.js';
-import { MARK_CAPTURED } from './payment-store.js';
+import { COMMIT_ORDERS, MARK_CAPTURED } from './payment-store.js';
 
 // The plan Postgres caches for a group-commit statement: after five runs it settles on a generic plan,
 // costed with the table sizes of that moment. At the start of the first sale on a new database that
@@ -66,5 +66,30 @@ describe('planner settings of the settlement workers\' sessions', () => {
     expect(keyed.generic).toBeGreaterThan(0);
     expect(keyed.plan).toMatch(/Index Scan on orders_pkey|Index Scan using orders_pkey/);
     expect(keyed.plan).not.toMatch(/Seq Scan/);
+  });
+
+  it('keep the order statement with its stock fence on keys: every table reached by its index, none scanned whole', async () => {
+    const db = createDb(url, 1, KEYED_STATEMENT_SETTINGS);
+    pools.push(db);
+    const c = await db.connect();
+    try {
+      // The generic plan, as a session keeps it after its fifth run, costed on this young ledger.
+      await c.query('SET plan_cache_mode = force_generic_plan');
+      await c.query({ name: 'fs-commit-orders', text: COMMIT_ORDERS, values: [[], [], [], [], [], [], [], [], [], [], []] });
+      const explained = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE "fs-commit-orders"('{a}','{b}','{c}','{d}','{e}','{f}','{1}','{g}','{"{}"}','{0}','{0}')`);
+      const plan = explained.rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).not.toMatch(/Seq Scan|Hash Join|Merge Join/);
+      // Every index is entered by a key, never walked whole (as a subquery hashed from every order would).
+      const lines = plan.split('\n');
+      const unkeyed = lines.filter((l, i) => /Index Scan/.test(l) && !/Index Cond/.test(lines[i + 1] ?? ''));
+      expect(unkeyed).toEqual([]);
+      expect(plan).toMatch(/Index Scan using payment_attempts_pkey|Bitmap Index Scan on payment_attempts_pkey/);
+      expect(plan).toMatch(/Index Scan using orders_hold_id_key on orders/);
+      expect(plan).toMatch(/Index Scan using sale_pools_pkey on sale_pools/);
+      // The attempts are updated by key, not by walking every pending attempt.
+      expect(plan).not.toMatch(/payment_attempts_open/);
+    } finally {
+      c.release();
+    }
   });
 });

@@ -7,6 +7,8 @@ import { createQueueRedis, createRedis } from '../shared/redis.js';
 import { fatal, onShutdown } from '../shared/process.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { SaleStore } from '../admission/sale-store.js';
+import { SaleService } from '../admission/sale-service.js';
+import { RedisGuard } from '../admission/redis-guard.js';
 import { createStripe } from './stripe-client.js';
 import { PaymentStore } from './payment-store.js';
 import { PaymentProvider } from './payment-provider.js';
@@ -42,6 +44,8 @@ const worker = createPaymentWorker(blocking, deps, { concurrency: config.WORKER_
 const eventWorker = createStripeEventWorker(eventsBlocking, deps);
 const payments = createPaymentQueue(queueRedis, config.REDIS_PREFIX);
 const sales = new SaleStore(db);
+// Workers watch Redis too: a loss is found within REDIS_GUARD_MS even with no gateway running.
+const guard = new RedisGuard(new SaleService(db, redis, config.REDIS_PREFIX, deps.inventory, log), log, config.REDIS_GUARD_MS);
 const reconciler = new Reconciler(deps, db, payments, {
   afterMs: config.RECONCILE_AFTER_MS,
   deadLetterReleaseMs: config.DEAD_LETTER_RELEASE_MS,
@@ -51,6 +55,7 @@ const relay = new OutboxRelay(db, redis, config.REDIS_PREFIX, log);
 await Promise.all([worker.waitUntilReady(), eventWorker.waitUntilReady()]);
 reconciler.start(config.RECONCILE_INTERVAL_MS);
 relay.start(config.OUTBOX_POLL_MS);
+guard.start();
 log.info({ concurrency: config.WORKER_CONCURRENCY, pid: process.pid, stripe: config.STRIPE_API_URL ?? 'the real Stripe API' }, 'settlement worker ready');
 // Workers have no gateway port: Prometheus scrapes them here when METRICS_PORT is set.
 const metricsServer = config.METRICS_PORT === undefined ? undefined : createServer((req, res) => {
@@ -62,6 +67,7 @@ process.send?.({ ready: true });
 onShutdown(log, async () => {
   metricsServer?.close();
   relay.stop();
+  await guard.stop();
   await reconciler.stop();
   await Promise.all([worker.close(), eventWorker.close()]);
   await payments.close();

@@ -1,4 +1,5 @@
 import type { Db } from '../shared/db.js';
+import { poolOfHold } from '../inventory/keys.js';
 import type { PaymentJob } from './payment-job.js';
 import { idempotencyKey } from './payment-job.js';
 import { pgRowError, StatementBatcher } from './statement-batcher.js';
@@ -48,7 +49,23 @@ interface CommitInput {
   paymentIntentId: string;
 }
 
-export type CommitResult = { kind: 'ordered'; orderId: string; created: boolean } | { kind: 'refused'; status: AttemptStatus };
+/** `failure_reason` of an attempt the ledger's stock fence refused: its pool had no unit left. */
+export const SOLD_OUT = 'sold_out';
+
+/**
+ * `sold_out`: the ledger had no unit left in the hold's pool, so no order was written and the attempt
+ * is failed `sold_out` (`decided`: by this call; false when an earlier call decided it).
+ */
+export type CommitResult =
+  | { kind: 'ordered'; orderId: string; created: boolean }
+  | { kind: 'sold_out'; decided: boolean }
+  | { kind: 'refused'; status: AttemptStatus };
+
+interface CommitRow {
+  won: boolean;
+  created: boolean;
+  soldOut: boolean;
+}
 
 /**
  * Postgres side of settlement: payment attempts, orders and the outbox. Every state change of an
@@ -60,6 +77,73 @@ export const MARK_CAPTURED = `UPDATE orders SET capture_status = 'captured', cap
 
 const orderIdOf = (holdId: string): string => `ord_${holdId.slice('hold_'.length)}`;
 
+/**
+ * The group-committed order statement with the ledger's stock fence (PaymentStore.commitOrders says
+ * why each step is there). Exported for its plan test. Locks are taken in the order the steps are
+ * written: every attempt before `wanted` (an aggregate over all of them) yields its first row, then
+ * the pool rows in (sale, pool) order (`pool_row` sorts its whole input before it locks). MATERIALIZED
+ * keeps each step one computation, never inlined into (and repeated by) its readers.
+ */
+export const COMMIT_ORDERS = `WITH input AS (
+   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::int[], $11::int[])
+     AS i(attempt_id, pi, hold_id, order_id, sale_id, buyer_id, amount, currency, payload, ord, pool)
+ ), attempt AS MATERIALIZED (
+   -- Lock order 1: the attempts, by id. What another statement decided meanwhile is seen here.
+   SELECT a.id, a.status, a.payment_intent_id FROM payment_attempts a WHERE a.id = ANY($1::text[]) ORDER BY a.id FOR UPDATE
+ ), item AS MATERIALIZED (
+   -- A join, not NOT EXISTS: a subquery may be planned as a hash of every order (the plan is kept
+   -- from the young ledger the session started on), a join by hold_id stays one index probe per row.
+   SELECT i.*,
+     t.status = 'pending' AND o.id IS NULL AS fresh,
+     t.status = 'succeeded' AND t.payment_intent_id = i.pi AND (o.id IS NULL OR o.payment_intent_id = i.pi) AS rerun
+   FROM input i JOIN attempt t ON t.id = i.attempt_id LEFT JOIN orders o ON o.hold_id = i.hold_id
+ ), wanted AS MATERIALIZED (
+   SELECT sale_id, pool, count(*)::int AS n FROM item WHERE fresh GROUP BY sale_id, pool
+ ), pool_row AS MATERIALIZED (
+   -- Lock order 2: the pools' fence rows, by sale and pool; stock and sold as of the lock.
+   SELECT p.sale_id, p.pool, p.stock, p.sold FROM wanted w JOIN sale_pools p ON p.sale_id = w.sale_id AND p.pool = w.pool
+   ORDER BY p.sale_id, p.pool FOR UPDATE OF p
+ ), fence AS (
+   -- A pool with nothing left (or oversold before the fence existed) is not written: it grants nothing.
+   UPDATE sale_pools p SET sold = p.sold + g.n
+   FROM (SELECT l.sale_id, l.pool, LEAST(w.n, l.stock - l.sold) AS n FROM pool_row l JOIN wanted w ON w.sale_id = l.sale_id AND w.pool = l.pool WHERE l.stock > l.sold) g
+   WHERE p.sale_id = g.sale_id AND p.pool = g.pool AND p.sold + g.n <= p.stock
+   RETURNING p.sale_id, p.pool, g.n
+ ), verdict AS MATERIALIZED (
+   SELECT k.attempt_id, k.pi, k.rank <= COALESCE(f.n, 0) AS granted
+   FROM (SELECT attempt_id, pi, sale_id, pool, row_number() OVER (PARTITION BY sale_id, pool ORDER BY ord) AS rank FROM item WHERE fresh) k
+   LEFT JOIN fence f ON f.sale_id = k.sale_id AND f.pool = k.pool
+ ), cas AS (
+   -- One UPDATE for granted and refused rows alike: a statement may change a row only once.
+   UPDATE payment_attempts a SET status = CASE WHEN v.granted THEN 'succeeded' ELSE 'failed' END,
+     failure_reason = CASE WHEN v.granted THEN a.failure_reason ELSE '${SOLD_OUT}' END,
+     payment_intent_id = v.pi, updated_at = now()
+   -- Pending is not tested again: the attempt step locked these rows pending; nothing else changes them.
+   FROM verdict v
+   WHERE a.id = v.attempt_id
+   RETURNING a.id, a.status
+ ), ins AS (
+   -- No ON CONFLICT: a fresh row's hold has no order (the attempt lock makes that so for this
+   -- attempt); a conflict means another attempt of the hold ordered after this statement began, and
+   -- the error re-runs each row alone (StatementBatcher), where that order is seen and nothing is taken.
+   INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
+   SELECT i.order_id, i.hold_id, i.sale_id, i.buyer_id, i.amount, i.currency, i.pi, i.attempt_id
+   FROM input i JOIN cas ON cas.id = i.attempt_id AND cas.status = 'succeeded'
+   ORDER BY i.hold_id
+   RETURNING id, attempt_id
+ ), event AS (
+   INSERT INTO outbox (event_type, aggregate_id, payload)
+   SELECT 'order.created', ins.id, i.payload::jsonb FROM ins JOIN input i ON i.attempt_id = ins.attempt_id
+   ON CONFLICT DO NOTHING
+ )
+ SELECT i.ord, COALESCE(v.granted, false) OR COALESCE(t.rerun, false) AS won, ins.id IS NOT NULL AS created,
+   COALESCE(NOT v.granted, false) AS "soldOut"
+ FROM input i
+ LEFT JOIN item t ON t.attempt_id = i.attempt_id
+ LEFT JOIN verdict v ON v.attempt_id = i.attempt_id
+ LEFT JOIN ins ON ins.attempt_id = i.attempt_id
+ ORDER BY i.ord`;
+
 export class PaymentStore {
   constructor(readonly db: Db) {}
 
@@ -69,7 +153,7 @@ export class PaymentStore {
     rowError: pgRowError,
   });
 
-  private readonly commits = new StatementBatcher<CommitInput, { won: boolean; created: boolean }>({
+  private readonly commits = new StatementBatcher<CommitInput, CommitRow>({
     run: (items) => this.commitOrders(items),
     // Per hold, not per attempt: two attempts of one hold in one statement could not see each other's order.
     keyOf: (i) => i.a.hold_id,
@@ -176,17 +260,22 @@ export class PaymentStore {
   }
 
   /**
-   * The saga's middle step, in one statement (so one transaction): attempt pending -> succeeded (compare-and-set), the
-   * order (UNIQUE hold_id) and its outbox event. Running it again for the same PaymentIntent returns the
-   * order already stored. `refused` when the attempt was already decided otherwise (given up by
-   * reconciliation, declined) or the hold has an order of another payment: the caller must cancel the
-   * authorisation — that is this step's compensation.
+   * The saga's middle step, in one statement (so one transaction): attempt pending -> succeeded (compare-and-set), one
+   * unit of the hold's pool taken from the ledger's stock fence, the order (UNIQUE hold_id) and its
+   * outbox event. Running it again for the same PaymentIntent returns the order already stored and
+   * takes no unit. `sold_out` when the fence had no unit left in the pool (the attempt is failed
+   * `sold_out` in the same statement); `refused` when the attempt was already decided otherwise (given
+   * up by reconciliation, declined) or the hold has an order of another payment. Either way the caller
+   * must cancel the authorisation — that is this step's compensation.
    */
   async commitOrder(a: AttemptRow, paymentIntentId: string): Promise<CommitResult> {
-    const { won, created } = await this.commits.add({ a, paymentIntentId });
+    const { won, created, soldOut } = await this.commits.add({ a, paymentIntentId });
     const orderId = orderIdOf(a.hold_id);
+    if (soldOut) return { kind: 'sold_out', decided: true };
     if (!won) {
       const now = await this.attemptByKey(a.idempotency_key);
+      // Decided sold out by an earlier call (a crash before its Redis step, a webhook after the job).
+      if (now?.status === 'failed' && now.failure_reason === SOLD_OUT) return { kind: 'sold_out', decided: false };
       return { kind: 'refused', status: now?.status ?? 'failed' };
     }
     if (created) return { kind: 'ordered', orderId, created: true };
@@ -204,44 +293,36 @@ export class PaymentStore {
   }
 
   /**
-   * Many commitOrder statements as one (so one transaction, one commit): per row the compare-and-set
-   * of the attempt, the order (UNIQUE hold_id) and its outbox event. A row whose compare-and-set loses
-   * inserts nothing; the others commit.
+   * Many commitOrder statements as one (so one transaction, one commit). Per row: the compare-and-set
+   * of the attempt, the fence, the order and its outbox event.
+   *
+   * The fence (DESIGN.md invariant 7): each pool of a sale has a guarded counter (sale_pools: stock,
+   * sold, CHECK sold <= stock). Rows that would sell a unit ("fresh": attempt pending, no order for
+   * the hold) are counted per pool; each pool grants LEAST(wanted, stock - sold) units, only where
+   * stock > sold, computed from the pool row as locked (READ COMMITTED hands FOR UPDATE the row's
+   * latest version, and the lock keeps it so until commit); the first rows of the batch in each pool
+   * get them. Granted rows: attempt succeeded + order + outbox; the rest: attempt failed `sold_out`.
+   * A rerun (attempt succeeded with this PaymentIntent) takes no unit. A hold id whose pool has no
+   * fence row gets nothing.
+   *
+   * Lock order, the same in every batch: the attempts (by id), then the pool rows (by sale, pool),
+   * then the orders' unique index entries. The restock takes the pool rows in the same order. Each
+   * later step only reads what an earlier one locked, so two batches wait for each other, never both
+   * ways.
    */
-  private async commitOrders(items: CommitInput[]): Promise<{ won: boolean; created: boolean }[]> {
+  private async commitOrders(items: CommitInput[]): Promise<CommitRow[]> {
     const col = (f: (i: CommitInput) => unknown) => items.map(f);
-    const r = await this.db.query<{ won: boolean; created: boolean }>({
+    const r = await this.db.query<CommitRow>({
       name: 'fs-commit-orders',
-      text: `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::int[])
-           AS i(attempt_id, pi, hold_id, order_id, sale_id, buyer_id, amount, currency, payload, ord)
-       ), cas AS (
-         UPDATE payment_attempts a SET status = 'succeeded', payment_intent_id = i.pi, updated_at = now()
-         FROM input i
-         WHERE a.id = i.attempt_id AND (a.status = 'pending' OR (a.status = 'succeeded' AND a.payment_intent_id = i.pi))
-           AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = i.hold_id AND o.payment_intent_id <> i.pi)
-         RETURNING a.id
-       ), ins AS (
-         INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
-         SELECT i.order_id, i.hold_id, i.sale_id, i.buyer_id, i.amount, i.currency, i.pi, i.attempt_id FROM input i JOIN cas ON cas.id = i.attempt_id
-         ORDER BY i.hold_id
-         ON CONFLICT DO NOTHING RETURNING id, attempt_id
-       ), event AS (
-         INSERT INTO outbox (event_type, aggregate_id, payload)
-         SELECT 'order.created', ins.id, i.payload::jsonb FROM ins JOIN input i ON i.attempt_id = ins.attempt_id
-         ON CONFLICT DO NOTHING
-       )
-       SELECT i.ord, cas.id IS NOT NULL AS won, ins.id IS NOT NULL AS created
-       FROM input i LEFT JOIN cas ON cas.id = i.attempt_id LEFT JOIN ins ON ins.attempt_id = i.attempt_id
-       ORDER BY i.ord`,
+      text: COMMIT_ORDERS,
       values: [
         col((i) => i.a.id), col((i) => i.paymentIntentId), col((i) => i.a.hold_id), col((i) => orderIdOf(i.a.hold_id)), col((i) => i.a.sale_id),
         col((i) => i.a.buyer_id), col((i) => i.a.amount), col((i) => i.a.currency),
         col((i) => JSON.stringify({ orderId: orderIdOf(i.a.hold_id), holdId: i.a.hold_id, saleId: i.a.sale_id, buyerId: i.a.buyer_id, amount: i.a.amount, currency: i.a.currency, paymentIntentId: i.paymentIntentId })),
-        items.map((_, n) => n),
+        items.map((_, n) => n), col((i) => poolOfHold(i.a.hold_id)),
       ],
     });
-    return r.rows.map(({ won, created }) => ({ won, created }));
+    return r.rows.map(({ won, created, soldOut }) => ({ won, created, soldOut }));
   }
 
   /** Batched with the other captures of the moment (one UPDATE for all of them). */

@@ -47,6 +47,31 @@ async function lostPayment(authorised: boolean, paymentMethod = 'pm_card_visa') 
 }
 
 describe('reconciliation', () => {
+  it('a sold-out refusal whose run died before Redis: authorisation cancelled, hold released, buyer told not retryable', async () => {
+    const { saleId, job } = await f.resoldHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    // The statement refused the unit and committed; the process died before anything else.
+    expect(await f.deps.store.commitOrder(row, pi.id)).toEqual({ kind: 'sold_out', decided: true });
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'paying' });
+    expect((await reconciler().pass()).sold_out).toBeGreaterThanOrEqual(1);
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'released' });
+    expect(await f.frame(saleId, job.buyer, 'payment_failed')).toEqual({ type: 'payment_failed', holdId: job.holdId, reason: 'sold_out', retryable: false });
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+  });
+
+  it('a pending attempt authorised at the provider, no job left, and no unit left in the ledger: sold out, not ordered', async () => {
+    const { saleId, job } = await f.resoldHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    expect((await reconciler().pass()).sold_out).toBeGreaterThanOrEqual(1);
+    expect(await f.ordersOf(job.holdId)).toEqual([]);
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ status: 'failed', failure_reason: 'sold_out' });
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.frame(saleId, job.buyer, 'payment_failed')).toMatchObject({ reason: 'sold_out', retryable: false });
+  });
+
   it('a pending attempt authorised at the provider with no job left: order written, captured, hold sold, buyer told', async () => {
     const { saleId, job } = await lostPayment(true);
     const fixes = await reconciler().pass();

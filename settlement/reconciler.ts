@@ -3,8 +3,8 @@ import type { Db } from '../shared/db.js';
 import { metrics } from '../shared/metrics.js';
 import { LIVE_JOB_STATES, paymentJobId, type PaymentJob } from './payment-job.js';
 import { PAID, UNPAID } from './payment-provider.js';
-import type { AttemptRow } from './payment-store.js';
-import { captureOrder, completeStoredOrder, finishAuthorised, finishRefused, holdBack, type SagaDeps } from './saga.js';
+import { SOLD_OUT, type AttemptRow } from './payment-store.js';
+import { captureOrder, completeStoredOrder, finishAuthorised, finishRefused, finishSoldOut, holdBack, type SagaDeps } from './saga.js';
 
 export interface ReconcilerOptions {
   /** Payments, holds and captures untouched this long are reconciliation's to finish. */
@@ -105,7 +105,8 @@ export class Reconciler {
     if (LIVE_JOB_STATES.includes(job.state)) return;
     const pi = await this.d.provider.find(a.payment_intent_id, a.idempotency_key);
     if (pi && PAID.includes(pi.status)) {
-      fixed(await finishAuthorised(this.d, a, pi.id) === 'sold' ? 'ordered' : 'compensated');
+      const r = await finishAuthorised(this.d, a, pi.id);
+      fixed(r === 'sold' ? 'ordered' : r);
     } else if (pi && UNPAID.includes(pi.status)) {
       const err = pi.last_payment_error as { decline_code?: string; code?: string } | null;
       await finishRefused(this.d, a, err?.decline_code ?? err?.code ?? `payment_${pi.status}`, pi.id);
@@ -140,6 +141,13 @@ export class Reconciler {
     if (a?.status === 'pending') return; // stalePayments' to finish
     if (a?.status === 'succeeded') {
       if (await completeStoredOrder(this.d, a)) fixed('sold_in_redis');
+      return;
+    }
+    if (a?.status === 'failed' && a.failure_reason === SOLD_OUT) {
+      // Refused by the ledger's stock fence, and the run that decided it died before Redis: the
+      // authorisation is cancelled (again, harmlessly) and the hold closed, not given back retryable.
+      await finishSoldOut(this.d, a, a.payment_intent_id, false);
+      fixed('sold_out');
       return;
     }
     if (a) {

@@ -4,6 +4,7 @@ import { abandon, finishAuthorised } from './saga.js';
 import { handleStripeEvent } from './stripe-events.js';
 import { idempotencyKey, paymentBackoff } from './payment-job.js';
 import { settlementFixture } from './settlement-test-support.js';
+import { metrics } from '../shared/metrics.js';
 
 // The saga's steps and compensations against real Redis, Postgres and the stand-in (through the SDK).
 const f = settlementFixture();
@@ -126,6 +127,45 @@ describe('saga: authorise → order + outbox → capture → hold sold', () => {
 
   it('an event for a payment that is not ours changes nothing', async () => {
     expect(await handleStripeEvent(f.deps, { id: 'evt_other', type: 'payment_intent.succeeded', paymentIntent: { id: 'pi_other', status: 'succeeded', idempotencyKey: null, declineCode: null } })).toBe('unknown');
+  });
+});
+
+const soldOutCount = async () => (await metrics.paymentAttempts.get()).values.find((v) => v.labels.result === 'sold_out')?.value ?? 0;
+
+describe('the ledger\'s stock fence: Redis gives out a unit the ledger has already sold', () => {
+  it('no order; the authorisation is cancelled, never captured; attempt failed sold_out; buyer told payment_failed sold_out, not retryable; hold released', async () => {
+    const counted = await soldOutCount();
+    const { saleId, job } = await f.resoldHold();
+    expect(await settlePayment(f.deps, job)).toBe('sold_out');
+    expect(await f.ordersOf(job.holdId)).toEqual([]);
+    expect((await f.s.db.query('SELECT 1 FROM orders WHERE sale_id = $1', [saleId])).rowCount).toBe(1);
+    const attempt = await f.deps.store.attemptOf(job.holdId, job.attemptNo);
+    expect(attempt).toMatchObject({ status: 'failed', failure_reason: 'sold_out' });
+    const pi = await intentOf(attempt!.payment_intent_id!);
+    expect(pi).toMatchObject({ status: 'canceled', capture_method: 'manual', amount_received: 0 });
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'released' });
+    await f.frame(saleId, job.buyer, 'payment_failed');
+    expect(f.framesTo(saleId, job.buyer)).toEqual([{ type: 'payment_failed', holdId: job.holdId, reason: 'sold_out', retryable: false }]);
+    expect(await soldOutCount()).toBe(counted + 1);
+  });
+
+  it('the job, a webhook and a rerun meeting one sold-out payment: one refusal, counted once, the buyer told once', async () => {
+    const counted = await soldOutCount();
+    const { saleId, job } = await f.resoldHold();
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    const webhook = { id: `evt_${job.holdId}`, type: 'payment_intent.amount_capturable_updated', paymentIntent: { id: pi.id, status: pi.status, idempotencyKey: row.idempotency_key, declineCode: null } };
+    expect(await Promise.all([settlePayment(f.deps, job), handleStripeEvent(f.deps, webhook), finishAuthorised(f.deps, row, pi.id)])).toEqual(['sold_out', 'sold_out', 'sold_out']);
+    // The job again afterwards (a retry after a crash): it repeats the compensation, never a charge.
+    expect(await settlePayment(f.deps, job)).toBe('sold_out');
+    expect(await f.ordersOf(job.holdId)).toEqual([]);
+    expect((await intentOf(pi.id)).status).toBe('canceled');
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'released' });
+    await f.frame(saleId, job.buyer, 'payment_failed');
+    expect(f.framesTo(saleId, job.buyer)).toEqual([{ type: 'payment_failed', holdId: job.holdId, reason: 'sold_out', retryable: false }]);
+    expect(await soldOutCount()).toBe(counted + 1);
   });
 });
 

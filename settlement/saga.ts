@@ -3,10 +3,11 @@ import type { RedisClient } from '../shared/redis.js';
 import { metrics } from '../shared/metrics.js';
 import type { Inventory } from '../inventory/inventory-service.js';
 import { InventoryError } from '../inventory/errors.js';
+import { poolOfHold } from '../inventory/keys.js';
 import { SaleEvents } from '../admission/sale-events.js';
 import { recordOrder } from '../admission/waiting-room.js';
 import type { PaymentProvider } from './payment-provider.js';
-import type { AttemptRow, PaymentStore } from './payment-store.js';
+import { SOLD_OUT, type AttemptRow, type PaymentStore } from './payment-store.js';
 
 /** What giving a hold back needs of an attempt: which hold, whose, and which attempt it was paying for. */
 export type HoldRef = Pick<AttemptRow, 'sale_id' | 'hold_id' | 'buyer_id' | 'attempt_no'>;
@@ -25,6 +26,7 @@ export interface SagaDeps {
  * compensations (docs/settlement.md):
  *   1. authorise (manual capture)        ↔ cancel the authorisation
  *   2. order + outbox, one transaction   ↔ none needed: it only commits if step 1 is ours to keep
+ *      (and the ledger's stock fence has a unit in the hold's pool: else sold out, step 1 cancelled)
  *   3. capture                           → on failure the order is marked and reconciliation captures
  *   4. hold sold in Redis, buyer told    (repeatable; reconciliation repeats it after a crash)
  * Every step is idempotent, and every decision about an attempt is a compare-and-set in Postgres, so
@@ -32,8 +34,9 @@ export interface SagaDeps {
  */
 
 /** The attempt is paid (authorised): store the order, sell the hold, tell the buyer, capture. */
-export async function finishAuthorised(d: SagaDeps, a: AttemptRow, paymentIntentId: string): Promise<'sold' | 'compensated'> {
+export async function finishAuthorised(d: SagaDeps, a: AttemptRow, paymentIntentId: string): Promise<'sold' | 'compensated' | 'sold_out'> {
   const r = await d.store.commitOrder(a, paymentIntentId);
+  if (r.kind === 'sold_out') return finishSoldOut(d, a, paymentIntentId, r.decided);
   if (r.kind === 'refused') {
     // The attempt was given up (or the hold sold by another payment) before this authorisation came
     // back: nobody will capture it, so release the buyer's money now.
@@ -52,6 +55,27 @@ export async function finishAuthorised(d: SagaDeps, a: AttemptRow, paymentIntent
   await captureOrder(d, r.orderId, paymentIntentId, a.idempotency_key);
   await completeSold(d, a, r.orderId);
   return 'sold';
+}
+
+/**
+ * The ledger's stock fence had no unit left in the hold's pool (step 2 failed the attempt `sold_out`):
+ * Redis believed a unit was there that Postgres does not have — a Redis restored from an older
+ * snapshot, or one that lost writes. The authorisation is cancelled (manual capture: nothing was
+ * taken), and the hold is closed for good: the buyer is told `payment_failed` `sold_out`, not
+ * retryable, and the hold is released. `decided`: this call's statement made the refusal (counted and
+ * logged once); the others (a webhook, a rerun, reconciliation) repeat the idempotent steps.
+ */
+export async function finishSoldOut(d: SagaDeps, a: AttemptRow, paymentIntentId: string | null, decided: boolean): Promise<'sold_out'> {
+  if (decided) {
+    // Counted before the provider call: the decision is made whether or not the cancel goes through.
+    metrics.paymentAttempts.inc({ result: SOLD_OUT });
+    d.log.warn({ sale: a.sale_id, pool: poolOfHold(a.hold_id), holdId: a.hold_id, attempt: a.attempt_no },
+      'ledger has no unit left in this pool though Redis had one for the hold: order refused, authorisation cancelled');
+  }
+  // Throws on a transient failure: the job retries, finds the attempt failed sold out, comes back here.
+  if (paymentIntentId) await d.provider.cancel(paymentIntentId, a.idempotency_key);
+  await holdBack(d, a, SOLD_OUT, false);
+  return 'sold_out';
 }
 
 /** The provider refused for good (declined card, unusable method): attempt failed, hold back to the buyer. */

@@ -1,8 +1,8 @@
 import { metrics } from '../shared/metrics.js';
 import type { PaymentJob } from './payment-job.js';
-import { abandon, completeStoredOrder, finishAuthorised, finishRefused, type SagaDeps } from './saga.js';
+import { abandon, completeStoredOrder, finishAuthorised, finishRefused, finishSoldOut, type SagaDeps } from './saga.js';
 import { PAID } from './payment-provider.js';
-import type { AttemptRow } from './payment-store.js';
+import { SOLD_OUT, type AttemptRow } from './payment-store.js';
 
 export type SettleDeps = SagaDeps;
 
@@ -32,9 +32,12 @@ export class NotYet extends Error {
  * stored first, the provider call reuses that key, and the saga's later steps are compare-and-set in
  * Postgres and idempotent in Redis. Transient failures throw so BullMQ retries with backoff.
  */
-export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold' | 'declined' | 'compensated'> {
+export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold' | 'declined' | 'compensated' | 'sold_out'> {
   const { row: a, created, buyerOrders } = await d.store.ensureAttempt(j);
 
+  // Refused by the ledger's stock fence on an earlier run, which may have died before cancelling the
+  // authorisation or closing the hold: repeat those steps, never the hold's way back to retryable.
+  if (a.status === 'failed' && a.failure_reason === SOLD_OUT) return finishSoldOut(d, a, a.payment_intent_id, false);
   if (a.status === 'failed') {
     await finishRefused(d, a, a.failure_reason ?? 'payment_failed', null);
     return 'declined';

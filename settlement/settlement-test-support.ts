@@ -9,6 +9,7 @@ import { PaymentProvider } from './payment-provider.js';
 import { PaymentStore } from './payment-store.js';
 import type { PaymentJob } from './payment-job.js';
 import type { SagaDeps } from './saga.js';
+import { settlePayment } from './settle-payment.js';
 
 /**
  * Shared set-up of the settlement test files (not a test file itself): real Redis, a Postgres
@@ -21,6 +22,12 @@ export interface SettlementFixture {
   deps: SagaDeps;
   /** A sale with one hold taken for `buyer` and put into paying; returns the job for that attempt. */
   payingHold(o?: { buyer?: string; paymentMethod?: string; perBuyerLimit?: number; holdSeconds?: number }): Promise<{ saleId: string; job: PaymentJob }>;
+  /**
+   * A hold Redis gives out for a unit the ledger has already sold: a sale of one unit is sold, then its
+   * pool is put back as an older Redis snapshot had it (DUMP before the sale, RESTORE after), and
+   * another buyer takes the unit again and pays. Returns that buyer's job.
+   */
+  resoldHold(): Promise<{ saleId: string; job: PaymentJob }>;
   chargesOf(holdId: string): ReturnType<StandIn['charges']>;
   ordersOf(holdId: string): Promise<{ id: string; capture_status: string }[]>;
   /** Every frame published so far to `buyer` of `saleId`, in order. */
@@ -60,6 +67,34 @@ export function settlementFixture(): SettlementFixture {
     expect(await f.s.inventory.take(sale.id, 0, holdId, buyer, o.holdSeconds ?? 60)).not.toBeNull();
     const attemptNo = await f.s.inventory.beginPay(sale.id, holdId, buyer);
     return { saleId: sale.id, job: { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod: o.paymentMethod ?? 'pm_card_visa', amount: 1999, currency: 'eur', perBuyerLimit: o.perBuyerLimit ?? 1 } };
+  };
+  f.resoldHold = async () => {
+    const sale = await f.s.sales.create(saleInput({ stock: 1, pools: 1 }));
+    const poolKey = f.s.inventory.keys(sale.id, 0).pool;
+    const match = `${poolKey.slice(0, -'pool'.length)}*`;
+    const keysNow = async () => {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await f.s.redis.scan(cursor, 'MATCH', match, 'COUNT', 10_000);
+        keys.push(...batch);
+        cursor = next;
+      } while (cursor !== '0');
+      return keys;
+    };
+    const snapshot = await Promise.all((await keysNow()).map(async (k) => [k, await f.s.redis.dumpBuffer(k)] as const));
+    const jobOf = async () => {
+      const buyer = uniqueId('b');
+      const holdId = f.s.inventory.holdId(0, uniqueId('r').replace('-', '_'));
+      expect(await f.s.inventory.take(sale.id, 0, holdId, buyer, 60)).not.toBeNull();
+      const attemptNo = await f.s.inventory.beginPay(sale.id, holdId, buyer);
+      return { saleId: sale.id, holdId, buyer, attemptNo, paymentMethod: 'pm_card_visa', amount: 1999, currency: 'eur', perBuyerLimit: 1 };
+    };
+    expect(await settlePayment(f.deps, await jobOf())).toBe('sold');
+    const now = await keysNow();
+    if (now.length > 0) await f.s.redis.del(...now);
+    for (const [k, v] of snapshot) if (v) await f.s.redis.restore(k, 0, v);
+    return { saleId: sale.id, job: await jobOf() };
   };
   f.chargesOf = (holdId) => f.standIn.charges().filter((c) => c.metadata.holdId === holdId);
   f.ordersOf = async (holdId) => (await f.s.db.query<{ id: string; capture_status: string }>('SELECT id, capture_status FROM orders WHERE hold_id = $1', [holdId])).rows;

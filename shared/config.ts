@@ -43,6 +43,8 @@ const schema = z.object({
   /** A payment job's lock; a worker killed mid-payment gives its job up to another after this. */
   PAYMENT_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** How often every process compares Redis with the ledger (a lost or stale Redis is healed within about this). */
+  REDIS_GUARD_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   TICK_MS: z.coerce.number().int().min(10).max(5000).default(100),
   MAX_FRAME_BYTES: z.coerce.number().int().min(256).max(65536).default(4096),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1048576).default(65536),

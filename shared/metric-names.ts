@@ -27,6 +27,9 @@ export const METRIC = {
   joinToQueued: 'fs_join_to_queued_seconds',
   admitterTicks: 'fs_admitter_ticks_total',
   liveConsoles: 'fs_admin_live_consoles',
+  redisLossDetected: 'fs_redis_loss_detected_total',
+  redisHeals: 'fs_redis_heals_total',
+  salesQuarantined: 'fs_sales_quarantined',
 } as const;
 
 /**
@@ -59,4 +62,7 @@ export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
   joinToQueued: 'gateway',
   admitterTicks: 'gateway',
   liveConsoles: 'gateway',
+  redisLossDetected: 'gateway',
+  redisHeals: 'gateway',
+  salesQuarantined: 'gateway',
 };

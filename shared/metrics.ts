@@ -31,5 +31,8 @@ export const metrics = {
   httpDuration: new client.Histogram({ name: METRIC.httpDuration, help: 'Operator and health HTTP request latency', labelNames: ['route', 'status'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
   joinToQueued: new client.Histogram({ name: METRIC.joinToQueued, help: 'From a join frame received to its answer sent', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: r }),
   liveConsoles: new client.Gauge({ name: METRIC.liveConsoles, help: 'Operator consoles connected to the live channel of this gateway', registers: r }),
+  redisLossDetected: new client.Counter({ name: METRIC.redisLossDetected, help: 'Sales whose Redis copy this process found lost or stale, by reason (missing, generation, behind_ledger, stock, restarted, interrupted)', labelNames: ['reason'], registers: r }),
+  redisHeals: new client.Counter({ name: METRIC.redisHeals, help: 'Sales healed from the Postgres ledger by this process', registers: r }),
+  salesQuarantined: new client.Gauge({ name: METRIC.salesQuarantined, help: 'Sales quarantined because their ledger cannot be reconciled', registers: r }),
   admitterTicks: new client.Counter({ name: METRIC.admitterTicks, help: 'Admitter ticks run while holding a sale lease', registers: r }),
 };

@@ -105,6 +105,10 @@
     $('d-state').dataset.state = st.state;
     $('d-sub').textContent = 'Admit ' + s.settings.admitPerSecond + '/s · at most ' + fmt(s.settings.maxActiveHolds) + ' holds · ' + s.settings.holdSeconds + ' s to pay · ' + s.settings.pools + ' pools';
     const set = (id, v) => { if ($(id).textContent !== v) $(id).textContent = v; };
+    // A quarantined sale is paused until its ledger fits its stock again: say why, and since when.
+    const q = s.quarantine;
+    $('d-quarantine').hidden = !q;
+    set('d-quarantine', q ? 'Quarantined since ' + new Date(q.since).toLocaleString() + ': ' + q.reason + '. Resume is refused until the ledger fits the stock (a restock moves it).' : '');
     set('k-waiting', fmt(st.waiting));
     // After a sell-out the waiting room keeps its tickets (a restock admits them again).
     set('k-waiting-label', st.state === 'sold_out' || st.state === 'ended' ? 'Still in the waiting room' : 'Waiting');
