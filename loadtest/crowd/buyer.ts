@@ -168,6 +168,8 @@ export class CrowdBuyer {
         this.last = `hold:${f.holdId}`;
         return;
       case 'payment_failed':
+        // The ledger had no unit left for this hold (its stock fence): nothing was charged, nothing to retry.
+        if (f.reason === 'sold_out' && !f.retryable) return this.finish('sold_out');
         this.result.declines++;
         if (f.retryable) this.act({ type: 'pay', holdId: f.holdId, paymentMethod: 'pm_card_visa' });
         return;

@@ -290,6 +290,19 @@ export function healFigures(stack: Stack, saleId: string, since: number, zero = 
   };
 }
 
+/**
+ * The `fs_redis_loss_detected_total` of the gateway that logged the first detection of this loss, or
+ * null when a settlement worker saw it first (workers have no /metrics here, and once one process has
+ * healed the sale, the others' guards find nothing to detect).
+ */
+export async function detectorMetric(stack: Stack, saleId: string, since: number): Promise<number | null> {
+  const first = firstLog(stack.gateways, isLog(LOSS_DETECTED, saleId), since);
+  const workerFirst = firstLog(stack.workers, isLog(LOSS_DETECTED, saleId), since);
+  if (!first || (workerFirst && workerFirst.time < first.time)) return null;
+  const g = stack.gateways.find((p) => p.logs.includes(first))!;
+  return metricValue(await (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text(), 'fs_redis_loss_detected_total');
+}
+
 /** One metric (its series with `labels` summed) of each live gateway, from its /metrics. */
 export async function gatewayMetrics(stack: Stack, name: string, labels = ''): Promise<number[]> {
   return Promise.all(stack.gateways.filter((p) => p.alive()).map(async (g) => metricValue(await (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text(), name, labels)));
