@@ -58,13 +58,14 @@ it(`FLUSHALL with ~${WAITERS} waiting, ~${HOLDERS} holding, ~${PAYERS} paying: h
   const open = results.filter((r) => !(r.frames ?? []).some((f) => f.at <= flushedAt && ['order_confirmed', 'sold_out', 'hold_expired', 'left'].includes(f.type)));
   const toldIn = open.map((r) => (after(r, flushedAt)[0]?.at ?? Infinity) - flushedAt);
   const untold = open.filter((_, i) => toldIn[i]! > 30_000);
-  const firstAfter = (type: string) => open.filter((r) => after(r, flushedAt)[0]?.type === type).length;
+  // The first frame stating the buyer's own state after the flush (a `sale` frame may come before it).
+  const firstAfter = (type: string) => open.filter((r) => after(r, flushedAt).find((f) => f.type !== 'sale')?.type === type).length;
   const heal = healFigures(stack, sale.id, flushedAt);
   printFigures({
     case: 'flushall', stock: STOCK, atFlush: { waiting: before.waiting, held: before.held, paying: before.paying, sold: before.sold },
     detectMs: heal.detectMs, healMs: heal.healMs, healLogMs: heal.healLogMs, reasons: heal.reasons, healLines: heal.healLines,
     toldWithinMs: percentiles(toldIn.filter(Number.isFinite)), untold: untold.length,
-    firstFrameAfterFlush: { hold_expired: firstAfter('hold_expired'), queued: firstAfter('queued'), admitted: firstAfter('admitted'), other: open.length - firstAfter('hold_expired') - firstAfter('queued') - firstAfter('admitted') },
+    firstStateAfterFlush: Object.fromEntries(['hold_expired', 'queued', 'admitted', 'payment_pending', 'order_confirmed'].map((t) => [t, firstAfter(t)])),
     heals: await gatewayMetric(stack, 'fs_redis_heals_total'), outcomes: outcomes(results),
     orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
     stuck: results.filter((r) => r.outcome === 'stuck').length,
