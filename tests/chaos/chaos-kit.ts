@@ -173,6 +173,29 @@ export async function expectNobodyStuck(results: BuyerResult[], c?: Chaos): Prom
   expect(stuck.length, `${stuck.length} buyers stuck, e.g. ${JSON.stringify(sample)}`).toBe(0);
 }
 
+/**
+ * A buyer is told of every hold given to them: no `hold_expired` (nor order) for a hold the buyer was
+ * never told was theirs (`admitted`, or its payment under way). A unit given to someone who never
+ * heard of it is a unit lost to them and held from everyone else for holdSeconds.
+ */
+export function expectEveryHoldTold(results: BuyerResult[]): void {
+  const untold = untoldHolds(results);
+  const sample = untold.slice(0, 3).map((r) => ({ id: r.id, frames: r.frames?.filter((f) => f.type !== 'queued').slice(-6) }));
+  expect(untold.length, `buyers whose hold ended without their ever being told of it, e.g. ${JSON.stringify(sample)}`).toBe(0);
+}
+
+/** Buyers with a hold that ended (expired or sold) before they were told it was theirs. */
+export function untoldHolds(results: BuyerResult[]): BuyerResult[] {
+  return results.filter((r) => {
+    const told = new Set<unknown>();
+    for (const f of r.frames ?? []) {
+      if (f.type === 'admitted' || f.type === 'payment_pending') told.add(f.holdId);
+      if ((f.type === 'hold_expired' || f.type === 'order_confirmed') && !told.has(f.holdId)) return true;
+    }
+    return false;
+  });
+}
+
 export interface Ledger {
   stock: number;
   orders: number;

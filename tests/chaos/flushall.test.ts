@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { setFaults } from '../e2e/kit.js';
 import {
-  HEALED, LOSS_DETECTED, createSale, expectAllAlive, expectClosingCheck, expectNobodyStuck, gatewayMetric, healFigures, isLog, outcomes, printFigures,
+  HEALED, LOSS_DETECTED, createSale, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, gatewayMetric, healFigures, isLog, outcomes, printFigures,
   runBuyers, settledLedger, startChaos, statsUntil, waitAnyLog, type Chaos,
 } from './chaos-kit.js';
 import { percentiles, type BuyerResult } from '../../loadtest/crowd/stats.js';
@@ -77,5 +77,6 @@ it(`FLUSHALL with ~${WAITERS} waiting, ~${HOLDERS} holding, ~${PAYERS} paying: h
   expect(untold.length, `sockets told nothing within 30 s, e.g. ${JSON.stringify(untold.slice(0, 3).map((r) => ({ id: r.id, frames: r.frames?.slice(-5) })))}`).toBe(0);
   expectAllAlive(stack);
   await expectNobodyStuck(results, c!);
+  expectEveryHoldTold(results);
   await expectClosingCheck(c!, sale.id, ledger, results);
 }, 400_000);

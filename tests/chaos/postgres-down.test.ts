@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createSale, endedAt, expectAllAlive, expectClosingCheck, expectNobodyStuck, outcomes, printFigures, runBuyers, settledLedger, sleep, startChaos, type Chaos } from './chaos-kit.js';
+import { createSale, endedAt, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, outcomes, printFigures, runBuyers, settledLedger, sleep, startChaos, type Chaos } from './chaos-kit.js';
 
 // Every process (two gateways, two settlement workers) reaches Postgres through one proxy; once the
 // sale has some orders, Postgres becomes unreachable for 30 s: open connections reset, new ones
@@ -57,6 +57,7 @@ it(`Postgres unreachable for ${OUTAGE_MS / 1000} s mid-sale: every process alive
   expect(ordersBefore, 'the outage began after some orders').toBeGreaterThanOrEqual(20);
   expectAllAlive(stack);
   await expectNobodyStuck(results, c!);
+  expectEveryHoldTold(results);
   expect(late.length, `ended more than ${ENDED_WITHIN_MS} ms after the return: ${JSON.stringify(late.slice(0, 3).map((r) => ({ id: r.id, frames: r.frames?.slice(-6) })))}`).toBe(0);
   await expectClosingCheck(c!, sale.id, ledger, results);
 }, 400_000);

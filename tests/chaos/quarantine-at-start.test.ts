@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  createSale, expectAllAlive, expectClosingCheck, expectNobodyStuck, gatewayMetric, outcomes, printFigures, runBuyers, seedOrders, settledLedger,
+  createSale, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, gatewayMetric, outcomes, printFigures, runBuyers, seedOrders, settledLedger,
   startChaos, type Chaos,
 } from './chaos-kit.js';
 
@@ -63,6 +63,7 @@ it(`a sale with ${BAD_ORDERS} orders for ${BAD_STOCK} units in the ledger: the g
 
   expectAllAlive({ ...stack, gateways: [gateway] });
   await expectNobodyStuck(results, c!);
+  expectEveryHoldTold(results);
   expect(outcomes(results)).toEqual({ confirmed: GOOD_STOCK, sold_out: 10 });
   await expectClosingCheck(c!, good.id, ledger, results);
 }, 200_000);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  HEALED, LOSS_DETECTED, createSale, expectAllAlive, expectClosingCheck, expectNobodyStuck, healFigures, isLog, outcomes, printFigures, runBuyers,
+  HEALED, LOSS_DETECTED, createSale, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, healFigures, isLog, outcomes, printFigures, runBuyers,
   seedOrders, settledLedger, startChaos, waitAnyLog, type Chaos,
 } from './chaos-kit.js';
 import type { BuyerResult } from '../../loadtest/crowd/stats.js';
@@ -57,6 +57,7 @@ describe('a heal killed half-way', () => {
     expect(healed, `no "${HEALED}" log after the kill`).toBeDefined();
     expectAllAlive({ ...stack, gateways: stack.gateways.slice(1) });
     await expectNobodyStuck(results, c!);
+    expectEveryHoldTold(results);
     expect(outcomes(results)).toEqual({ confirmed: FREE, sold_out: 50 });
     expect(fenceRefusals(results), 'no unit offered that the ledger did not have').toBe(0);
     await expectClosingCheck(c!, sale.id, ledger, results, SEEDED);
@@ -100,6 +101,7 @@ describe('three gateways starting at once on an empty Redis', () => {
 
     expectAllAlive({ ...stack, gateways: live.map((i) => stack.gateways[i]!), workers: stack.workers.slice(1) });
     await expectNobodyStuck(results, c!);
+    expectEveryHoldTold(results);
     // STOCK buyers for STOCK - SOLD_BEFORE units: each unit to one of them, the rest told sold_out only then.
     expect(outcomes(results)).toEqual({ confirmed: STOCK - SOLD_BEFORE, sold_out: SOLD_BEFORE });
     expect(fenceRefusals(results), 'no unit offered twice by a double rebuild').toBe(0);

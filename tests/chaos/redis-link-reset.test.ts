@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saleKeys } from '../../admission/keys.js';
-import { admittersTicking, createSale, expectAllAlive, expectClosingCheck, expectNobodyStuck, outcomes, printFigures, runBuyers, settledLedger, sleep, startChaos, type Chaos } from './chaos-kit.js';
+import { admittersTicking, createSale, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, outcomes, printFigures, runBuyers, settledLedger, sleep, startChaos, untoldHolds, type Chaos } from './chaos-kit.js';
 
 // Every process's link to Redis is reset for 3 s every 10 s while 2,000 buyers go for 200 units:
 // commands in flight fail, pub/sub and BullMQ's blocking connections drop, admitter leases lapse.
@@ -47,12 +47,13 @@ it(`${BUYERS} buyers, ${STOCK} units, the Redis link reset for ${DOWN_MS / 1000}
     case: 'redis-link-reset', buyers: BUYERS, stock: STOCK, resets: resetsAt.length, resetsAtMs: resetsAt, socketsReset: redisProxy!.counts.reset,
     crowdMs, outcomes: outcomes(results), errorFrames: results.reduce((a, r) => a + (r.errors ?? 0), 0), reconnects: results.reduce((a, r) => a + r.reconnects, 0),
     orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
-    stuck: results.filter((r) => r.outcome === 'stuck').length, admitting, admitterTicking: ticking.some(Boolean),
+    stuck: results.filter((r) => r.outcome === 'stuck').length, admitting, admitterTicking: ticking.some(Boolean), untoldHolds: untoldHolds(results).length,
   }, results, stack);
 
   expect(resetsAt.length, 'the sale outlasted at least two resets').toBeGreaterThanOrEqual(2);
   expectAllAlive(stack);
   await expectNobodyStuck(results, c!);
+  expectEveryHoldTold(results);
   // Nothing is left between "popped from the line" and "given a hold".
   expect(admitting).toBe(0);
   await expectClosingCheck(c!, sale.id, ledger, results);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  HEALED, LOSS_DETECTED, auditCleanWithin, createSale, detectorMetric, expectAllAlive, expectClosingCheck, expectNobodyStuck, healFigures, isLog,
+  HEALED, LOSS_DETECTED, auditCleanWithin, createSale, detectorMetric, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, healFigures, isLog,
   outcomes, printFigures, runBuyers, settledLedger, startChaos, waitAnyLog, type Chaos,
 } from './chaos-kit.js';
 
@@ -70,6 +70,7 @@ function staleSnapshotCase(label: string, env: Record<string, string>, expectRef
     if (detectedMetric !== null) expect(detectedMetric, 'fs_redis_loss_detected_total of the gateway that saw it').toBeGreaterThanOrEqual(1);
     expectAllAlive(stack);
     await expectNobodyStuck(results, c!);
+    expectEveryHoldTold(results);
     expect(ledger.orders, 'orders in Postgres ≤ stock').toBeLessThanOrEqual(STOCK);
     expect(ledger.charges, 'captured charges ≤ stock').toBeLessThanOrEqual(STOCK);
     expect(chargedRefused, 'a hold refused by the fence is never captured').toBe(0);
