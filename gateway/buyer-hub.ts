@@ -323,14 +323,7 @@ export class BuyerHub {
         return;
       case 'healed':
         // The sale's Redis copy was rebuilt from the ledger: what a socket was told may be gone.
-        this.ctx.saleCache.forget(saleId);
-        this.openFrames.forget(saleId);
-        this.sockets.forSale(saleId, (ws) => {
-          const { phase } = ws.getUserData();
-          if (phase === 'pre' || phase === 'queued' || phase === 'holding') this.enqueue(ws, () => this.resync(ws));
-        });
-        this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
-        return;
+        return this.resyncSale(saleId);
       case 'sealed':
         // The pre-queue became tickets: each pre-queued socket reads its ticket once.
         this.sockets.forSale(saleId, (ws) => {
@@ -341,7 +334,27 @@ export class BuyerHub {
   }
 
   /**
-   * After a heal: a buyer whose hold vanished with the lost copy is told it ended (the unit went back
+   * This gateway's sale events were lost for a while (its subscriber connection to Redis dropped and
+   * came back): whatever was published meanwhile (admissions, confirmations, expiries, sold out) never
+   * reached its sockets, so every sale's sockets are resynced as after a heal.
+   */
+  onEventsLost(): void {
+    for (const saleId of this.sockets.saleIds()) this.resyncSale(saleId);
+  }
+
+  /** Every socket of the sale still waiting or holding reads its state again and is told it. */
+  private resyncSale(saleId: string): void {
+    this.ctx.saleCache.forget(saleId);
+    this.openFrames.forget(saleId);
+    this.sockets.forSale(saleId, (ws) => {
+      const { phase } = ws.getUserData();
+      if (phase === 'pre' || phase === 'queued' || phase === 'holding') this.enqueue(ws, () => this.resync(ws));
+    });
+    this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
+  }
+
+  /**
+   * After a heal (or lost events): a buyer whose hold vanished with the lost copy is told it ended (the unit went back
    * to the pool); a waiter whose place vanished is given one again (join is idempotent: a place the
    * copy kept is the same place); everyone else gets their state as the copy now says.
    */

@@ -42,6 +42,11 @@ export class BuyerSockets<S> {
     return this.sales.has(saleId);
   }
 
+  /** Every sale this gateway has held a socket of. */
+  saleIds(): string[] {
+    return [...this.sales.keys()];
+  }
+
   hasBuyer(saleId: string, buyer: string): boolean {
     return this.sales.get(saleId)?.buyers.has(buyer) ?? false;
   }

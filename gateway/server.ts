@@ -135,6 +135,19 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     }
   });
   await sub.psubscribe(eventsPattern(prefix));
+  // Pub/sub keeps nothing for a subscriber that is away: events published while this connection was
+  // down (a reset link, a Redis restart) are gone. Once it is back, subscribed again (the reply says
+  // so; ioredis' own resubscribe is not awaited), every socket reads its state afresh.
+  let subscriberLost = false;
+  sub.on('close', () => (subscriberLost = true));
+  sub.on('ready', () => {
+    if (!subscriberLost) return;
+    subscriberLost = false;
+    sub.psubscribe(eventsPattern(prefix)).then(
+      () => hub.onEventsLost(),
+      (err: Error) => ctx.log.error({ err }, 'could not subscribe again to sale events'),
+    );
+  });
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
     app.listen(ctx.config.HOST, ctx.config.PORT, (s) => (s ? resolve(s) : reject(new Error(`could not listen on ${ctx.config.HOST}:${ctx.config.PORT} (port in use?)`))));
