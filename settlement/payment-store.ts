@@ -77,6 +77,8 @@ export const MARK_CAPTURED = `UPDATE orders SET capture_status = 'captured', cap
 
 const orderIdOf = (holdId: string): string => `ord_${holdId.slice('hold_'.length)}`;
 
+const UNIQUE_VIOLATION = '23505';
+
 /**
  * The group-committed order statement with the ledger's stock fence (PaymentStore.commitOrders says
  * why each step is there). Exported for its plan test. Locks are taken in the order the steps are
@@ -124,8 +126,9 @@ export const COMMIT_ORDERS = `WITH input AS (
    RETURNING a.id, a.status
  ), ins AS (
    -- No ON CONFLICT: a fresh row's hold has no order (the attempt lock makes that so for this
-   -- attempt); a conflict means another attempt of the hold ordered after this statement began, and
-   -- the error re-runs each row alone (StatementBatcher), where that order is seen and nothing is taken.
+   -- attempt); a conflict means another attempt of the hold ordered after this statement began. The
+   -- error undoes the whole statement, unit included, and the row runs again (alone, by the
+   -- StatementBatcher, or once more by commitOrder), where that order is seen and nothing is taken.
    INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
    SELECT i.order_id, i.hold_id, i.sale_id, i.buyer_id, i.amount, i.currency, i.pi, i.attempt_id
    FROM input i JOIN cas ON cas.id = i.attempt_id AND cas.status = 'succeeded'
@@ -269,7 +272,12 @@ export class PaymentStore {
    * must cancel the authorisation — that is this step's compensation.
    */
   async commitOrder(a: AttemptRow, paymentIntentId: string): Promise<CommitResult> {
-    const { won, created, soldOut } = await this.commits.add({ a, paymentIntentId });
+    const { won, created, soldOut } = await this.commits.add({ a, paymentIntentId }).catch((err: unknown) => {
+      // Another attempt of this hold stored its order after the statement began (two attempts of one
+      // hold authorised at once, which beginPay rules out): nothing was taken; a new statement sees it.
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      return this.commits.add({ a, paymentIntentId });
+    });
     const orderId = orderIdOf(a.hold_id);
     if (soldOut) return { kind: 'sold_out', decided: true };
     if (!won) {
