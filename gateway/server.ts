@@ -80,7 +80,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
 
   mountAdminApi(app, ctx);
   // The console's stats read through a Redis connection of their own (see LiveStats).
-  const liveRedis = createRedis(ctx.config.REDIS_URL, { name: 'gateway-live' });
+  const liveRedis = createRedis(ctx.config.REDIS_URL, { name: 'gateway-live', commandTimeoutMs: ctx.config.REDIS_COMMAND_TIMEOUT_MS, log: ctx.log });
   const live = new LiveStats(ctx, new SaleService(ctx.db, liveRedis, ctx.config.REDIS_PREFIX, new Inventory(liveRedis, ctx.config.REDIS_PREFIX)));
   mountAdminLive(app, ctx, live);
   mountPages(app, ctx);
@@ -123,7 +123,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   });
 
   // One pattern subscription per gateway carries every sale's events.
-  const sub = createRedis(ctx.config.REDIS_URL, { subscriber: true, name: 'gateway-sub' });
+  const sub = createRedis(ctx.config.REDIS_URL, { subscriber: true, name: 'gateway-sub', log: ctx.log });
   const prefix = ctx.config.REDIS_PREFIX;
   sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
     const saleId = saleIdOfChannel(prefix, channel);
