@@ -134,7 +134,19 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       ctx.log.error({ err, channel }, 'bad sale event');
     }
   });
+  // After a reconnect ioredis subscribes again by itself; our own psubscribe's answer is the moment the
+  // subscription is certainly active again, from which on nothing is missed: then the buyers re-read
+  // what they may have missed meanwhile (hub.resync).
+  let subscribed = false;
+  sub.on('ready', () => {
+    if (!subscribed) return;
+    sub.psubscribe(eventsPattern(prefix)).then(
+      () => hub.resync(),
+      (err: unknown) => ctx.log.warn({ err }, 'could not resubscribe to sale events; the next reconnect tries again'),
+    );
+  });
   await sub.psubscribe(eventsPattern(prefix));
+  subscribed = true;
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
     app.listen(ctx.config.HOST, ctx.config.PORT, (s) => (s ? resolve(s) : reject(new Error(`could not listen on ${ctx.config.HOST}:${ctx.config.PORT} (port in use?)`))));
