@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -110,5 +111,36 @@ describe('createRedis', () => {
         expect(d).toBeLessThanOrEqual(REDIS_DEFAULTS.reconnectCapMs * 1.25);
       }
     }
+  });
+});
+
+describe('survivesConnectionLoss', () => {
+  /** Runs a process that installs the handler and then leaves `reason` rejected with nobody waiting. */
+  function runWith(reason: string): Promise<{ code: number | null; out: string }> {
+    const script = `
+      import { survivesConnectionLoss } from ${JSON.stringify(new URL('./process.ts', import.meta.url).pathname)};
+      import { createLogger } from ${JSON.stringify(new URL('./logger.ts', import.meta.url).pathname)};
+      survivesConnectionLoss(createLogger('t'));
+      void Promise.reject(${reason});
+      setTimeout(() => { console.log('still running'); process.exit(0); }, 300);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
+  }
+
+  it('a rejection from a lost connection nobody awaited is logged and the process carries on', async () => {
+    const r = await runWith(`Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })`);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain('still running');
+    expect(r.out).toContain('nobody awaited it');
+  });
+
+  it('any other unhandled rejection is a bug: logged, and the process exits 1 for its supervisor to restart', async () => {
+    const r = await runWith(`new TypeError('x is not a function')`);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).not.toContain('still running');
+    expect(r.out).toContain('unhandled promise rejection');
   });
 });
