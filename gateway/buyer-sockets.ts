@@ -55,6 +55,11 @@ export class BuyerSockets<S> {
     for (const s of [...had]) fn(s);
   }
 
+  /** The sales this gateway has held sockets of. */
+  saleIds(): string[] {
+    return [...this.sales.keys()];
+  }
+
   forSale(saleId: string, fn: (socket: S) => void): void {
     const buyers = this.sales.get(saleId)?.buyers;
     if (!buyers) return;

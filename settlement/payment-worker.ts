@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../shared/redis.js';
 import { metrics } from '../shared/metrics.js';
+import { errorListener } from '../shared/connection-errors.js';
 import { BACKOFF, PAYMENT_TRIES, PAYMENTS_QUEUE, paymentBackoff, queuePrefix, type PaymentJob } from './payment-job.js';
 import { settlePayment, type SettleDeps } from './settle-payment.js';
 
@@ -41,7 +42,7 @@ export function createPaymentWorker(connection: RedisClient, deps: SettleDeps, o
     if (!final) return;
     void deadLetter(deps, job, err);
   });
-  worker.on('error', (err) => deps.log.error({ err }, 'payment worker error'));
+  worker.on('error', errorListener(deps.log, 'payment worker error'));
   return worker;
 }
 
