@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker, type Queue } from 'bullmq';
 import { createPaymentQueue, enqueuePayment, PAYMENT_JOB_OPTIONS, PAYMENTS_QUEUE, paymentJobId, queuePrefix, type PaymentJob } from './payment-job.js';
 import { createRedis } from '../shared/redis.js';
 import { redisUrl } from '../tests/helpers/env.js';
 import { Reconciler, type ReconcilerOptions } from './reconciler.js';
 import { settlementFixture } from './settlement-test-support.js';
+import { redisNow, waitPast } from '../inventory/lua-test-support.js';
 
 // Reconciliation against real Redis, Postgres (a database of this file's own) and the stand-in.
 // Each case builds the half-finished state a crash or a lost job leaves behind, then runs one pass.
@@ -135,5 +136,33 @@ describe('reconciliation', () => {
     const total = (x: Record<string, number>) => Object.values(x).reduce((s, n) => s + n, 0);
     expect(Math.min(total(a), total(b))).toBe(0);
     expect(Math.max(a.ordered ?? 0, b.ordered ?? 0)).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('reconciliation on a worker whose clock is wrong', () => {
+  // Only Date is faked: this process's clock is off by an hour, Redis' is not.
+  afterEach(() => vi.useRealTimers());
+  const skew = (ms: number) => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + ms);
+  };
+  const onlySale = (saleId: string) => ({ listSales: async () => [{ id: saleId, pools: 1 }] });
+
+  it('an hour ahead: a payment that has only just begun (its job not queued yet) is not given back', async () => {
+    const { saleId, job } = await f.payingHold();
+    skew(3_600_000);
+    const fixes = await reconciler({ afterMs: 10_000, ...onlySale(saleId) }).pass();
+    expect(fixes.never_started).toBeUndefined();
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'paying' });
+    expect(f.framesTo(saleId, job.buyer)).toEqual([]);
+  });
+
+  it('an hour behind: a payment stuck for longer than the threshold is still found and finished', async () => {
+    const { saleId, job } = await f.payingHold();
+    await waitPast(f.s.redis, (await redisNow(f.s.redis)) + 300);
+    skew(-3_600_000);
+    const fixes = await reconciler({ afterMs: 250, ...onlySale(saleId) }).pass();
+    expect(fixes.never_started).toBe(1);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
   });
 });

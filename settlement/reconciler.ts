@@ -121,9 +121,9 @@ export class Reconciler {
   }
 
   private async stuckHolds(fixed: (a: string) => void): Promise<void> {
-    const before = Date.now() - this.o.afterMs;
     for (const sale of await this.o.listSales()) {
-      for (const holdId of await this.d.inventory.payingSince(sale.id, sale.pools, before, this.o.batch ?? 100)) {
+      // Aged by Redis' clock, which scored them: this worker's clock may be off (docs/settlement.md).
+      for (const holdId of await this.d.inventory.payingLongerThan(sale.id, sale.pools, this.o.afterMs, this.o.batch ?? 100)) {
         try {
           await this.stuckHold(sale.id, holdId, fixed);
         } catch (err) {
