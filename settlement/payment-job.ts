@@ -20,6 +20,7 @@ export function idempotencyKey(holdId: string, attemptNo: number): string {
 }
 
 /** Keys of the saga's later provider calls, derived from the attempt's key so they too repeat exactly. */
+export const confirmKey = (attemptKey: string): string => `${attemptKey}-confirm`;
 export const captureKey = (attemptKey: string): string => `${attemptKey}-capture`;
 export const cancelKey = (attemptKey: string): string => `${attemptKey}-cancel`;
 

@@ -277,4 +277,31 @@ export class PaymentStore {
     );
     return r.rows;
   }
+
+  /**
+   * Step 1b: the PaymentIntent id on its attempt before the intent is confirmed, compare-and-set (only
+   * while the attempt is pending, and only this intent), so reconciliation finds the intent by its id
+   * rather than by a search. False when the attempt was decided meanwhile: then nothing may be confirmed.
+   * Batched with the other payments of the moment, like steps 0 and 2.
+   */
+  async recordIntent(attemptId: string, paymentIntentId: string): Promise<boolean> {
+    return this.intentIds.add({ attemptId, paymentIntentId });
+  }
+
+  private readonly intentIds = new StatementBatcher<{ attemptId: string; paymentIntentId: string }, boolean>({
+    run: async (items) => {
+      const r = await this.db.query<{ id: string }>({
+        name: 'fs-record-intents',
+        text: `UPDATE payment_attempts a SET payment_intent_id = i.pi, updated_at = now()
+               FROM unnest($1::text[], $2::text[]) AS i(id, pi)
+               WHERE a.id = i.id AND a.status = 'pending' AND (a.payment_intent_id IS NULL OR a.payment_intent_id = i.pi)
+               RETURNING a.id`,
+        values: [items.map((i) => i.attemptId), items.map((i) => i.paymentIntentId)],
+      });
+      const stored = new Set(r.rows.map((row) => row.id));
+      return items.map((i) => stored.has(i.attemptId));
+    },
+    keyOf: (i) => i.attemptId,
+    rowError: pgRowError,
+  });
 }

@@ -79,6 +79,34 @@ describe('reconciliation', () => {
     expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
   });
 
+  it('finds the intent by the id stored on the attempt, without a search', async () => {
+    const { saleId, job, row } = await lostPayment(false);
+    const pi = await f.deps.provider.create(job, row.idempotency_key);
+    expect(await f.deps.store.recordIntent(row.id, pi.id)).toBe(true);
+    await f.deps.provider.confirm(pi.id, row.idempotency_key);
+    const search = vi.spyOn(f.deps.provider.stripe.paymentIntents, 'search');
+    try {
+      expect((await reconciler().pass()).ordered).toBeGreaterThanOrEqual(1);
+      expect(search).not.toHaveBeenCalled();
+    } finally {
+      search.mockRestore();
+    }
+    expect(await f.ordersOf(job.holdId)).toMatchObject([{ capture_status: 'captured' }]);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'sold' });
+  });
+
+  it('an intent created and stored but never confirmed (the job died in between): given up, the intent cancelled, the hold back', async () => {
+    const { saleId, job, row } = await lostPayment(false);
+    const pi = await f.deps.provider.create(job, row.idempotency_key);
+    await f.deps.store.recordIntent(row.id, pi.id);
+    expect((await reconciler().pass()).released).toBeGreaterThanOrEqual(1);
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ status: 'failed', failure_reason: 'payment_not_completed' });
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+    // A late rerun of the job charges nothing: its attempt is decided.
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+  });
+
   it('leaves alone a payment whose job a worker will still run, and one younger than the threshold', async () => {
     const { saleId, job } = await lostPayment(true);
     await enqueuePayment(payments, job);

@@ -4,7 +4,7 @@ import { metrics } from '../shared/metrics.js';
 import { LIVE_JOB_STATES, paymentJobId, type PaymentJob } from './payment-job.js';
 import { PAID, UNPAID } from './payment-provider.js';
 import type { AttemptRow } from './payment-store.js';
-import { captureOrder, completeStoredOrder, finishAuthorised, finishRefused, holdBack, type SagaDeps } from './saga.js';
+import { abandon, captureOrder, completeStoredOrder, finishAuthorised, finishRefused, holdBack, type SagaDeps } from './saga.js';
 
 export interface ReconcilerOptions {
   /** Payments, holds and captures untouched this long are reconciliation's to finish. */
@@ -110,10 +110,13 @@ export class Reconciler {
       const err = pi.last_payment_error as { decline_code?: string; code?: string } | null;
       await finishRefused(this.d, a, err?.decline_code ?? err?.code ?? `payment_${pi.status}`, pi.id);
       fixed('refused');
-    } else if (!pi) {
-      // Nothing at the provider: no money moved. A dead letter still waits a while for an operator.
+    } else if (!pi || pi.status === 'requires_confirmation') {
+      // Nothing authorised: the intent was never created, or created and never confirmed (the job died
+      // in between). A dead letter still waits a while for an operator.
       if (job.state === 'failed' && Date.now() - (job.finishedOn ?? 0) < this.o.deadLetterReleaseMs) return;
-      await finishRefused(this.d, a, 'payment_not_completed', null, true, 'given_up');
+      // Failed first, then the unconfirmed intent cancelled: a late confirmation can authorise nothing.
+      if (pi) await abandon(this.d, a, 'payment_not_completed', true);
+      else await finishRefused(this.d, a, 'payment_not_completed', null, true, 'given_up');
       if (job.state === 'failed') await (await this.payments.getJob(paymentJobId(a.hold_id, a.attempt_no)))?.remove().catch(() => {});
       fixed('released');
     }

@@ -76,10 +76,16 @@ export async function abandon(d: SagaDeps, a: AttemptRow, reason: string, mayHav
   await finishRefused(d, a, reason, null, retryable, ['superseded', 'limit_reached'].includes(reason) ? reason : 'given_up');
   // Cancel only what this attempt's refusal now owns: if another path stored an order for it first,
   // that order's authorisation must stand.
-  if (!mayHaveReachedProvider || (await d.store.attemptByKey(a.idempotency_key))?.status !== 'failed') return;
-  const pi = await d.provider.find(a.payment_intent_id, a.idempotency_key);
-  if (pi?.status === 'requires_capture') await d.provider.cancel(pi.id, a.idempotency_key);
+  if (!mayHaveReachedProvider) return;
+  const now = await d.store.attemptByKey(a.idempotency_key);
+  if (now?.status !== 'failed') return;
+  // By the id stored on the attempt when there is one (the job stores it before confirming).
+  const pi = await d.provider.find(now.payment_intent_id, a.idempotency_key);
+  if (pi && OPEN.includes(pi.status)) await d.provider.cancel(pi.id, a.idempotency_key);
 }
+
+/** Intent statuses from which money may still move (confirmed, authorised or completed later): cancelled when the attempt is given up. */
+const OPEN: readonly string[] = ['requires_confirmation', 'requires_action', 'requires_capture'];
 
 /** Step 4: the buyer's order count, then the hold sold, then the buyer told — once, by whoever sells it. */
 export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string): Promise<void> {
