@@ -18,6 +18,8 @@ export interface AttemptRow {
   payment_intent_id: string | null;
   failure_reason: string | null;
   dead_lettered_at: Date | null;
+  /** A failed attempt's PaymentIntent that must still be cancelled (it stopped in requires_action). */
+  open_intent_id: string | null;
 }
 
 export interface OrderRow {
@@ -28,7 +30,7 @@ export interface OrderRow {
   capture_status: 'pending' | 'captured' | 'failed';
 }
 
-const ATTEMPT_COLUMN_LIST = ['id', 'hold_id', 'sale_id', 'buyer_id', 'attempt_no', 'idempotency_key', 'amount', 'currency', 'status', 'payment_intent_id', 'failure_reason', 'dead_lettered_at'] as const;
+const ATTEMPT_COLUMN_LIST = ['id', 'hold_id', 'sale_id', 'buyer_id', 'attempt_no', 'idempotency_key', 'amount', 'currency', 'status', 'payment_intent_id', 'failure_reason', 'dead_lettered_at', 'open_intent_id'] as const;
 const ATTEMPT_COLUMNS = ATTEMPT_COLUMN_LIST.join(', ');
 
 export interface EnsuredAttempt {
@@ -304,4 +306,33 @@ export class PaymentStore {
     keyOf: (i) => i.attemptId,
     rowError: pgRowError,
   });
+
+  /**
+   * pending -> failed because the confirmation stopped in requires_action; the intent is named as one to
+   * cancel in the same compare-and-set, so that duty outlives this process. False when another path
+   * decided the attempt first.
+   */
+  async markNeedsAction(attemptId: string, paymentIntentId: string): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE payment_attempts SET status = 'failed', failure_reason = 'requires_action', payment_intent_id = $2, open_intent_id = $2, updated_at = now()
+       WHERE id = $1 AND status = 'pending'`,
+      [attemptId, paymentIntentId],
+    );
+    return r.rowCount === 1;
+  }
+
+  /** The provider has cancelled the attempt's open intent: nothing left to cancel. */
+  async markIntentCanceled(attemptId: string, paymentIntentId: string): Promise<void> {
+    await this.db.query('UPDATE payment_attempts SET open_intent_id = NULL WHERE id = $1 AND open_intent_id = $2', [attemptId, paymentIntentId]);
+  }
+
+  /** Failed attempts whose intent is still to be cancelled, failed at least `olderThanMs` ago: reconciliation's worklist. */
+  async openIntents(olderThanMs: number, limit: number): Promise<AttemptRow[]> {
+    const r = await this.db.query<AttemptRow>(
+      `SELECT ${ATTEMPT_COLUMNS} FROM payment_attempts WHERE open_intent_id IS NOT NULL AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+       ORDER BY updated_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return r.rows;
+  }
 }

@@ -107,6 +107,48 @@ describe('reconciliation', () => {
     expect(f.chargesOf(job.holdId)).toEqual([]);
   });
 
+  it('a pending attempt whose confirmation stopped in requires_action and whose job died: failed, intent cancelled, hold back', async () => {
+    const { saleId, job, row } = await lostPayment(false, 'pm_card_threeDSecure2Required');
+    const pi = await f.deps.provider.create(job, row.idempotency_key);
+    await f.deps.store.recordIntent(row.id, pi.id);
+    expect((await f.deps.provider.confirm(pi.id, row.idempotency_key)).status).toBe('requires_action');
+    expect((await reconciler().pass()).needs_action).toBe(1);
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ status: 'failed', failure_reason: 'requires_action', open_intent_id: null });
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+    expect(await f.frame(saleId, job.buyer, 'payment_failed')).toMatchObject({ reason: 'requires_action' });
+  });
+
+  /** An attempt failed for requires_action whose cancel never happened (the worker died just after the compare-and-set). */
+  async function uncancelled3ds(holdSeconds = 60) {
+    const { saleId, job } = await f.payingHold({ paymentMethod: 'pm_card_threeDSecure2Required', holdSeconds });
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    expect(await f.deps.store.markNeedsAction(row.id, pi.id)).toBe(true);
+    return { saleId, job, row, pi };
+  }
+
+  it('a requires_action intent left open while its hold is still paying: cancelled before the hold is given back', async () => {
+    const { saleId, job, pi } = await uncancelled3ds();
+    expect((await reconciler().pass()).given_back).toBeGreaterThanOrEqual(1);
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+  });
+
+  it('a requires_action intent left open after its hold ended (expired): reconciliation cancels it — the challenge can no longer complete it', async () => {
+    const { saleId, job, pi } = await uncancelled3ds(1);
+    // The hold ended without the cancel: its deadline passed and it went back.
+    await waitPast(f.s.redis, (await f.s.inventory.getHold(saleId, job.holdId))!.deadline);
+    expect((await f.s.inventory.payFailed(saleId, job.holdId, 1)).state).toBe('expired');
+    expect((await reconciler().pass()).intent_canceled).toBe(1);
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ open_intent_id: null });
+    const completed = await fetch(`${f.standIn.url}/_stand-in/payment_intents/${pi.id}/authenticate`, { method: 'POST', body: '{}' });
+    expect(completed.status).toBe(409);
+    expect((await reconciler().pass()).intent_canceled).toBeUndefined();
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+  });
+
   it('leaves alone a payment whose job a worker will still run, and one younger than the threshold', async () => {
     const { saleId, job } = await lostPayment(true);
     await enqueuePayment(payments, job);

@@ -138,6 +138,48 @@ describe('settlePayment: the PaymentIntent id is stored before the confirmation'
   });
 });
 
+describe('settlePayment: a card that asks for 3D Secure (requires_action)', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const THREE_DS = 'pm_card_threeDSecure2Required';
+  const intent = (id: string) => f.deps.provider.stripe.paymentIntents.retrieve(id);
+  const authenticate = (id: string) => fetch(`${f.standIn.url}/_stand-in/payment_intents/${id}/authenticate`, { method: 'POST', body: '{}' });
+
+  it('the attempt fails (requires_action), the intent is cancelled, the buyer is told payment_failed; nobody can complete it later', async () => {
+    const { sale, job } = await payingHold(uniqueId('b'), THREE_DS);
+    expect(await settlePayment(f.deps, job)).toBe('declined');
+    const a = await f.deps.store.attemptOf(job.holdId, 1);
+    expect(a).toMatchObject({ status: 'failed', failure_reason: 'requires_action', payment_intent_id: expect.stringMatching(/^pi_/), open_intent_id: null });
+    expect((await intent(a!.payment_intent_id!)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'held' });
+    expect(await f.frame(sale.id, job.buyer, 'payment_failed')).toMatchObject({ holdId: job.holdId, reason: 'requires_action', retryable: true });
+    // The buyer's challenge, had it reached them, can no longer move money.
+    expect((await authenticate(a!.payment_intent_id!)).status).toBe(409);
+    expect(chargesOf(job.holdId)).toEqual([]);
+    // The buyer pays again with another card: attempt 2, one charge.
+    const again = { ...job, attemptNo: await f.s.inventory.beginPay(sale.id, job.holdId, job.buyer), paymentMethod: 'pm_card_visa' };
+    expect(await settlePayment(f.deps, again)).toBe('sold');
+    expect(chargesOf(job.holdId)).toHaveLength(1);
+  });
+
+  it('the cancel fails: the hold stays paying (nobody else gets the unit) until the retried job cancels the intent, then the buyer is told once', async () => {
+    const { sale, job } = await payingHold(uniqueId('b'), THREE_DS);
+    vi.spyOn(f.deps.provider, 'cancel').mockRejectedValueOnce(Object.assign(new Error('provider away'), { type: 'StripeConnectionError' }));
+    await expect(settlePayment(f.deps, job)).rejects.toThrow('provider away');
+    const a = await f.deps.store.attemptOf(job.holdId, 1);
+    expect(a).toMatchObject({ status: 'failed', failure_reason: 'requires_action', open_intent_id: a!.payment_intent_id });
+    expect((await intent(a!.payment_intent_id!)).status).toBe('requires_action');
+    expect(await f.s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'paying' });
+    expect(f.framesTo(sale.id, job.buyer)).toEqual([]);
+
+    expect(await settlePayment(f.deps, job)).toBe('declined');
+    expect((await intent(a!.payment_intent_id!)).status).toBe('canceled');
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ open_intent_id: null });
+    expect(await f.s.inventory.getHold(sale.id, job.holdId)).toMatchObject({ state: 'held' });
+    await f.frame(sale.id, job.buyer, 'payment_failed');
+    expect(f.framesTo(sale.id, job.buyer).filter((x) => x.type === 'payment_failed')).toHaveLength(1);
+  });
+});
+
 describe('permanentRefusal', () => {
   it('declines and invalid requests are final; everything else retries', () => {
     expect(permanentRefusal({ type: 'StripeCardError', decline_code: 'insufficient_funds' })).toBe('insufficient_funds');

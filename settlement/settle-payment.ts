@@ -1,6 +1,6 @@
 import { metrics } from '../shared/metrics.js';
 import type { PaymentJob } from './payment-job.js';
-import { abandon, completeStoredOrder, finishAuthorised, finishRefused, type SagaDeps } from './saga.js';
+import { abandon, cancelOpenIntent, completeStoredOrder, finishAuthorised, finishNeedsAction, finishRefused, type SagaDeps } from './saga.js';
 import { PAID, type Intent } from './payment-provider.js';
 import type { AttemptRow } from './payment-store.js';
 
@@ -36,6 +36,8 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
   const { row: a, created, buyerOrders } = await d.store.ensureAttempt(j);
 
   if (a.status === 'failed') {
+    // A rerun after a requires_action confirmation whose cancel failed: cancel before the hold goes back.
+    await cancelOpenIntent(d, a);
     await finishRefused(d, a, a.failure_reason ?? 'payment_failed', null);
     return 'declined';
   }
@@ -81,6 +83,11 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
     }
     const piId = (err as { raw?: { payment_intent?: { id?: string } } }).raw?.payment_intent?.id ?? paymentIntentId;
     await finishRefused(d, a, reason, piId);
+    return 'declined';
+  }
+  // The issuer asks for the buyer's 3D Secure challenge, which this flow cannot show: refused, intent cancelled.
+  if (pi.status === 'requires_action') {
+    await finishNeedsAction(d, a, pi.id);
     return 'declined';
   }
   if (!PAID.includes(pi.status)) throw new Error(`payment intent ${pi.id} is ${pi.status} after confirmation`);
