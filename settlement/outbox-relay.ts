@@ -38,6 +38,10 @@ export class OutboxRelay {
   async pump(limit = 500): Promise<number> {
     const c = await this.db.connect();
     let broken = false;
+    // Postgres dropping this client mid-batch makes it emit 'error' on itself (the pool listens only to
+    // idle clients): heard here, the batch's own query fails and the batch is sent again later.
+    const lost = (): void => void (broken = true);
+    c.on('error', lost);
     try {
       await c.query('BEGIN');
       const rows = await c.query<{ id: string; event_type: string; aggregate_id: string; payload: unknown; created_at: Date }>(
@@ -62,10 +66,11 @@ export class OutboxRelay {
       metrics.outboxPublished.inc(ids.length);
       return ids.length;
     } catch (err) {
-      broken = await c.query('ROLLBACK').then(() => false, () => true);
+      broken = await c.query('ROLLBACK').then(() => broken, () => true);
       throw err;
     } finally {
       // A connection that cannot even roll back is dead: destroy it rather than pool it.
+      c.off('error', lost);
       c.release(broken);
     }
   }

@@ -61,6 +61,11 @@ export class Reconciler {
   private async locked(): Promise<Fixes> {
     const c = await this.db.connect();
     let broken = false;
+    // The pass holds this client while it calls the provider and Redis. If Postgres drops it meanwhile,
+    // the client emits 'error' on itself (the pool listens only to idle clients): unheard, that would end
+    // the process. The lock died with the connection; the next pass takes a new one.
+    const lost = (): void => void (broken = true);
+    c.on('error', lost);
     try {
       const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LOCK_ID]);
       if (!got.rows[0]?.ok) return {};
@@ -78,9 +83,10 @@ export class Reconciler {
         return fixes;
       } finally {
         // If the unlock fails the connection is gone, and the lock with it.
-        broken = await c.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_ID]).then(() => false, () => true);
+        broken = await c.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_ID]).then(() => broken, () => true);
       }
     } finally {
+      c.off('error', lost);
       c.release(broken);
     }
   }
