@@ -19,6 +19,8 @@ export interface AttemptRow {
   payment_intent_id: string | null;
   failure_reason: string | null;
   dead_lettered_at: Date | null;
+  /** A failed attempt's PaymentIntent that must still be cancelled (it stopped in requires_action). */
+  open_intent_id: string | null;
 }
 
 export interface OrderRow {
@@ -29,7 +31,7 @@ export interface OrderRow {
   capture_status: 'pending' | 'captured' | 'failed';
 }
 
-const ATTEMPT_COLUMN_LIST = ['id', 'hold_id', 'sale_id', 'buyer_id', 'attempt_no', 'idempotency_key', 'amount', 'currency', 'status', 'payment_intent_id', 'failure_reason', 'dead_lettered_at'] as const;
+const ATTEMPT_COLUMN_LIST = ['id', 'hold_id', 'sale_id', 'buyer_id', 'attempt_no', 'idempotency_key', 'amount', 'currency', 'status', 'payment_intent_id', 'failure_reason', 'dead_lettered_at', 'open_intent_id'] as const;
 const ATTEMPT_COLUMNS = ATTEMPT_COLUMN_LIST.join(', ');
 
 export interface EnsuredAttempt {
@@ -362,6 +364,62 @@ export class PaymentStore {
          -- a failed capture is retried at once; a pending one may still be under way in its job
          AND (o.capture_status = 'failed' OR o.created_at < now() - make_interval(secs => $1::double precision / 1000))
        ORDER BY o.created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return r.rows;
+  }
+
+  /**
+   * Step 1b: the PaymentIntent id on its attempt before the intent is confirmed, compare-and-set (only
+   * while the attempt is pending, and only this intent), so reconciliation finds the intent by its id
+   * rather than by a search. False when the attempt was decided meanwhile: then nothing may be confirmed.
+   * Batched with the other payments of the moment, like steps 0 and 2.
+   */
+  async recordIntent(attemptId: string, paymentIntentId: string): Promise<boolean> {
+    return this.intentIds.add({ attemptId, paymentIntentId });
+  }
+
+  private readonly intentIds = new StatementBatcher<{ attemptId: string; paymentIntentId: string }, boolean>({
+    run: async (items) => {
+      const r = await this.db.query<{ id: string }>({
+        name: 'fs-record-intents',
+        text: `UPDATE payment_attempts a SET payment_intent_id = i.pi, updated_at = now()
+               FROM unnest($1::text[], $2::text[]) AS i(id, pi)
+               WHERE a.id = i.id AND a.status = 'pending' AND (a.payment_intent_id IS NULL OR a.payment_intent_id = i.pi)
+               RETURNING a.id`,
+        values: [items.map((i) => i.attemptId), items.map((i) => i.paymentIntentId)],
+      });
+      const stored = new Set(r.rows.map((row) => row.id));
+      return items.map((i) => stored.has(i.attemptId));
+    },
+    keyOf: (i) => i.attemptId,
+    rowError: pgRowError,
+  });
+
+  /**
+   * pending -> failed because the confirmation stopped in requires_action; the intent is named as one to
+   * cancel in the same compare-and-set, so that duty outlives this process. False when another path
+   * decided the attempt first.
+   */
+  async markNeedsAction(attemptId: string, paymentIntentId: string): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE payment_attempts SET status = 'failed', failure_reason = 'requires_action', payment_intent_id = $2, open_intent_id = $2, updated_at = now()
+       WHERE id = $1 AND status = 'pending'`,
+      [attemptId, paymentIntentId],
+    );
+    return r.rowCount === 1;
+  }
+
+  /** The provider has cancelled the attempt's open intent: nothing left to cancel. */
+  async markIntentCanceled(attemptId: string, paymentIntentId: string): Promise<void> {
+    await this.db.query('UPDATE payment_attempts SET open_intent_id = NULL WHERE id = $1 AND open_intent_id = $2', [attemptId, paymentIntentId]);
+  }
+
+  /** Failed attempts whose intent is still to be cancelled, failed at least `olderThanMs` ago: reconciliation's worklist. */
+  async openIntents(olderThanMs: number, limit: number): Promise<AttemptRow[]> {
+    const r = await this.db.query<AttemptRow>(
+      `SELECT ${ATTEMPT_COLUMNS} FROM payment_attempts WHERE open_intent_id IS NOT NULL AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+       ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
     );
     return r.rows;
