@@ -89,6 +89,7 @@ export class SaleStore {
    */
   async restock(id: string, quantity: number): Promise<Sale | null> {
     const c = await this.db.connect();
+    let broken = false;
     try {
       await c.query('BEGIN');
       const r = await c.query<Row>(`UPDATE sales SET stock = stock + $2, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`, [id, quantity]);
@@ -116,10 +117,11 @@ export class SaleStore {
       await c.query('COMMIT');
       return toSale(r.rows[0]);
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
+      broken = await c.query('ROLLBACK').then(() => false, () => true);
       throw err;
     } finally {
-      c.release();
+      // A connection that cannot even roll back is dead: destroy it rather than pool it.
+      c.release(broken);
     }
   }
 

@@ -1,9 +1,10 @@
 /**
  * `npm start`: the whole stack on this machine in one command — checks Redis and Postgres, migrates,
  * starts the Stripe stand-in, the gateway (with the admitter/sweeper) and the settlement worker,
- * creates the demo sale, and prints where to look. Ctrl-C stops all of it.
+ * creates the demo sale, and prints where to look. A gateway or worker that dies is restarted with
+ * backoff (bin/supervisor.ts); Ctrl-C stops all of it.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
@@ -13,6 +14,7 @@ import { fatal } from '../shared/process.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { SaleService } from '../admission/sale-service.js';
 import { startStandIn, type StandIn } from '../settlement/stripe-stand-in/server.js';
+import { Supervised } from './supervisor.js';
 
 const log = createLogger('start');
 let config;
@@ -64,12 +66,10 @@ async function demoSale(): Promise<void> {
   redis.disconnect();
 }
 
-function spawn(script: string, name: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: ['--import', 'tsx'], env, stdio: 'inherit' });
-  return new Promise((resolve, reject) => {
-    child.once('message', () => resolve(child));
-    child.once('exit', (code) => reject(new Error(`${name} exited with code ${code} before it was ready`)));
-  });
+/** A child process of the stack, kept running: restarted with backoff when it dies (bin/supervisor.ts). */
+function supervised(script: string, name: string, env: NodeJS.ProcessEnv = process.env): Supervised {
+  const file = fileURLToPath(new URL(script, import.meta.url));
+  return new Supervised(name, () => fork(file, [], { execArgv: ['--import', 'tsx'], env, stdio: 'inherit' }), (line) => console.log(line));
 }
 
 await check();
@@ -85,13 +85,15 @@ if (config.NODE_ENV !== 'production' && ['127.0.0.1', 'localhost'].includes(apiU
   });
 }
 await demoSale();
-const children: ChildProcess[] = [];
-try {
-  children.push(await spawn('../gateway/main.ts', 'gateway'));
+const children = [
+  supervised('../gateway/main.ts', 'gateway'),
   // The worker's own /metrics (orders, payment attempts, provider latency) for Prometheus.
-  children.push(await spawn('../settlement/main.ts', 'settlement worker', { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9101' }));
+  supervised('../settlement/main.ts', 'settlement worker', { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9101' }),
+];
+try {
+  for (const c of children) await c.start();
 } catch (err) {
-  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => c.stop()));
   await standIn?.close();
   fatal(log, err, 'could not start the stack');
 }
@@ -107,23 +109,14 @@ Flash-sale admission layer is running.
 Ctrl-C stops everything.
 `);
 
+// A child that dies from now on is restarted (with backoff) and the rest of the stack keeps running.
 let stopping = false;
 async function stopAll(): Promise<void> {
   if (stopping) process.exit(1);
   stopping = true;
-  await Promise.all(children.map((c) => new Promise((r) => {
-    if (c.exitCode !== null) return r(null);
-    c.once('exit', r);
-    c.kill('SIGTERM');
-  })));
+  await Promise.all(children.map((c) => c.stop()));
   await standIn?.close();
   process.exit(0);
 }
 process.on('SIGINT', () => void stopAll());
 process.on('SIGTERM', () => void stopAll());
-for (const c of children) c.on('exit', (code) => {
-  if (!stopping) {
-    log.error({ code }, 'a child process exited; stopping the stack');
-    void stopAll();
-  }
-});

@@ -9,6 +9,7 @@ import { listDeadLetters, replayDeadLetter } from '../settlement/dead-letters.js
 import { adminChecker } from './auth.js';
 import { ApiError } from './errors.js';
 import { parseJson, readBody, reply, sendError, sendJson, type Reply } from './http.js';
+import { describeError, isConnectionLoss } from '../shared/connection-errors.js';
 import type { Context } from './context.js';
 
 type Handler = (c: { params: string[]; body: unknown; r: Reply }) => Promise<[number, unknown]>;
@@ -99,6 +100,11 @@ export function toHttpError(err: unknown, ctx: Context): ApiError {
   if (err instanceof SaleConflictError || err instanceof SaleOversoldError) return new ApiError('sale_conflict', err.message);
   if (err instanceof SaleQuarantinedError) return new ApiError('quarantined', err.message);
   if (err instanceof RangeError) return new ApiError('invalid_request', err.message);
+  // Redis or Postgres went away under the request: nothing is wrong with it, it may be sent again.
+  if (isConnectionLoss(err)) {
+    ctx.log.warn({ err: describeError(err) }, 'operator request failed on a lost connection');
+    return new ApiError('unavailable');
+  }
   ctx.log.error({ err }, 'operator request failed');
   return new ApiError('internal');
 }

@@ -1,5 +1,6 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { metrics } from '../shared/metrics.js';
+import { isConnectionLoss, rateLimitedWarn } from '../shared/connection-errors.js';
 import { InventoryError } from '../inventory/errors.js';
 import { AdmissionError } from '../admission/errors.js';
 import { saleState, type Sale } from '../admission/sale-schema.js';
@@ -73,8 +74,12 @@ export class BuyerHub {
   private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
   app!: TemplatedApp;
   readonly payTimer = new PayTimer();
+  /** Frames refused because Redis or Postgres went away: thousands at once in an outage, so rate-limited. */
+  private readonly lostConnection: (err: unknown) => void;
 
-  constructor(readonly ctx: Context) {}
+  constructor(readonly ctx: Context) {
+    this.lostConnection = rateLimitedWarn(ctx.log, 'buyer frames refused (unavailable): connection lost');
+  }
 
   count(): number {
     return this.sockets.count();
@@ -137,7 +142,8 @@ export class BuyerHub {
     const d = ws.getUserData();
     const chain: Promise<void> = (d.chain ?? RESOLVED).then(task).catch((err) => {
       const e = toApiError(err);
-      if (e.code === 'internal' || e.code === 'unavailable') this.ctx.log.error({ err, sale: d.saleId }, 'buyer frame failed');
+      if (isConnectionLoss(err)) this.lostConnection(err);
+      else if (e.code === 'internal' || e.code === 'unavailable') this.ctx.log.error({ err, sale: d.saleId }, 'buyer frame failed');
       metrics.wsErrors.inc({ code: e.code });
       this.sendRaw(ws, wsErrorFrame(e));
     }).then(() => {
@@ -295,6 +301,29 @@ export class BuyerHub {
     });
   }
 
+  /**
+   * The sale events' subscription was lost and is back. Redis pub/sub keeps nothing for a subscriber
+   * that is away, so whatever was published meanwhile (an `admitted`, an `order_confirmed`, a
+   * `sold_out`) never reached this gateway, and its buyers would wait for it for ever. So, as on a
+   * reconnect, every buyer still waiting for news (queued, pre-queued, holding or paying) reads their
+   * state again, and each sale's frame is sent afresh. Buyers who are done or never joined are left
+   * alone. Call it only once the subscription is active again, or events could fall in between.
+   */
+  resync(): void {
+    for (const saleId of this.sockets.saleIds()) this.resyncSale(saleId);
+  }
+
+  /** Every socket of one sale still waiting for news reads its state again (resyncSocket); the sale frame is sent afresh. */
+  private resyncSale(saleId: string): void {
+    this.ctx.saleCache.forget(saleId);
+    this.openFrames.forget(saleId);
+    this.publishSaleFrame(saleId).catch((err) => this.ctx.log.warn({ err, sale: saleId }, 'could not publish the sale frame'));
+    this.sockets.forSale(saleId, (ws) => {
+      const { phase } = ws.getUserData();
+      if (phase === 'pre' || phase === 'queued' || phase === 'holding') this.enqueue(ws, () => this.resyncSocket(ws));
+    });
+  }
+
   /** A message from the sale's Redis channel (every gateway gets every message once). */
   onSaleEvent(saleId: string, ev: SaleEvent): void {
     // Only an existing sale has events (its admitter ticks at least once a second): once this
@@ -323,7 +352,8 @@ export class BuyerHub {
         return;
       case 'healed':
         // The sale's Redis copy was rebuilt from the ledger: what a socket was told may be gone.
-        return this.resyncSale(saleId);
+        this.resyncSale(saleId);
+        return;
       case 'sealed':
         // The pre-queue became tickets: each pre-queued socket reads its ticket once.
         this.sockets.forSale(saleId, (ws) => {
@@ -334,31 +364,12 @@ export class BuyerHub {
   }
 
   /**
-   * This gateway's sale events were lost for a while (its subscriber connection to Redis dropped and
-   * came back): whatever was published meanwhile (admissions, confirmations, expiries, sold out) never
-   * reached its sockets, so every sale's sockets are resynced as after a heal.
+   * A socket's state read again (after a heal, or a lost subscription). A buyer whose hold vanished
+   * with a lost copy is told it ended (the unit went back to the pool); a waiter whose place vanished
+   * is given one again (join is idempotent: a place the copy kept is the same place); everyone else
+   * gets their state as Redis now says.
    */
-  onEventsLost(): void {
-    for (const saleId of this.sockets.saleIds()) this.resyncSale(saleId);
-  }
-
-  /** Every socket of the sale still waiting or holding reads its state again and is told it. */
-  private resyncSale(saleId: string): void {
-    this.ctx.saleCache.forget(saleId);
-    this.openFrames.forget(saleId);
-    this.sockets.forSale(saleId, (ws) => {
-      const { phase } = ws.getUserData();
-      if (phase === 'pre' || phase === 'queued' || phase === 'holding') this.enqueue(ws, () => this.resync(ws));
-    });
-    this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
-  }
-
-  /**
-   * After a heal (or lost events): a buyer whose hold vanished with the lost copy is told it ended (the unit went back
-   * to the pool); a waiter whose place vanished is given one again (join is idempotent: a place the
-   * copy kept is the same place); everyone else gets their state as the copy now says.
-   */
-  private async resync(ws: Ws): Promise<void> {
+  private async resyncSocket(ws: Ws): Promise<void> {
     const d = ws.getUserData();
     const { phase, holdId } = d;
     const view = await this.ctx.room.status(d.saleId, d.buyer);
@@ -422,5 +433,7 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError(err.code, err.message);
   }
   if (err instanceof AdmissionError) return new ApiError(err.code === 'sold_out' ? 'sale_ended' : err.code, err.message);
+  // Redis or Postgres went away under the frame: the contract's "try again", not a fault of ours.
+  if (isConnectionLoss(err)) return new ApiError('unavailable');
   return new ApiError('internal');
 }

@@ -42,11 +42,6 @@ export class BuyerSockets<S> {
     return this.sales.has(saleId);
   }
 
-  /** Every sale this gateway has held a socket of. */
-  saleIds(): string[] {
-    return [...this.sales.keys()];
-  }
-
   hasBuyer(saleId: string, buyer: string): boolean {
     return this.sales.get(saleId)?.buyers.has(buyer) ?? false;
   }
@@ -58,6 +53,11 @@ export class BuyerSockets<S> {
     if (!Array.isArray(had)) return fn(had);
     // A copy: fn may close a socket, which removes it from this very array.
     for (const s of [...had]) fn(s);
+  }
+
+  /** The sales this gateway has held sockets of. */
+  saleIds(): string[] {
+    return [...this.sales.keys()];
   }
 
   forSale(saleId: string, fn: (socket: S) => void): void {

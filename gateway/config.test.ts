@@ -41,7 +41,7 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       ...DEV, PORT: 9001, REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
-      STRIPE_API_URL: 'http://127.0.0.1:12111', MAX_FRAME_BYTES: 4096, MAX_BODY_BYTES: 65536,
+      STRIPE_API_URL: 'http://127.0.0.1:12111', MAX_FRAME_BYTES: 4096, MAX_BODY_BYTES: 65536, REDIS_COMMAND_TIMEOUT_MS: 2000,
     });
   });
 
@@ -51,6 +51,8 @@ describe('configuration', () => {
     ['REDIS_URL', 'not a url'],
     ['NODE_ENV', 'staging'],
     ['MAX_FRAME_BYTES', '10'],
+    ['REDIS_COMMAND_TIMEOUT_MS', '0'],
+    ['REDIS_COMMAND_TIMEOUT_MS', 'soon'],
   ])('a wrong %s (%s) is refused, naming it', (name, value) => {
     expect(refusal({ [name]: value }).message).toContain(name);
   });

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db.js';
+import { errorListener } from '../shared/connection-errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createQueueRedis, createRedis, type RedisClient } from '../shared/redis.js';
 import { Inventory } from '../inventory/inventory-service.js';
@@ -64,9 +65,15 @@ export class SaleCache {
 
 export function createContext(config: Config, log: Logger): Context {
   const prefix = config.REDIS_PREFIX;
-  const redis = createRedis(config.REDIS_URL, { name: 'gateway' });
-  const queueRedis = createQueueRedis(config.REDIS_URL, 'gateway-queues');
-  const db = createDb(config.DATABASE_URL, 20);
+  const timeouts = { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, log };
+  const redis = createRedis(config.REDIS_URL, { name: 'gateway', ...timeouts });
+  const queueRedis = createQueueRedis(config.REDIS_URL, 'gateway-queues', timeouts);
+  const db = createDb(config.DATABASE_URL, 20, undefined, log);
+  const payments = createPaymentQueue(queueRedis, prefix);
+  const stripeEvents = createStripeEventQueue(queueRedis, prefix);
+  // A Queue re-emits its connection's errors; without a listener each one is printed as a stack trace.
+  payments.on('error', errorListener(log, 'payment queue error'));
+  stripeEvents.on('error', errorListener(log, 'stripe event queue error'));
   const inventory = new Inventory(redis, prefix);
   const sales = new SaleService(db, redis, prefix, inventory, log);
   return {
@@ -78,8 +85,8 @@ export function createContext(config: Config, log: Logger): Context {
     inventory,
     sales,
     room: new WaitingRoom(redis, prefix, inventory),
-    payments: createPaymentQueue(queueRedis, prefix),
-    stripeEvents: createStripeEventQueue(queueRedis, prefix),
+    payments,
+    stripeEvents,
     saleCache: new SaleCache(sales),
   };
 }

@@ -1,7 +1,7 @@
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { migrate } from '../shared/db.js';
-import { fatal, onShutdown } from '../shared/process.js';
+import { fatal, onShutdown, survivesConnectionLoss } from '../shared/process.js';
 import { Admitter } from '../admission/admitter.js';
 import { RedisGuard } from '../admission/redis-guard.js';
 import { loadNativeUws } from './uws.js';
@@ -9,6 +9,7 @@ import { closeContext, createContext } from './context.js';
 import { startGateway } from './server.js';
 
 const log = createLogger('gateway');
+survivesConnectionLoss(log);
 let config;
 try {
   config = loadConfig();

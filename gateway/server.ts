@@ -80,7 +80,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
 
   mountAdminApi(app, ctx);
   // The console's stats read through a Redis connection of their own (see LiveStats).
-  const liveRedis = createRedis(ctx.config.REDIS_URL, { name: 'gateway-live' });
+  const liveRedis = createRedis(ctx.config.REDIS_URL, { name: 'gateway-live', commandTimeoutMs: ctx.config.REDIS_COMMAND_TIMEOUT_MS, log: ctx.log });
   const live = new LiveStats(ctx, new SaleService(ctx.db, liveRedis, ctx.config.REDIS_PREFIX, new Inventory(liveRedis, ctx.config.REDIS_PREFIX)));
   mountAdminLive(app, ctx, live);
   mountPages(app, ctx);
@@ -123,7 +123,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   });
 
   // One pattern subscription per gateway carries every sale's events.
-  const sub = createRedis(ctx.config.REDIS_URL, { subscriber: true, name: 'gateway-sub' });
+  const sub = createRedis(ctx.config.REDIS_URL, { subscriber: true, name: 'gateway-sub', log: ctx.log });
   const prefix = ctx.config.REDIS_PREFIX;
   sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
     const saleId = saleIdOfChannel(prefix, channel);
@@ -134,20 +134,19 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       ctx.log.error({ err, channel }, 'bad sale event');
     }
   });
-  await sub.psubscribe(eventsPattern(prefix));
-  // Pub/sub keeps nothing for a subscriber that is away: events published while this connection was
-  // down (a reset link, a Redis restart) are gone. Once it is back, subscribed again (the reply says
-  // so; ioredis' own resubscribe is not awaited), every socket reads its state afresh.
-  let subscriberLost = false;
-  sub.on('close', () => (subscriberLost = true));
+  // After a reconnect ioredis subscribes again by itself; our own psubscribe's answer is the moment the
+  // subscription is certainly active again, from which on nothing is missed: then the buyers re-read
+  // what they may have missed meanwhile (hub.resync).
+  let subscribed = false;
   sub.on('ready', () => {
-    if (!subscriberLost) return;
-    subscriberLost = false;
+    if (!subscribed) return;
     sub.psubscribe(eventsPattern(prefix)).then(
-      () => hub.onEventsLost(),
-      (err: Error) => ctx.log.error({ err }, 'could not subscribe again to sale events'),
+      () => hub.resync(),
+      (err: unknown) => ctx.log.warn({ err }, 'could not resubscribe to sale events; the next reconnect tries again'),
     );
   });
+  await sub.psubscribe(eventsPattern(prefix));
+  subscribed = true;
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
     app.listen(ctx.config.HOST, ctx.config.PORT, (s) => (s ? resolve(s) : reject(new Error(`could not listen on ${ctx.config.HOST}:${ctx.config.PORT} (port in use?)`))));

@@ -167,12 +167,6 @@ export class Inventory {
     return { state: state as HoldState, changed: changed === 1 };
   }
 
-  /** Holds of the sale paying since before `beforeMs` (epoch ms), oldest first: reconciliation's worklist. */
-  async payingSince(saleId: string, pools: number, beforeMs: number, limit = 100): Promise<string[]> {
-    const lists = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.zrangebyscore(this.keys(saleId, i).paying, '-inf', beforeMs, 'LIMIT', 0, limit)));
-    return lists.flat();
-  }
-
   /** Gives a held unit back at once; `buyer` '' lets the admitter undo an admission. */
   async release(saleId: string, holdId: string, buyer: string): Promise<HoldState> {
     const { k } = this.holdKeys(saleId, holdId);
@@ -216,4 +210,12 @@ export class Inventory {
     });
   }
 
+  /**
+   * Holds of the sale paying for at least `minAgeMs` by Redis' clock (the one that scored them), oldest
+   * first: reconciliation's worklist. The caller's own clock plays no part.
+   */
+  async payingLongerThan(saleId: string, pools: number, minAgeMs: number, limit = 100): Promise<string[]> {
+    const lists = await Promise.all(Array.from({ length: pools }, (_, i) => this.scripts.payingSince(this.keys(saleId, i), minAgeMs, limit)));
+    return lists.flat();
+  }
 }

@@ -62,4 +62,7 @@ export class InventoryScripts {
   restock(k: PoolKeys, units: number) {
     return runScript<number>(this.redis, 'invRestock', [k.pool], [units]);
   }
+  payingSince(k: PoolKeys, minAgeMs: number, limit: number) {
+    return runScript<string[]>(this.redis, 'invPayingSince', [k.paying], [minAgeMs, limit]);
+  }
 }

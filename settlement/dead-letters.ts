@@ -31,6 +31,8 @@ export async function listDeadLetters(queue: Queue<PaymentJob>, limit = 500): Pr
 export async function replayDeadLetter(queue: Queue<PaymentJob>, id: string): Promise<boolean> {
   const job = await queue.getJob(id);
   if (!job || !(await job.isFailed())) return false;
+  // A replay starts with a fresh retry budget (payment-retry.ts): the outage or fault that used the old one is over.
+  await job.updateData({ ...job.data, retry: undefined });
   await job.retry('failed');
   return true;
 }

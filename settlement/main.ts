@@ -4,7 +4,8 @@ import { registry } from '../shared/metrics.js';
 import { createLogger } from '../shared/logger.js';
 import { createDb, KEYED_STATEMENT_SETTINGS, migrate } from '../shared/db.js';
 import { createQueueRedis, createRedis } from '../shared/redis.js';
-import { fatal, onShutdown } from '../shared/process.js';
+import { fatal, onShutdown, survivesConnectionLoss } from '../shared/process.js';
+import { errorListener } from '../shared/connection-errors.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { SaleStore } from '../admission/sale-store.js';
 import { SaleService } from '../admission/sale-service.js';
@@ -20,6 +21,7 @@ import { OutboxRelay } from './outbox-relay.js';
 import type { SagaDeps } from './saga.js';
 
 const log = createLogger('settlement');
+survivesConnectionLoss(log);
 let config;
 try {
   config = loadConfig();
@@ -27,11 +29,12 @@ try {
 } catch (err) {
   fatal(log, err, 'settlement worker refused to start');
 }
-const redis = createRedis(config.REDIS_URL, { name: 'settlement' });
-const blocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-worker' });
-const eventsBlocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-events' });
-const queueRedis = createQueueRedis(config.REDIS_URL, 'settlement-queues');
-const db = createDb(config.DATABASE_URL, Math.min(40, config.WORKER_CONCURRENCY + 10), KEYED_STATEMENT_SETTINGS);
+const timeouts = { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, log };
+const redis = createRedis(config.REDIS_URL, { name: 'settlement', ...timeouts });
+const blocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-worker', log });
+const eventsBlocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-events', log });
+const queueRedis = createQueueRedis(config.REDIS_URL, 'settlement-queues', timeouts);
+const db = createDb(config.DATABASE_URL, Math.min(40, config.WORKER_CONCURRENCY + 10), KEYED_STATEMENT_SETTINGS, log);
 const deps: SagaDeps = {
   redis,
   prefix: config.REDIS_PREFIX,
@@ -43,6 +46,8 @@ const deps: SagaDeps = {
 const worker = createPaymentWorker(blocking, deps, { concurrency: config.WORKER_CONCURRENCY, lockMs: config.PAYMENT_LOCK_MS });
 const eventWorker = createStripeEventWorker(eventsBlocking, deps);
 const payments = createPaymentQueue(queueRedis, config.REDIS_PREFIX);
+// A Queue re-emits its connection's errors; without a listener each one is printed as a stack trace.
+payments.on('error', errorListener(log, 'payment queue error'));
 const sales = new SaleStore(db);
 // Workers watch Redis too: a loss is found within REDIS_GUARD_MS even with no gateway running.
 const guard = new RedisGuard(new SaleService(db, redis, config.REDIS_PREFIX, deps.inventory, log), log, config.REDIS_GUARD_MS);

@@ -67,8 +67,18 @@ export class OrderEventConsumer {
   private async read(from: string, count: number, blockMs: number): Promise<[string, string[]][]> {
     const args: (string | number)[] = ['GROUP', this.group, this.name, 'COUNT', count];
     if (blockMs > 0) args.push('BLOCK', blockMs);
-    const res = (await (this.redis as unknown as { xreadgroup(...a: (string | number)[]): Promise<unknown> })
-      .xreadgroup(...args, 'STREAMS', this.stream, from)) as [string, [string, string[]][]][] | null;
+    const xreadgroup = () => (this.redis as unknown as { xreadgroup(...a: (string | number)[]): Promise<unknown> })
+      .xreadgroup(...args, 'STREAMS', this.stream, from) as Promise<[string, [string, string[]][]][] | null>;
+    let res;
+    try {
+      res = await xreadgroup();
+    } catch (err) {
+      // Redis lost the group with the stream (a flush, a restart without it): the group is made again
+      // from the stream's start, where the relay republishes what was lost (duplicates are skipped).
+      if (!String((err as Error).message).startsWith('NOGROUP')) throw err;
+      await this.ensureGroup();
+      res = await xreadgroup();
+    }
     return res?.[0]?.[1] ?? [];
   }
 }

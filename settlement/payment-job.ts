@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { RedisClient } from '../shared/redis.js';
+import type { RetryHistory } from './payment-retry.js';
 
 export const PAYMENTS_QUEUE = 'payments';
 
@@ -12,6 +13,8 @@ export interface PaymentJob {
   amount: number;
   currency: string;
   perBuyerLimit: number;
+  /** The failures of this job so far (payment-retry.ts), kept in the job so every worker sees them. */
+  retry?: RetryHistory;
 }
 
 /** The idempotency key of one payment attempt: derived, never random, so every retry is the same request. */
@@ -20,6 +23,7 @@ export function idempotencyKey(holdId: string, attemptNo: number): string {
 }
 
 /** Keys of the saga's later provider calls, derived from the attempt's key so they too repeat exactly. */
+export const confirmKey = (attemptKey: string): string => `${attemptKey}-confirm`;
 export const captureKey = (attemptKey: string): string => `${attemptKey}-capture`;
 export const cancelKey = (attemptKey: string): string => `${attemptKey}-cancel`;
 
@@ -43,11 +47,20 @@ export function paymentBackoff(attemptsMade: number, random: () => number = Math
   return Math.round(ceiling * (1 - BACKOFF.jitter * random()));
 }
 
-/** Tries of one payment job: the first and 3 retries; after that the job is a dead letter. */
+/**
+ * Tries of one payment job failing for any reason but the ledger being away: the first and 3 retries;
+ * after that the job is a dead letter. A ledger outage has a budget in time instead (payment-retry.ts).
+ */
 export const PAYMENT_TRIES = 4;
 
+/**
+ * BullMQ's own count, only a backstop: `nextTry` (payment-retry.ts) decides when a job is out of tries
+ * and fails it for good itself. A 2-minute ledger outage at ≥ 0.25 s apart stays well below this.
+ */
+export const PAYMENT_TRY_CEILING = 100;
+
 export const PAYMENT_JOB_OPTIONS: JobsOptions = {
-  attempts: PAYMENT_TRIES,
+  attempts: PAYMENT_TRY_CEILING,
   backoff: { type: BACKOFF.type },
   removeOnComplete: { age: 3600, count: 10_000 },
   // Failed jobs are the dead-letter queue: kept until replayed or resolved by reconciliation.

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { metrics } from '../shared/metrics.js';
-import { cancelKey, captureKey, type PaymentJob } from './payment-job.js';
+import { cancelKey, captureKey, confirmKey, type PaymentJob } from './payment-job.js';
 
 export type Intent = Stripe.PaymentIntent;
 
@@ -16,20 +16,36 @@ export const UNPAID: readonly string[] = ['requires_payment_method', 'canceled']
 export class PaymentProvider {
   constructor(readonly stripe: Stripe) {}
 
-  /** Step 1: authorise only (manual capture), so no money moves until the order is stored. */
-  authorise(j: PaymentJob, key: string): Promise<Intent> {
-    return timed('authorise', () => this.stripe.paymentIntents.create(
+  /**
+   * Step 1a: the PaymentIntent, not yet confirmed — nothing is authorised, so its id can be stored on
+   * the attempt (step 1b) before any money may move. The attempt's own key: a retry gets the same intent.
+   */
+  create(j: PaymentJob, key: string): Promise<Intent> {
+    return timed('create', () => this.stripe.paymentIntents.create(
       {
         amount: j.amount,
         currency: j.currency,
         payment_method: j.paymentMethod,
-        confirm: true,
+        confirm: false,
         capture_method: 'manual',
         automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
         metadata: { holdId: j.holdId, saleId: j.saleId, buyerId: j.buyer, attemptNo: String(j.attemptNo), idempotencyKey: key },
       },
       { idempotencyKey: key },
     ));
+  }
+
+  /**
+   * Step 1c: authorise only (manual capture), so no money moves until the order is stored. The key is
+   * derived from the attempt's, so every retry of the attempt is the same confirmation.
+   */
+  confirm(paymentIntentId: string, attemptKey: string): Promise<Intent> {
+    return timed('authorise', () => this.stripe.paymentIntents.confirm(paymentIntentId, {}, { idempotencyKey: confirmKey(attemptKey) }));
+  }
+
+  /** Create and confirm with nothing in between (tests and tools; settlement stores the id between them). */
+  async authorise(j: PaymentJob, key: string): Promise<Intent> {
+    return this.confirm((await this.create(j, key)).id, key);
   }
 
   /** Step 3: take the authorised money. Already captured counts as done. */

@@ -19,6 +19,8 @@ export interface AttemptRow {
   payment_intent_id: string | null;
   failure_reason: string | null;
   dead_lettered_at: Date | null;
+  /** A failed attempt's PaymentIntent that must still be cancelled (it stopped in requires_action). */
+  open_intent_id: string | null;
 }
 
 export interface OrderRow {
@@ -29,7 +31,7 @@ export interface OrderRow {
   capture_status: 'pending' | 'captured' | 'failed';
 }
 
-const ATTEMPT_COLUMN_LIST = ['id', 'hold_id', 'sale_id', 'buyer_id', 'attempt_no', 'idempotency_key', 'amount', 'currency', 'status', 'payment_intent_id', 'failure_reason', 'dead_lettered_at'] as const;
+const ATTEMPT_COLUMN_LIST = ['id', 'hold_id', 'sale_id', 'buyer_id', 'attempt_no', 'idempotency_key', 'amount', 'currency', 'status', 'payment_intent_id', 'failure_reason', 'dead_lettered_at', 'open_intent_id'] as const;
 const ATTEMPT_COLUMNS = ATTEMPT_COLUMN_LIST.join(', ');
 
 export interface EnsuredAttempt {
@@ -76,6 +78,8 @@ interface CommitRow {
 export const MARK_CAPTURED = `UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = ANY($1::text[])`;
 
 const orderIdOf = (holdId: string): string => `ord_${holdId.slice('hold_'.length)}`;
+
+const UNIQUE_VIOLATION = '23505';
 
 /**
  * The group-committed order statement with the ledger's stock fence (PaymentStore.commitOrders says
@@ -124,8 +128,9 @@ export const COMMIT_ORDERS = `WITH input AS (
    RETURNING a.id, a.status
  ), ins AS (
    -- No ON CONFLICT: a fresh row's hold has no order (the attempt lock makes that so for this
-   -- attempt); a conflict means another attempt of the hold ordered after this statement began, and
-   -- the error re-runs each row alone (StatementBatcher), where that order is seen and nothing is taken.
+   -- attempt); a conflict means another attempt of the hold ordered after this statement began. The
+   -- error undoes the whole statement, unit included, and the row runs again (alone, by the
+   -- StatementBatcher, or once more by commitOrder), where that order is seen and nothing is taken.
    INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id)
    SELECT i.order_id, i.hold_id, i.sale_id, i.buyer_id, i.amount, i.currency, i.pi, i.attempt_id
    FROM input i JOIN cas ON cas.id = i.attempt_id AND cas.status = 'succeeded'
@@ -269,7 +274,12 @@ export class PaymentStore {
    * must cancel the authorisation — that is this step's compensation.
    */
   async commitOrder(a: AttemptRow, paymentIntentId: string): Promise<CommitResult> {
-    const { won, created, soldOut } = await this.commits.add({ a, paymentIntentId });
+    const { won, created, soldOut } = await this.commits.add({ a, paymentIntentId }).catch((err: unknown) => {
+      // Another attempt of this hold stored its order after the statement began (two attempts of one
+      // hold authorised at once, which beginPay rules out): nothing was taken; a new statement sees it.
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      return this.commits.add({ a, paymentIntentId });
+    });
     const orderId = orderIdOf(a.hold_id);
     if (soldOut) return { kind: 'sold_out', decided: true };
     if (!won) {
@@ -354,6 +364,62 @@ export class PaymentStore {
          -- a failed capture is retried at once; a pending one may still be under way in its job
          AND (o.capture_status = 'failed' OR o.created_at < now() - make_interval(secs => $1::double precision / 1000))
        ORDER BY o.created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return r.rows;
+  }
+
+  /**
+   * Step 1b: the PaymentIntent id on its attempt before the intent is confirmed, compare-and-set (only
+   * while the attempt is pending, and only this intent), so reconciliation finds the intent by its id
+   * rather than by a search. False when the attempt was decided meanwhile: then nothing may be confirmed.
+   * Batched with the other payments of the moment, like steps 0 and 2.
+   */
+  async recordIntent(attemptId: string, paymentIntentId: string): Promise<boolean> {
+    return this.intentIds.add({ attemptId, paymentIntentId });
+  }
+
+  private readonly intentIds = new StatementBatcher<{ attemptId: string; paymentIntentId: string }, boolean>({
+    run: async (items) => {
+      const r = await this.db.query<{ id: string }>({
+        name: 'fs-record-intents',
+        text: `UPDATE payment_attempts a SET payment_intent_id = i.pi, updated_at = now()
+               FROM unnest($1::text[], $2::text[]) AS i(id, pi)
+               WHERE a.id = i.id AND a.status = 'pending' AND (a.payment_intent_id IS NULL OR a.payment_intent_id = i.pi)
+               RETURNING a.id`,
+        values: [items.map((i) => i.attemptId), items.map((i) => i.paymentIntentId)],
+      });
+      const stored = new Set(r.rows.map((row) => row.id));
+      return items.map((i) => stored.has(i.attemptId));
+    },
+    keyOf: (i) => i.attemptId,
+    rowError: pgRowError,
+  });
+
+  /**
+   * pending -> failed because the confirmation stopped in requires_action; the intent is named as one to
+   * cancel in the same compare-and-set, so that duty outlives this process. False when another path
+   * decided the attempt first.
+   */
+  async markNeedsAction(attemptId: string, paymentIntentId: string): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE payment_attempts SET status = 'failed', failure_reason = 'requires_action', payment_intent_id = $2, open_intent_id = $2, updated_at = now()
+       WHERE id = $1 AND status = 'pending'`,
+      [attemptId, paymentIntentId],
+    );
+    return r.rowCount === 1;
+  }
+
+  /** The provider has cancelled the attempt's open intent: nothing left to cancel. */
+  async markIntentCanceled(attemptId: string, paymentIntentId: string): Promise<void> {
+    await this.db.query('UPDATE payment_attempts SET open_intent_id = NULL WHERE id = $1 AND open_intent_id = $2', [attemptId, paymentIntentId]);
+  }
+
+  /** Failed attempts whose intent is still to be cancelled, failed at least `olderThanMs` ago: reconciliation's worklist. */
+  async openIntents(olderThanMs: number, limit: number): Promise<AttemptRow[]> {
+    const r = await this.db.query<AttemptRow>(
+      `SELECT ${ATTEMPT_COLUMNS} FROM payment_attempts WHERE open_intent_id IS NOT NULL AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+       ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
     );
     return r.rows;

@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker, type Queue } from 'bullmq';
 import { createPaymentQueue, enqueuePayment, PAYMENT_JOB_OPTIONS, PAYMENTS_QUEUE, paymentJobId, queuePrefix, type PaymentJob } from './payment-job.js';
 import { createRedis } from '../shared/redis.js';
 import { redisUrl } from '../tests/helpers/env.js';
 import { Reconciler, type ReconcilerOptions } from './reconciler.js';
 import { settlementFixture } from './settlement-test-support.js';
+import { redisNow, waitPast } from '../inventory/lua-test-support.js';
 
 // Reconciliation against real Redis, Postgres (a database of this file's own) and the stand-in.
 // Each case builds the half-finished state a crash or a lost job leaves behind, then runs one pass.
@@ -103,6 +104,76 @@ describe('reconciliation', () => {
     expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
   });
 
+  it('finds the intent by the id stored on the attempt, without a search', async () => {
+    const { saleId, job, row } = await lostPayment(false);
+    const pi = await f.deps.provider.create(job, row.idempotency_key);
+    expect(await f.deps.store.recordIntent(row.id, pi.id)).toBe(true);
+    await f.deps.provider.confirm(pi.id, row.idempotency_key);
+    const search = vi.spyOn(f.deps.provider.stripe.paymentIntents, 'search');
+    try {
+      expect((await reconciler().pass()).ordered).toBeGreaterThanOrEqual(1);
+      expect(search).not.toHaveBeenCalled();
+    } finally {
+      search.mockRestore();
+    }
+    expect(await f.ordersOf(job.holdId)).toMatchObject([{ capture_status: 'captured' }]);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'sold' });
+  });
+
+  it('an intent created and stored but never confirmed (the job died in between): given up, the intent cancelled, the hold back', async () => {
+    const { saleId, job, row } = await lostPayment(false);
+    const pi = await f.deps.provider.create(job, row.idempotency_key);
+    await f.deps.store.recordIntent(row.id, pi.id);
+    expect((await reconciler().pass()).released).toBeGreaterThanOrEqual(1);
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ status: 'failed', failure_reason: 'payment_not_completed' });
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+    // A late rerun of the job charges nothing: its attempt is decided.
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+  });
+
+  it('a pending attempt whose confirmation stopped in requires_action and whose job died: failed, intent cancelled, hold back', async () => {
+    const { saleId, job, row } = await lostPayment(false, 'pm_card_threeDSecure2Required');
+    const pi = await f.deps.provider.create(job, row.idempotency_key);
+    await f.deps.store.recordIntent(row.id, pi.id);
+    expect((await f.deps.provider.confirm(pi.id, row.idempotency_key)).status).toBe('requires_action');
+    expect((await reconciler().pass()).needs_action).toBe(1);
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ status: 'failed', failure_reason: 'requires_action', open_intent_id: null });
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+    expect(await f.frame(saleId, job.buyer, 'payment_failed')).toMatchObject({ reason: 'requires_action' });
+  });
+
+  /** An attempt failed for requires_action whose cancel never happened (the worker died just after the compare-and-set). */
+  async function uncancelled3ds(holdSeconds = 60) {
+    const { saleId, job } = await f.payingHold({ paymentMethod: 'pm_card_threeDSecure2Required', holdSeconds });
+    const { row } = await f.deps.store.ensureAttempt(job);
+    const pi = await f.deps.provider.authorise(job, row.idempotency_key);
+    expect(await f.deps.store.markNeedsAction(row.id, pi.id)).toBe(true);
+    return { saleId, job, row, pi };
+  }
+
+  it('a requires_action intent left open while its hold is still paying: cancelled before the hold is given back', async () => {
+    const { saleId, job, pi } = await uncancelled3ds();
+    expect((await reconciler().pass()).given_back).toBeGreaterThanOrEqual(1);
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
+  });
+
+  it('a requires_action intent left open after its hold ended (expired): reconciliation cancels it — the challenge can no longer complete it', async () => {
+    const { saleId, job, pi } = await uncancelled3ds(1);
+    // The hold ended without the cancel: its deadline passed and it went back.
+    await waitPast(f.s.redis, (await f.s.inventory.getHold(saleId, job.holdId))!.deadline);
+    expect((await f.s.inventory.payFailed(saleId, job.holdId, 1)).state).toBe('expired');
+    expect((await reconciler().pass()).intent_canceled).toBe(1);
+    expect((await f.deps.provider.stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(await f.deps.store.attemptOf(job.holdId, 1)).toMatchObject({ open_intent_id: null });
+    const completed = await fetch(`${f.standIn.url}/_stand-in/payment_intents/${pi.id}/authenticate`, { method: 'POST', body: '{}' });
+    expect(completed.status).toBe(409);
+    expect((await reconciler().pass()).intent_canceled).toBeUndefined();
+    expect(f.chargesOf(job.holdId)).toEqual([]);
+  });
+
   it('leaves alone a payment whose job a worker will still run, and one younger than the threshold', async () => {
     const { saleId, job } = await lostPayment(true);
     await enqueuePayment(payments, job);
@@ -160,5 +231,33 @@ describe('reconciliation', () => {
     const total = (x: Record<string, number>) => Object.values(x).reduce((s, n) => s + n, 0);
     expect(Math.min(total(a), total(b))).toBe(0);
     expect(Math.max(a.ordered ?? 0, b.ordered ?? 0)).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('reconciliation on a worker whose clock is wrong', () => {
+  // Only Date is faked: this process's clock is off by an hour, Redis' is not.
+  afterEach(() => vi.useRealTimers());
+  const skew = (ms: number) => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + ms);
+  };
+  const onlySale = (saleId: string) => ({ listSales: async () => [{ id: saleId, pools: 1 }] });
+
+  it('an hour ahead: a payment that has only just begun (its job not queued yet) is not given back', async () => {
+    const { saleId, job } = await f.payingHold();
+    skew(3_600_000);
+    const fixes = await reconciler({ afterMs: 10_000, ...onlySale(saleId) }).pass();
+    expect(fixes.never_started).toBeUndefined();
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'paying' });
+    expect(f.framesTo(saleId, job.buyer)).toEqual([]);
+  });
+
+  it('an hour behind: a payment stuck for longer than the threshold is still found and finished', async () => {
+    const { saleId, job } = await f.payingHold();
+    await waitPast(f.s.redis, (await redisNow(f.s.redis)) + 300);
+    skew(-3_600_000);
+    const fixes = await reconciler({ afterMs: 250, ...onlySale(saleId) }).pass();
+    expect(fixes.never_started).toBe(1);
+    expect(await f.s.inventory.getHold(saleId, job.holdId)).toMatchObject({ state: 'held' });
   });
 });

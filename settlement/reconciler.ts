@@ -4,7 +4,7 @@ import { metrics } from '../shared/metrics.js';
 import { LIVE_JOB_STATES, paymentJobId, type PaymentJob } from './payment-job.js';
 import { PAID, UNPAID } from './payment-provider.js';
 import { SOLD_OUT, type AttemptRow } from './payment-store.js';
-import { captureOrder, completeStoredOrder, finishAuthorised, finishRefused, finishSoldOut, holdBack, type SagaDeps } from './saga.js';
+import { abandon, cancelOpenIntent, captureOrder, completeStoredOrder, finishAuthorised, finishNeedsAction, finishRefused, finishSoldOut, holdBack, type SagaDeps } from './saga.js';
 
 export interface ReconcilerOptions {
   /** Payments, holds and captures untouched this long are reconciliation's to finish. */
@@ -27,7 +27,9 @@ const LOCK_ID = 0x66735f7265636f6e; // "fs_recon"
  *     at the provider by PaymentIntent id or idempotency key → order, refusal, or hold given back;
  *  2. holds paying past the threshold whose attempt is already decided (a crash between Postgres and
  *     Redis) or never started → Redis brought in line, buyer told;
- *  3. orders whose capture failed → captured with the same key.
+ *  3. orders whose capture failed → captured with the same key;
+ *  4. failed attempts whose intent stopped in requires_action and is not yet cancelled, once their hold
+ *     no longer pays for them → cancelled, so the buyer's challenge can never complete them later.
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
@@ -59,6 +61,11 @@ export class Reconciler {
   private async locked(): Promise<Fixes> {
     const c = await this.db.connect();
     let broken = false;
+    // The pass holds this client while it calls the provider and Redis. If Postgres drops it meanwhile,
+    // the client emits 'error' on itself (the pool listens only to idle clients): unheard, that would end
+    // the process. The lock died with the connection; the next pass takes a new one.
+    const lost = (): void => void (broken = true);
+    c.on('error', lost);
     try {
       const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [LOCK_ID]);
       if (!got.rows[0]?.ok) return {};
@@ -71,13 +78,15 @@ export class Reconciler {
         await this.stalePayments(fixed);
         await this.captures(fixed);
         await this.stuckHolds(fixed);
+        await this.openIntents(fixed);
         if (Object.keys(fixes).length > 0) this.d.log.info({ fixes }, 'reconciliation fixed payments');
         return fixes;
       } finally {
         // If the unlock fails the connection is gone, and the lock with it.
-        broken = await c.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_ID]).then(() => false, () => true);
+        broken = await c.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_ID]).then(() => broken, () => true);
       }
     } finally {
+      c.off('error', lost);
       c.release(broken);
     }
   }
@@ -111,20 +120,27 @@ export class Reconciler {
       const err = pi.last_payment_error as { decline_code?: string; code?: string } | null;
       await finishRefused(this.d, a, err?.decline_code ?? err?.code ?? `payment_${pi.status}`, pi.id);
       fixed('refused');
-    } else if (!pi) {
-      // Nothing at the provider: no money moved. A dead letter still waits a while for an operator.
+    } else if (pi?.status === 'requires_action') {
+      // The job died after the confirmation stopped for the buyer's challenge: finish it as the job would.
+      await finishNeedsAction(this.d, a, pi.id);
+      fixed('needs_action');
+    } else if (!pi || pi.status === 'requires_confirmation') {
+      // Nothing authorised: the intent was never created, or created and never confirmed (the job died
+      // in between). A dead letter still waits a while for an operator.
       if (job.state === 'failed' && Date.now() - (job.finishedOn ?? 0) < this.o.deadLetterReleaseMs) return;
-      await finishRefused(this.d, a, 'payment_not_completed', null, true, 'given_up');
+      // Failed first, then the unconfirmed intent cancelled: a late confirmation can authorise nothing.
+      if (pi) await abandon(this.d, a, 'payment_not_completed', true);
+      else await finishRefused(this.d, a, 'payment_not_completed', null, true, 'given_up');
       if (job.state === 'failed') await (await this.payments.getJob(paymentJobId(a.hold_id, a.attempt_no)))?.remove().catch(() => {});
       fixed('released');
     }
-    // Other statuses (processing, requires_action) are the provider's to finish: the next pass looks again.
+    // Other statuses (processing) are the provider's to finish: the next pass looks again.
   }
 
   private async stuckHolds(fixed: (a: string) => void): Promise<void> {
-    const before = Date.now() - this.o.afterMs;
     for (const sale of await this.o.listSales()) {
-      for (const holdId of await this.d.inventory.payingSince(sale.id, sale.pools, before, this.o.batch ?? 100)) {
+      // Aged by Redis' clock, which scored them: this worker's clock may be off (docs/settlement.md).
+      for (const holdId of await this.d.inventory.payingLongerThan(sale.id, sale.pools, this.o.afterMs, this.o.batch ?? 100)) {
         try {
           await this.stuckHold(sale.id, holdId, fixed);
         } catch (err) {
@@ -151,6 +167,8 @@ export class Reconciler {
       return;
     }
     if (a) {
+      // An intent still awaiting the buyer's action is cancelled before the hold leaves paying.
+      await cancelOpenIntent(this.d, a);
       await holdBack(this.d, a, a.failure_reason ?? 'payment_failed');
       fixed('given_back');
       return;
@@ -161,6 +179,19 @@ export class Reconciler {
     if (LIVE_JOB_STATES.includes(job.state)) return;
     await holdBack(this.d, { hold_id: holdId, sale_id: saleId, buyer_id: hold.buyer, attempt_no: hold.attempts }, 'payment_not_started');
     fixed('never_started');
+  }
+
+  private async openIntents(fixed: (a: string) => void): Promise<void> {
+    for (const a of await this.d.store.openIntents(this.o.afterMs, this.o.batch ?? 100)) {
+      try {
+        const hold = await this.d.inventory.getHold(a.sale_id, a.hold_id);
+        // Still paying for this very attempt: the job or stuckHolds cancels it before giving the hold back.
+        if (hold?.state === 'paying' && hold.attempts === a.attempt_no) continue;
+        if (await cancelOpenIntent(this.d, a)) fixed('intent_canceled');
+      } catch (err) {
+        this.d.log.warn({ err, holdId: a.hold_id, attempt: a.attempt_no }, 'could not cancel an intent awaiting action; next pass retries');
+      }
+    }
   }
 
   private async captures(fixed: (a: string) => void): Promise<void> {

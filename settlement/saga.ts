@@ -100,10 +100,16 @@ export async function abandon(d: SagaDeps, a: AttemptRow, reason: string, mayHav
   await finishRefused(d, a, reason, null, retryable, ['superseded', 'limit_reached'].includes(reason) ? reason : 'given_up');
   // Cancel only what this attempt's refusal now owns: if another path stored an order for it first,
   // that order's authorisation must stand.
-  if (!mayHaveReachedProvider || (await d.store.attemptByKey(a.idempotency_key))?.status !== 'failed') return;
-  const pi = await d.provider.find(a.payment_intent_id, a.idempotency_key);
-  if (pi?.status === 'requires_capture') await d.provider.cancel(pi.id, a.idempotency_key);
+  if (!mayHaveReachedProvider) return;
+  const now = await d.store.attemptByKey(a.idempotency_key);
+  if (now?.status !== 'failed') return;
+  // By the id stored on the attempt when there is one (the job stores it before confirming).
+  const pi = await d.provider.find(now.payment_intent_id, a.idempotency_key);
+  if (pi && OPEN.includes(pi.status)) await d.provider.cancel(pi.id, a.idempotency_key);
 }
+
+/** Intent statuses from which money may still move (confirmed, authorised or completed later): cancelled when the attempt is given up. */
+const OPEN: readonly string[] = ['requires_confirmation', 'requires_action', 'requires_capture'];
 
 /** Step 4: the buyer's order count, then the hold sold, then the buyer told — once, by whoever sells it. */
 export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string): Promise<void> {
@@ -193,4 +199,30 @@ export async function holdBack(d: SagaDeps, a: HoldRef, reason: string, retryabl
   const events = new SaleEvents(d.redis, d.prefix);
   await events.toBuyer(a.sale_id, a.buyer_id, { type: 'payment_failed', holdId: a.hold_id, reason, retryable: retryable && r.state === 'held' });
   if (r.state === 'expired') await events.toBuyer(a.sale_id, a.buyer_id, { type: 'hold_expired', holdId: a.hold_id });
+}
+
+/**
+ * The confirmation stopped in requires_action: the issuer wants the buyer's 3D Secure challenge, which
+ * this flow cannot show them. The attempt fails like a decline (`requires_action`, retryable with
+ * another card) — and its intent is cancelled before the hold leaves paying, so nobody can complete it
+ * later and move money for a unit the buyer may no longer hold. The attempt names the intent to cancel
+ * in the compare-and-set that fails it: if the cancel fails here, the rerun of the job or reconciliation
+ * does it, and the hold stays paying until then.
+ */
+export async function finishNeedsAction(d: SagaDeps, a: AttemptRow, paymentIntentId: string): Promise<void> {
+  if (await d.store.markNeedsAction(a.id, paymentIntentId)) metrics.paymentAttempts.inc({ result: 'requires_action' });
+  const now = await d.store.attemptByKey(a.idempotency_key);
+  // Another path decided first (the buyer completed the challenge and a webhook stored the order): it stands.
+  if (now?.status !== 'failed') return;
+  await cancelOpenIntent(d, now);
+  await holdBack(d, now, now.failure_reason ?? 'requires_action');
+}
+
+/** Cancels the intent a failed attempt still names as open (already canceled counts as done), then clears the name. */
+export async function cancelOpenIntent(d: SagaDeps, a: AttemptRow): Promise<boolean> {
+  if (!a.open_intent_id) return false;
+  await d.provider.cancel(a.open_intent_id, a.idempotency_key);
+  await d.store.markIntentCanceled(a.id, a.open_intent_id);
+  d.log.info({ holdId: a.hold_id, attempt: a.attempt_no, paymentIntent: a.open_intent_id }, 'intent awaiting the buyer\'s action cancelled');
+  return true;
 }

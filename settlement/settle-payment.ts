@@ -1,7 +1,7 @@
 import { metrics } from '../shared/metrics.js';
 import type { PaymentJob } from './payment-job.js';
-import { abandon, completeStoredOrder, finishAuthorised, finishRefused, finishSoldOut, type SagaDeps } from './saga.js';
-import { PAID } from './payment-provider.js';
+import { abandon, cancelOpenIntent, completeStoredOrder, finishAuthorised, finishNeedsAction, finishRefused, finishSoldOut, type SagaDeps } from './saga.js';
+import { PAID, type Intent } from './payment-provider.js';
 import { SOLD_OUT, type AttemptRow } from './payment-store.js';
 
 export type SettleDeps = SagaDeps;
@@ -39,6 +39,8 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
   // authorisation or closing the hold: repeat those steps, never the hold's way back to retryable.
   if (a.status === 'failed' && a.failure_reason === SOLD_OUT) return finishSoldOut(d, a, a.payment_intent_id, false);
   if (a.status === 'failed') {
+    // A rerun after a requires_action confirmation whose cancel failed: cancel before the hold goes back.
+    await cancelOpenIntent(d, a);
     await finishRefused(d, a, a.failure_reason ?? 'payment_failed', null);
     return 'declined';
   }
@@ -64,22 +66,49 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
     return 'declined';
   }
 
-  let paymentIntentId: string;
+  let pi: Intent;
+  let paymentIntentId = a.payment_intent_id;
   try {
-    const pi = await d.provider.authorise(j, a.idempotency_key);
-    if (!PAID.includes(pi.status)) throw new Error(`payment intent ${pi.id} is ${pi.status} after confirmation`);
-    paymentIntentId = pi.id;
+    // Step 1: create the intent (unconfirmed: nothing authorised) unless an earlier run stored it, store
+    // its id on the attempt, then confirm it. Every run sends the same two keys, so a retry after any
+    // crash or lost answer is the same request.
+    if (paymentIntentId === null) {
+      const created = await d.provider.create(j, a.idempotency_key);
+      if (!(await d.store.recordIntent(a.id, created.id))) return decidedMeanwhile(d, a);
+      paymentIntentId = created.id;
+    }
+    pi = await d.provider.confirm(paymentIntentId, a.idempotency_key);
   } catch (err) {
     const reason = permanentRefusal(err);
     if (reason === null) {
       metrics.paymentAttempts.inc({ result: 'error' });
       throw err;
     }
-    const piId = (err as { raw?: { payment_intent?: { id?: string } } }).raw?.payment_intent?.id ?? null;
+    const piId = (err as { raw?: { payment_intent?: { id?: string } } }).raw?.payment_intent?.id ?? paymentIntentId;
     await finishRefused(d, a, reason, piId);
     return 'declined';
   }
-  return finishAuthorised(d, a, paymentIntentId);
+  // The issuer asks for the buyer's 3D Secure challenge, which this flow cannot show: refused, intent cancelled.
+  if (pi.status === 'requires_action') {
+    await finishNeedsAction(d, a, pi.id);
+    return 'declined';
+  }
+  if (!PAID.includes(pi.status)) throw new Error(`payment intent ${pi.id} is ${pi.status} after confirmation`);
+  return finishAuthorised(d, a, pi.id);
+}
+
+/**
+ * The attempt was decided while its intent was being created (reconciliation gave it up, or a webhook
+ * finished it): that decision stands. The new intent was never confirmed, so it holds no money.
+ */
+async function decidedMeanwhile(d: SettleDeps, a: AttemptRow): Promise<'sold' | 'declined'> {
+  const now = await d.store.attemptByKey(a.idempotency_key);
+  if (now?.status === 'succeeded') return afterOrder(d, now);
+  if (now?.status === 'failed') {
+    await finishRefused(d, now, now.failure_reason ?? 'payment_failed', null);
+    return 'declined';
+  }
+  throw new Error(`attempt ${a.id} is pending with another PaymentIntent (${now?.payment_intent_id ?? 'none'})`);
 }
 
 /** A rerun after the order was stored: repeat the steps after it (each is idempotent). */

@@ -201,4 +201,24 @@ describe('the stock fence in the order statement', () => {
     expect(restocked?.stock).toBe(7);
     expect(await fence(sale.id)).toEqual([{ pool: 0, stock: 3, sold: 1 }, { pool: 1, stock: 2, sold: 1 }, { pool: 2, stock: 2, sold: 1 }]);
   });
+
+  it('two attempts of one hold authorised at once, their statements in flight together: one order, one unit taken', async () => {
+    const sale = await newSale(3, 1);
+    const store = worker(6);
+    const job = jobIn(sale.id, 0);
+    const [a1, a2] = await Promise.all([1, 2].map(async (attemptNo) => (await store.ensureAttempt({ ...job, attemptNo })).row));
+    // Both statements start (neither can see the other's order) and wait on the pool row; let go, the
+    // second finds the first's order only when it inserts its own: its statement is undone, unit
+    // included, and run again.
+    const blocker = await admin.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM sale_pools WHERE sale_id = $1 FOR UPDATE', [sale.id]);
+    const both = Promise.all([store.commitOrder(a1!, 'pi_one'), store.commitOrder(a2!, 'pi_two')]);
+    expect(await lockWaiters({ 'fence-w6': 2 })).toEqual({ 'fence-w6': 2 });
+    await blocker.query('COMMIT');
+    blocker.release();
+    expect((await both).map((r) => r.kind).sort()).toEqual(['ordered', 'refused']);
+    expect(await ordersPerPool(sale.id)).toEqual({ 0: 1 });
+    expect(await fence(sale.id)).toEqual([{ pool: 0, stock: 3, sold: 1 }]);
+  });
 });

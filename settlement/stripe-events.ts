@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import type Stripe from 'stripe';
 import type { RedisClient } from '../shared/redis.js';
 import { metrics } from '../shared/metrics.js';
+import { errorListener } from '../shared/connection-errors.js';
 import { queuePrefix } from './payment-job.js';
 import { PAID } from './payment-provider.js';
 import { finishAuthorised, finishRefused, type SagaDeps } from './saga.js';
@@ -79,6 +80,6 @@ export function createStripeEventWorker(connection: RedisClient, deps: SagaDeps)
     metrics.webhookEvents.inc({ type: job.data.type, result });
     return result;
   }, { connection, prefix: queuePrefix(deps.prefix), concurrency: 20 });
-  worker.on('error', (err) => deps.log.error({ err }, 'stripe event worker error'));
+  worker.on('error', errorListener(deps.log, 'stripe event worker error'));
   return worker;
 }

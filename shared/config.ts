@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REDIS_DEFAULTS } from './redis.js';
 
 // Development defaults that must never reach production: with NODE_ENV=production each of these has
 // to be given explicitly, or the process exits naming the variable (contract: "Running it").
@@ -17,6 +18,11 @@ const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().regex(/^[a-zA-Z0-9:_-]*$/).default(''),
+  /**
+   * A Redis request unanswered this long fails (the buyer is told `unavailable`, a step is retried)
+   * instead of waiting on a connection that died silently. Not for blocking or pub/sub clients.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(REDIS_DEFAULTS.commandTimeoutMs),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/test'),
   ADMIN_TOKEN: z.string().min(8).optional(),
   BUYER_JWT_SECRET: z.string().min(8).optional(),

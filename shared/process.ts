@@ -1,4 +1,25 @@
 import type { Logger } from './logger.js';
+import { describeError, isConnectionLoss, rateLimitedWarn } from './connection-errors.js';
+
+/**
+ * A promise rejected with nobody waiting for it ends a Node process (the default since Node 15). When
+ * the reason is a lost Redis or Postgres connection — a fire-and-forget call made just as the
+ * connection went — the process keeps running: its clients reconnect by themselves, and whatever the
+ * call was doing is redone by its owner (the next admitter tick, reconciliation, the buyer's next
+ * frame). Any other unhandled rejection is a bug: logged, and the process exits with code 1 so its
+ * supervisor (`npm start`, compose's restart policy) starts a clean one rather than one in an unknown state.
+ *
+ * Uncaught exceptions are left to Node's default (exit): the connection-loss ones come from an
+ * 'error' event nobody listens to, and the fix for those is the listener (shared/db.ts, redis.ts).
+ */
+export function survivesConnectionLoss(log: Logger): void {
+  const warn = rateLimitedWarn(log, 'a call failed on a lost connection and nobody awaited it; carrying on');
+  process.on('unhandledRejection', (reason) => {
+    if (isConnectionLoss(reason)) return warn(reason);
+    log.fatal({ err: reason instanceof Error ? reason : describeError(reason) }, 'unhandled promise rejection');
+    process.exit(1);
+  });
+}
 
 /**
  * Runs `stop` once on SIGINT/SIGTERM, then exits; a second signal exits at once. Stopping gives back

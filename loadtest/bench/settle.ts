@@ -144,14 +144,19 @@ async function insertsAlone(url: string, n: number, concurrency: number): Promis
         const i = next++;
         await db.query(`INSERT INTO ${s}.payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency) VALUES ($1, $2, 'x', $3, 1, $4, 100, 'eur')`, [`pay_${i}`, `hold_${i}`, `b${i}`, `k${i}`]);
         const c = await db.connect();
+        let broken = false;
         try {
           await c.query('BEGIN');
           await c.query(`INSERT INTO ${s}.orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id) VALUES ($1, $2, 'x', $3, 100, 'eur', $4, $5)`, [`ord_${i}`, `hold_${i}`, `b${i}`, `pi_${i}`, `pay_${i}`]);
           await c.query(`INSERT INTO ${s}.outbox (event_type, aggregate_id, payload) VALUES ('order.created', $1, '{}')`, [`ord_${i}`]);
           await c.query(`UPDATE ${s}.payment_attempts SET status = 'succeeded', payment_intent_id = $2 WHERE id = $1`, [`pay_${i}`, `pi_${i}`]);
           await c.query('COMMIT');
+        } catch (err) {
+          // Never pool a client inside a failed transaction, nor one whose connection is gone.
+          broken = await c.query('ROLLBACK').then(() => false, () => true);
+          throw err;
         } finally {
-          c.release();
+          c.release(broken);
         }
       }
     }));

@@ -100,6 +100,7 @@ export async function race(s: RaceSetup, strategy: Strategy, buyers: number, sto
       case 'select-for-update': {
         // Correct, but every buyer queues on the row lock for a whole transaction (three round trips).
         const c = await s.pg.connect();
+        let broken = false;
         try {
           await c.query('BEGIN');
           const r = await c.query<{ quantity: number }>(`SELECT quantity FROM ${table} WHERE id = 1 FOR UPDATE`);
@@ -108,10 +109,11 @@ export async function race(s: RaceSetup, strategy: Strategy, buyers: number, sto
           await c.query('COMMIT');
           return q > 0;
         } catch (err) {
-          await c.query('ROLLBACK').catch(() => {});
+          broken = await c.query('ROLLBACK').then(() => false, () => true);
           throw err;
         } finally {
-          c.release();
+          // A client that cannot roll back lost its connection: the pool must discard it.
+          c.release(broken);
         }
       }
       case 'conditional-update': {

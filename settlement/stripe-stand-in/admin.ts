@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { z } from 'zod';
+import { ApiError } from './errors.js';
 import { faultsPatchSchema, type FaultInjector } from './faults.js';
 import { sendJson, type Request, type Response } from './http.js';
 import type { PaymentIntentStore } from './payment-intents.js';
@@ -14,9 +15,25 @@ export interface AdminDeps {
 const badRequest = (res: Response, message: string): void =>
   sendJson(res, 400, { error: { code: 'invalid_request', message } });
 
+const AUTHENTICATE = /^\/_stand-in\/payment_intents\/([^/]+)\/authenticate$/;
+const authenticateSchema = z.object({ outcome: z.enum(['succeed', 'fail']).default('succeed') }).strict();
+
 /** `/_stand-in/*`: test controls, no auth (the stand-in never holds real money). Returns false if no route matched. */
 export async function handleAdmin(req: Request, res: Response, path: string, deps: AdminDeps): Promise<boolean> {
   const route = `${req.method} ${path}`;
+  const challenge = req.method === 'POST' ? AUTHENTICATE.exec(path) : null;
+  if (challenge) {
+    // The buyer answers the 3D Secure challenge of an intent in requires_action (body {"outcome": "fail"} to fail it).
+    const body = await jsonBody(req, res, authenticateSchema);
+    if (!body) return true;
+    try {
+      sendJson(res, 200, deps.intents.authenticate(challenge[1] as string, body.outcome === 'succeed'));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      sendJson(res, err.status === 404 ? 404 : 409, { error: { code: err.error.code ?? 'invalid_request', message: err.message } });
+    }
+    return true;
+  }
   switch (route) {
     case 'GET /_stand-in/charges':
       sendJson(res, 200, { charges: deps.intents.charges() });

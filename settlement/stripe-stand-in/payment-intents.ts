@@ -4,7 +4,7 @@ import { randomAlnum, stripeId } from './ids.js';
 import * as p from './params.js';
 import type { IntentEventType } from './webhooks.js';
 
-export type IntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_capture' | 'succeeded' | 'canceled';
+export type IntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'requires_capture' | 'succeeded' | 'canceled';
 type CaptureMethod = 'automatic' | 'automatic_async' | 'manual';
 
 /** The PaymentIntent fields Stripe returns that our settlement (or the SDK's types) may read. */
@@ -29,7 +29,7 @@ export interface PaymentIntent {
   latest_charge: string | null;
   livemode: false;
   metadata: Record<string, string>;
-  next_action: null;
+  next_action: Record<string, unknown> | null;
   payment_method: string | null;
   payment_method_types: string[];
   status: IntentStatus;
@@ -54,6 +54,9 @@ const DECLINES: Record<string, { decline_code: string; message: string }> = {
   pm_card_chargeDeclined: { decline_code: 'generic_decline', message: 'Your card was declined.' },
   pm_card_chargeDeclinedInsufficientFunds: { decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
 };
+// Stripe's test PaymentMethods whose issuer asks for 3D Secure: a confirmation stops in requires_action
+// until the buyer completes the challenge (here: `POST /_stand-in/payment_intents/{id}/authenticate`).
+const THREE_D_SECURE: readonly string[] = ['pm_card_threeDSecure2Required', 'pm_card_authenticationRequired'];
 
 const CREATE_PARAMS = [
   'amount', 'currency', 'payment_method', 'confirm', 'capture_method', 'metadata', 'description',
@@ -62,7 +65,13 @@ const CREATE_PARAMS = [
   // Accepted and ignored: they change nothing a stand-in can observe.
   'expand', 'off_session', 'receipt_email', 'return_url', 'statement_descriptor', 'statement_descriptor_suffix',
 ] as const;
-const CANCELABLE: readonly IntentStatus[] = ['requires_payment_method', 'requires_capture', 'requires_confirmation'];
+const CANCELABLE: readonly IntentStatus[] = ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action'];
+const CONFIRMABLE: readonly IntentStatus[] = ['requires_confirmation', 'requires_payment_method', 'requires_action'];
+const CONFIRM_PARAMS = [
+  'payment_method', 'capture_method', 'expand',
+  // Accepted and ignored: they change nothing a stand-in can observe.
+  'off_session', 'receipt_email', 'return_url', 'use_stripe_sdk',
+] as const;
 const now = (): number => Math.floor(Date.now() / 1000);
 const clone = (pi: PaymentIntent): PaymentIntent => structuredClone(pi);
 
@@ -123,7 +132,51 @@ export class PaymentIntentStore {
     };
     this.intents.set(id, pi);
     this.createdWith.set(id, ctx.idempotencyKey);
-    if (confirm) this.confirm(pi, ctx);
+    if (confirm) this.runCard(pi);
+    return pi;
+  }
+
+  /**
+   * `POST /v1/payment_intents/{id}/confirm`, as Stripe: only an intent that still needs confirming (or a
+   * new payment method, or the buyer's action) may be confirmed; a payment method given here replaces
+   * the intent's. A decline is an answer stored for the idempotency key, as on create.
+   */
+  confirm(id: string, form: FormObject): PaymentIntent {
+    p.allowOnly(form, CONFIRM_PARAMS);
+    const pi = this.get(id);
+    if (!CONFIRMABLE.includes(pi.status)) {
+      throw unexpectedState(`You cannot confirm this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be confirmed: ${CONFIRMABLE.join(', ')}.`);
+    }
+    const paymentMethod = p.optionalString(form, 'payment_method');
+    if (paymentMethod !== undefined && !paymentMethod.startsWith('pm_card_')) {
+      throw invalidRequest(`No such PaymentMethod: '${paymentMethod}'`, { code: 'resource_missing', param: 'payment_method' });
+    }
+    if (paymentMethod === undefined && pi.payment_method === null) {
+      throw invalidParam('payment_method', 'You cannot confirm this PaymentIntent because it is missing a payment method.');
+    }
+    const captureMethod = p.optionalEnum(form, 'capture_method', ['automatic', 'automatic_async', 'manual'] as const);
+    if (paymentMethod !== undefined) pi.payment_method = paymentMethod;
+    if (captureMethod !== undefined) pi.capture_method = captureMethod;
+    pi.last_payment_error = null;
+    this.runCard(pi);
+    return pi;
+  }
+
+  /**
+   * Test control: the buyer completes (or fails) the 3D Secure challenge of an intent in requires_action,
+   * as the issuer's page would. Anything else — a canceled intent above all — cannot be completed.
+   */
+  authenticate(id: string, succeed: boolean): PaymentIntent {
+    const pi = this.get(id);
+    if (pi.status !== 'requires_action') {
+      throw unexpectedState(`This PaymentIntent's authentication cannot be completed because it has a status of ${pi.status}.`);
+    }
+    pi.next_action = null;
+    if (!succeed) {
+      this.decline(pi, { code: 'payment_intent_authentication_failure', message: 'The provided PaymentMethod has failed authentication.' }, false);
+      return pi;
+    }
+    this.authorised(pi);
     return pi;
   }
 
@@ -206,24 +259,46 @@ export class PaymentIntentStore {
     return pi;
   }
 
-  /** Runs the test card: declines leave the intent retryable, good cards authorise or take the money. */
-  private confirm(pi: PaymentIntent, ctx: RequestContext): void {
+  /** Runs the test card: declines leave the intent retryable, 3DS cards wait for the buyer, good cards authorise or take the money. */
+  private runCard(pi: PaymentIntent): void {
     const pm = pi.payment_method as string;
-    pi.latest_charge = stripeId('ch');
     const decline = DECLINES[pm];
     if (decline) {
-      const error = {
-        type: 'card_error' as const, code: 'card_declined', ...decline, charge: pi.latest_charge,
-        payment_method: { id: pm, object: 'payment_method', type: 'card' },
-      };
-      // As on Stripe, the failed method is detached: the intent needs a new one.
-      pi.status = 'requires_payment_method';
-      pi.payment_method = null;
-      pi.last_payment_error = { ...error, doc_url: 'https://stripe.com/docs/error-codes/card-declined' };
-      this.onEvent('payment_intent.payment_failed', pi);
-      // The card was tried, so Stripe stores this answer for the idempotency key (storable = true).
-      throw new ApiError(402, { ...error, payment_intent: clone(pi) }, true);
+      this.decline(pi, { code: 'card_declined', ...decline }, true);
+      return;
     }
+    if (THREE_D_SECURE.includes(pm)) {
+      // Nothing is authorised yet: the issuer waits for the buyer's challenge (Stripe answers 200).
+      pi.status = 'requires_action';
+      pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=${pi.id}` } };
+      this.onEvent('payment_intent.requires_action', pi);
+      return;
+    }
+    this.authorised(pi);
+  }
+
+  /**
+   * The card refused: as on Stripe, the failed method is detached and the intent needs a new one. Thrown
+   * (an API answer) when the refusal is the answer of the request; the card was tried, so Stripe stores
+   * that answer for the idempotency key (storable = true).
+   */
+  private decline(pi: PaymentIntent, why: { code: string; message: string; decline_code?: string }, answer: boolean): void {
+    const pm = pi.payment_method as string;
+    pi.latest_charge = stripeId('ch');
+    const error = {
+      type: 'card_error' as const, ...why, charge: pi.latest_charge,
+      payment_method: { id: pm, object: 'payment_method', type: 'card' },
+    };
+    pi.status = 'requires_payment_method';
+    pi.payment_method = null;
+    pi.last_payment_error = { ...error, doc_url: `https://stripe.com/docs/error-codes/${why.code.replaceAll('_', '-')}` };
+    this.onEvent('payment_intent.payment_failed', pi);
+    if (answer) throw new ApiError(402, { ...error, payment_intent: clone(pi) }, true);
+  }
+
+  /** The card said yes: authorised (manual capture) or charged. */
+  private authorised(pi: PaymentIntent): void {
+    pi.latest_charge = stripeId('ch');
     if (pi.capture_method === 'manual') {
       pi.status = 'requires_capture';
       pi.amount_capturable = pi.amount;

@@ -116,7 +116,7 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
           held = undefined;
         }
       }
-      if (faults.shouldDropResponse()) {
+      if (c.route.touchesCard?.(c.params) !== false && faults.shouldDropResponse()) {
         // The work is done and stored; only the answer is lost, as when a connection dies mid-response.
         log.debug({ requestId: c.requestId, idempotencyKey: key }, 'dropping connection after processing (fault)');
         res.destroy();

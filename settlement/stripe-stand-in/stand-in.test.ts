@@ -173,6 +173,102 @@ describe('payment intents', () => {
   });
 });
 
+describe('create, then confirm', () => {
+  const create = (stripe: Stripe, paymentMethod = 'pm_card_visa', key = `k-create-${randomAlnum(8)}`) =>
+    stripe.paymentIntents.create(
+      { amount: 1800, currency: 'eur', payment_method: paymentMethod, capture_method: 'manual', confirm: false, metadata: { holdId: 'h-cc' } },
+      { idempotencyKey: key },
+    );
+
+  it('an intent created without confirm holds nothing; confirm authorises once, replays for its key, refuses a second confirmation', async () => {
+    const stripe = sdk();
+    // A create that touches no card is never a "dropped after charge" answer.
+    await setFaults({ dropAfterChargeRate: 1 });
+    const pi = await create(stripe, 'pm_card_visa', 'k-cc');
+    await raw('/_stand-in/faults', { method: 'DELETE' });
+    expect(pi).toMatchObject({ status: 'requires_confirmation', amount_capturable: 0, payment_method: 'pm_card_visa' });
+    expect(pi.latest_charge).toBeNull();
+
+    const confirmed = await stripe.paymentIntents.confirm(pi.id, {}, { idempotencyKey: 'k-cc-confirm' });
+    expect(confirmed).toMatchObject({ id: pi.id, status: 'requires_capture', amount_capturable: 1800 });
+    const replayed = await stripe.paymentIntents.confirm(pi.id, {}, { idempotencyKey: 'k-cc-confirm' });
+    expect(replayed.status).toBe('requires_capture');
+    expect(replayed.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(await rejection(stripe.paymentIntents.confirm(pi.id, {}, { idempotencyKey: 'k-cc-other' }))).toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
+
+    await stripe.paymentIntents.capture(pi.id, {}, { idempotencyKey: 'k-cc-capture' });
+    // One payment, listed under the key it was created with.
+    expect(standIn.charges()).toMatchObject([{ paymentIntent: pi.id, amount: 1800, idempotencyKey: 'k-cc' }]);
+  });
+
+  it('a declined confirmation is stored for its key; the intent takes another card', async () => {
+    const stripe = sdk();
+    const pi = await create(stripe, 'pm_card_chargeDeclined');
+    const first = await rejection(stripe.paymentIntents.confirm(pi.id, {}, { idempotencyKey: 'k-cd' }));
+    expect(first).toBeInstanceOf(Stripe.errors.StripeCardError);
+    expect(first).toMatchObject({ statusCode: 402, decline_code: 'generic_decline' });
+    expect(first.raw.payment_intent).toMatchObject({ id: pi.id, status: 'requires_payment_method' });
+    const again = await rejection(stripe.paymentIntents.confirm(pi.id, {}, { idempotencyKey: 'k-cd' }));
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    // No payment method left on it: confirming without one is refused, with one it goes through.
+    expect(await rejection(stripe.paymentIntents.confirm(pi.id))).toMatchObject({ statusCode: 400, param: 'payment_method' });
+    expect((await stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' })).status).toBe('requires_capture');
+  });
+
+  it('validates like Stripe: unknown parameters, unknown intents, unknown payment methods', async () => {
+    const stripe = sdk();
+    const pi = await create(stripe);
+    expect(await rejection(stripe.paymentIntents.confirm(pi.id, { bogus: 1 } as Stripe.PaymentIntentConfirmParams))).toMatchObject({ statusCode: 400, code: 'parameter_unknown' });
+    expect(await rejection(stripe.paymentIntents.confirm('pi_nope'))).toMatchObject({ statusCode: 404, code: 'resource_missing' });
+    expect(await rejection(stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_nope' }))).toMatchObject({ statusCode: 400, code: 'resource_missing' });
+    expect((await stripe.paymentIntents.retrieve(pi.id)).status).toBe('requires_confirmation');
+  });
+
+  it('dropAfterChargeRate loses the answer of a confirmation; the same key replays it', async () => {
+    const stripe = sdk();
+    const pi = await create(stripe);
+    await setFaults({ dropAfterChargeRate: 1 });
+    expect(await rejection(stripe.paymentIntents.confirm(pi.id, {}, { idempotencyKey: 'k-cdrop' }))).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+    await raw('/_stand-in/faults', { method: 'DELETE' });
+    const replayed = await stripe.paymentIntents.confirm(pi.id, {}, { idempotencyKey: 'k-cdrop' });
+    expect(replayed).toMatchObject({ status: 'requires_capture' });
+    expect(replayed.lastResponse.headers['idempotent-replayed']).toBe('true');
+  }, 15_000);
+});
+
+describe('3D Secure (requires_action)', () => {
+  const authenticate = (id: string, outcome?: 'succeed' | 'fail') =>
+    raw(`/_stand-in/payment_intents/${id}/authenticate`, json('POST', outcome ? { outcome } : {}));
+
+  it.each(['pm_card_threeDSecure2Required', 'pm_card_authenticationRequired'])('%s stops in requires_action, nothing authorised until the buyer completes the challenge', async (pm) => {
+    const pi = await pay(sdk(), { payment_method: pm, capture_method: 'manual' });
+    expect(pi).toMatchObject({ status: 'requires_action', amount_capturable: 0, next_action: { type: 'use_stripe_sdk' } });
+    expect(standIn.charges()).toEqual([]);
+    const done = await authenticate(pi.id);
+    expect(done).toMatchObject({ status: 200, body: { id: pi.id, status: 'requires_capture', amount_capturable: 2500, next_action: null } });
+    expect((await sdk().paymentIntents.retrieve(pi.id)).status).toBe('requires_capture');
+  });
+
+  it('a failed challenge leaves the intent needing another payment method', async () => {
+    const pi = await pay(sdk(), { payment_method: 'pm_card_threeDSecure2Required', capture_method: 'manual' });
+    const failed = await authenticate(pi.id, 'fail');
+    expect(failed.body).toMatchObject({ status: 'requires_payment_method', payment_method: null, last_payment_error: { code: 'payment_intent_authentication_failure' } });
+  });
+
+  it('a canceled intent can never be completed: the challenge, a confirmation and a capture are all refused', async () => {
+    const stripe = sdk();
+    const pi = await pay(stripe, { payment_method: 'pm_card_threeDSecure2Required', capture_method: 'manual' });
+    expect((await stripe.paymentIntents.cancel(pi.id, { cancellation_reason: 'abandoned' })).status).toBe('canceled');
+    expect(await authenticate(pi.id)).toMatchObject({ status: 409, body: { error: { code: 'payment_intent_unexpected_state' } } });
+    expect(await rejection(stripe.paymentIntents.confirm(pi.id))).toMatchObject({ code: 'payment_intent_unexpected_state' });
+    expect(await rejection(stripe.paymentIntents.capture(pi.id))).toMatchObject({ code: 'payment_intent_unexpected_state' });
+    expect((await stripe.paymentIntents.retrieve(pi.id)).status).toBe('canceled');
+    expect(standIn.charges()).toEqual([]);
+    expect((await authenticate('pi_nope')).status).toBe(404);
+    expect((await raw(`/_stand-in/payment_intents/${pi.id}/authenticate`, json('POST', { outcome: 'maybe' }))).status).toBe(400);
+  });
+});
+
 describe('idempotency', () => {
   it('replays the first answer for the same key and parameters, charging once', async () => {
     const first = await pay(sdk(), {}, { idempotencyKey: 'k-same' });

@@ -11,6 +11,7 @@ export type IntentEventType =
   | 'payment_intent.amount_capturable_updated'
   | 'payment_intent.succeeded'
   | 'payment_intent.payment_failed'
+  | 'payment_intent.requires_action'
   | 'payment_intent.canceled';
 
 const TRIES = 5;

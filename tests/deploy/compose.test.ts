@@ -20,9 +20,10 @@ interface Service {
   environment?: Record<string, string>;
   ports?: string[];
   volumes?: string[];
-  deploy?: { replicas?: number };
   depends_on?: Record<string, unknown> | string[];
   healthcheck?: { test: string[] };
+  restart?: string;
+  deploy?: { replicas?: number; restart_policy?: { condition?: string } };
 }
 const svc = (name: string): Service => {
   const s = compose.services[name];
@@ -55,6 +56,13 @@ describe('docker-compose.yml', () => {
     const e = env(service);
     for (const key of Object.keys(e)) expect(CONFIG_KEYS as string[], `${service}: ${key}`).toContain(key);
     expect(() => loadConfig(e)).not.toThrow();
+  });
+
+  it.each(['redis', 'postgres', 'stand-in', 'gateway', 'worker', 'prometheus', 'grafana'])('%s is long-running and comes back when it dies (restart policy)', (service) => {
+    // `unless-stopped` or `on-failure`: a process that exits on a bug or a lost connection is started
+    // again; `docker compose stop` still stops it. A swarm restart_policy, if any, must not say `none`.
+    expect(['unless-stopped', 'on-failure', 'always']).toContain(svc(service).restart);
+    expect(svc(service).deploy?.restart_policy?.condition).not.toBe('none');
   });
 
   it('the gateway listens on the port it publishes, on all interfaces, and is healthy only when ready', () => {

@@ -63,11 +63,11 @@ async function onePaidHold(saleId: string, holdId: string): Promise<void> {
 }
 
 describe('a settlement worker killed with SIGKILL', () => {
-  it('between "authorised at the provider" and "order written": a new worker finishes it — one order, one charge', async () => {
+  it('between "authorised at the provider" (the confirmation ran) and "order written": a new worker finishes it — one order, one charge', async () => {
     await stack.addWorker();
     const sale = await createSale(stack, { stock: 1, pools: 1 });
     const { b, holdId } = await buyers.holding(sale.id);
-    const gate = holdAnswer(/^\/v1\/payment_intents$/);
+    const gate = holdAnswer(/\/confirm$/);
     b.send({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
     await gate.reached;
     await stack.workers[0]!.kill('SIGKILL');
