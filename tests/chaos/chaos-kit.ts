@@ -5,8 +5,8 @@ import { expect } from 'vitest';
 import { runCrowd } from '../../loadtest/crowd/threads.js';
 import type { Plan } from '../../loadtest/crowd/buyer.js';
 import type { BuyerResult } from '../../loadtest/crowd/stats.js';
-import type { SaleInput, SaleStats } from '../../admission/sale-schema.js';
-import { databaseUrl, saleInput, uniqueId } from '../helpers/env.js';
+import type { SaleStats } from '../../admission/sale-schema.js';
+import { databaseUrl, uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
 import { PrivateRedis } from '../helpers/private-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -97,11 +97,7 @@ export async function admittersTicking(stack: Stack, ms = 1000): Promise<boolean
   return a.map((x, i) => b[i]! > x);
 }
 
-export async function createSale(stack: Stack, over: Partial<SaleInput>): Promise<{ id: string; [k: string]: any }> {
-  const r = await stack.admin('POST', '/v1/admin/sales', saleInput(over));
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body;
-}
+export { createSale } from '../e2e/kit.js';
 
 export interface CrowdOptions {
   buyers: number;
