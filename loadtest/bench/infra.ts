@@ -1,10 +1,11 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { migrate } from '../../shared/db.js';
+import { PrivateRedis } from './private-redis.js';
 
 /**
  * What every bench needs around it: the services checked up front (a clear message, not a hang),
@@ -144,24 +145,14 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
  * Null when no redis-server binary is on the PATH.
  */
 export async function privateRedis(): Promise<{ url: string; stop(): Promise<void> } | null> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const spawned = await new Promise<boolean>((r) => {
-    child.once('error', () => r(false));
-    child.once('spawn', () => r(true));
-  });
-  if (!spawned) return null;
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50; i++) {
-    const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    r.on('error', () => {});
-    const ok = await r.connect().then(() => r.ping()).then(() => true, () => false);
-    r.disconnect();
-    if (ok) return { url, stop: () => stopChild(child) };
-    await new Promise((res) => setTimeout(res, 100));
+  const own = new PrivateRedis();
+  try {
+    await own.start();
+  } catch {
+    await own.stop();
+    return null;
   }
-  await stopChild(child, 'SIGKILL');
-  return null;
+  return { url: own.url, stop: () => own.stop() };
 }
 
 /** The environment of our processes under a bench: its own prefix and database, quiet logs. */

@@ -8,7 +8,7 @@ import type { BuyerResult } from '../../loadtest/crowd/stats.js';
 import type { SaleStats } from '../../admission/sale-schema.js';
 import { databaseUrl, uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
-import { PrivateRedis } from '../helpers/private-redis.js';
+import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { metricValue } from '../e2e/kit.js';
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../../loadtest/bench/infra.js';
+import { freePort } from './infra.js';
 
 // A test process that dies without its afterAll must not leave servers behind.
 const running = new Set<ChildProcess>();
@@ -12,8 +12,9 @@ process.on('exit', () => {
 });
 
 /**
- * A redis-server of one test file's own: the faults a chaos test causes (kill -9, a restart from an
- * old snapshot, FLUSHALL) hit only it, never the shared Redis other sessions and files use.
+ * A redis-server of one's own: the faults a chaos test causes (kill -9, a restart from an old
+ * snapshot, FLUSHALL) hit only it, never the shared Redis other sessions and files use, and a bench's
+ * memory figures count no one else's keys.
  * It runs in the foreground as our child (`--daemonize no`), on a free port, with a temp `--dir` of
  * its own; nothing is persisted unless the test asks (`SAVE`), and a restart loads what was saved.
  */
@@ -21,8 +22,16 @@ export class PrivateRedis {
   private child: ChildProcess | undefined;
   private dir = '';
   port = 0;
-  /** A client for the test's own reads and commands (SAVE, FLUSHALL, inspection); reconnects after restarts. */
-  client!: Redis;
+  private own: Redis | undefined;
+
+  /** A client for the caller's own commands (SAVE, FLUSHALL, inspection), made on first use; reconnects after restarts. */
+  get client(): Redis {
+    if (!this.own) {
+      this.own = new Redis(this.url, { maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(50 * n, 500) });
+      this.own.on('error', () => {});
+    }
+    return this.own;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -36,8 +45,6 @@ export class PrivateRedis {
     this.dir = await mkdtemp(join(tmpdir(), 'fs-chaos-redis-'));
     this.port = await freePort();
     await this.spawn();
-    this.client = new Redis(this.url, { maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(50 * n, 500) });
-    this.client.on('error', () => {});
     return this;
   }
 
@@ -99,7 +106,7 @@ export class PrivateRedis {
   }
 
   async stop(): Promise<void> {
-    this.client?.disconnect();
+    this.own?.disconnect();
     await this.kill9();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
