@@ -10,7 +10,7 @@ import { databaseUrl, uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
 import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { metricValue } from '../e2e/kit.js';
+import { metricValue, settledNow } from '../e2e/kit.js';
 
 /**
  * What every chaos case needs (not a test file itself): a stack on a private redis-server, optionally
@@ -211,22 +211,12 @@ export interface Ledger {
  */
 export async function settledLedger(c: Chaos, saleId: string, timeoutMs = 60_000, seeded = 0): Promise<Ledger> {
   const n = async (sql: string) => Number((await c.db.query(sql, [saleId])).rows[0].n);
-  const charges = () => c.stack.standIn.charges().filter((ch) => ch.metadata.saleId === saleId);
   const end = Date.now() + timeoutMs;
-  for (;;) {
-    const sale = await c.stack.admin('GET', `/v1/admin/sales/${saleId}`);
-    const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
-    const done = sale.status === 200 && sale.body.stats.paying === 0
-      && (await n("SELECT count(*) AS n FROM payment_attempts WHERE sale_id = $1 AND status = 'pending'")) === 0
-      && (await n("SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND capture_status <> 'captured'")) === 0
-      && charges().length === orders - seeded;
-    if (done || Date.now() > end) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  while (!(await settledNow(c.stack, c.db, saleId, seeded)) && Date.now() < end) await sleep(250);
   const audit = (await c.stack.admin('GET', `/v1/admin/sales/${saleId}/audit`)).body;
   const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
   const stock = Number((await c.db.query('SELECT stock FROM sales WHERE id = $1', [saleId])).rows[0].stock);
-  const ch = charges();
+  const ch = c.stack.standIn.charges().filter((x) => x.metadata.saleId === saleId);
   const holds = new Set(ch.map((x) => x.metadata.holdId));
   return { stock, orders, charges: ch.length, doubleCharges: ch.length - holds.size, oversold: Math.max(0, orders - stock), audit };
 }

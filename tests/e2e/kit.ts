@@ -193,23 +193,29 @@ export function metricValue(text: string, name: string, labels = ''): number {
 }
 
 /**
- * Waits until a sale's payments have settled: nothing paying, no attempt pending, every order
- * captured, and as many charges at the stand-in as orders (polls the state; there is no one event).
+ * Whether a sale's payments have settled now: nothing paying, no attempt pending, every order captured,
+ * and as many charges at the stand-in as orders (less `seeded` orders a test wrote straight into the
+ * ledger, which have no charge).
+ */
+export async function settledNow(stack: Stack, db: { query(sql: string, values: unknown[]): Promise<{ rows: any[] }> }, saleId: string, seeded = 0): Promise<boolean> {
+  const n = async (sql: string) => Number((await db.query(sql, [saleId])).rows[0].n);
+  if ((await stats(stack, saleId)).paying !== 0) return false;
+  const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
+  return (await n("SELECT count(*) AS n FROM payment_attempts WHERE sale_id = $1 AND status = 'pending'")) === 0
+    && (await n("SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND capture_status <> 'captured'")) === 0
+    && stack.standIn.charges().filter((c) => c.metadata.saleId === saleId).length === orders - seeded;
+}
+
+/**
+ * Waits until a sale's payments have settled (settledNow; polls the state, there is no one event).
  */
 export async function waitSettled(stack: Stack, saleId: string, timeoutMs = 60_000): Promise<void> {
   const { default: pg } = await import('pg');
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
-  const n = async (sql: string) => Number((await db.query(sql, [saleId])).rows[0].n);
   try {
     const end = Date.now() + timeoutMs;
-    for (;;) {
-      const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
-      const done = (await stats(stack, saleId)).paying === 0
-        && (await n("SELECT count(*) AS n FROM payment_attempts WHERE sale_id = $1 AND status = 'pending'")) === 0
-        && (await n("SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND capture_status <> 'captured'")) === 0
-        && stack.standIn.charges().filter((c) => c.metadata.saleId === saleId).length === orders;
-      if (done) return;
+    while (!(await settledNow(stack, db, saleId))) {
       if (Date.now() > end) throw new Error(`sale ${saleId}: payments not settled in ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
