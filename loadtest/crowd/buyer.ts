@@ -35,7 +35,7 @@ export class CrowdBuyer {
   private before: string | undefined;
   private last: string | undefined;
   private wake: (() => void) | undefined;
-  /** The last join or pay sent, sent again after a "try again" error. */
+  /** The last join, pay or leave sent, sent again after a "try again" error. */
   private lastAction: unknown;
   private triesAgain = 0;
   private tryAgainTimer: ReturnType<typeof setTimeout> | undefined;
@@ -119,7 +119,7 @@ export class CrowdBuyer {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
   }
 
-  /** A join or a pay: the frame a "try again" error is answered with, once more. */
+  /** A join, pay or leave: the frame a "try again" error is answered with, once more. */
   private act(frame: Frame): void {
     this.lastAction = frame;
     clearTimeout(this.tryAgainTimer);

@@ -25,7 +25,7 @@ export interface BuyerResult {
   /** reconnect-storm: the state after the reconnect matched the one before the drop (undefined: not dropped). */
   restored?: boolean;
   localAddress?: string;
-  /** Error frames received (each "try again" one is answered by sending the last join or pay again). */
+  /** Error frames received (each "try again" one is answered by sending the last join, pay or leave again). */
   errors?: number;
   /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
   frames?: TimedFrame[];
