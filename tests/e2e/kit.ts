@@ -132,19 +132,38 @@ export interface ShopOutcome {
   errors: string[];
 }
 
+export interface ShopOptions {
+  paymentMethod?: string;
+  /** `stuck` if no terminal frame came in this time. */
+  timeoutMs?: number;
+  /** The first pay waits for this (so a test can keep the holds full for a while). */
+  payGate?: Promise<void>;
+  /** `error` codes on which a buyer holding a unit sends its pay again. */
+  repayOn?: readonly string[];
+  /** `error` codes on which a buyer not holding yet sends its join again. */
+  rejoinOn?: readonly string[];
+  /** How long a buyer waits before a second try (after a retryable failure or a refused frame); 0: at once. */
+  retryAfterMs?: number;
+}
+
 /**
- * A buyer as a real shopper behaves: joins, pays when admitted, pays again after a retryable
- * failure (or an `unavailable` error), and stops at a terminal frame. `stuck` if none came in time.
+ * A buyer as a real shopper behaves: joins, pays when admitted, pays again after a retryable failure
+ * (and, as `opts` say, after a refused pay or join), and stops at a terminal frame. It never polls.
  */
-export async function shop(b: BuyerSocket, paymentMethod = 'pm_card_visa', timeoutMs = 120_000): Promise<ShopOutcome> {
+export async function shop(b: BuyerSocket, opts: ShopOptions = {}): Promise<ShopOutcome> {
+  const { paymentMethod = 'pm_card_visa', timeoutMs = 120_000, payGate, repayOn = ['unavailable'], rejoinOn = [], retryAfterMs = 0 } = opts;
   const out: ShopOutcome = { buyer: b.buyer, end: 'stuck', pays: 0, errors: [] };
   const deadline = Date.now() + timeoutMs;
   let at = b.frames.length;
-  b.send({ type: 'join' });
   const pay = (holdId: string) => {
     out.pays++;
     b.send({ type: 'pay', holdId, paymentMethod });
   };
+  const again = (send: () => void) => {
+    if (retryAfterMs === 0) send();
+    else setTimeout(() => b.ws.readyState === b.ws.OPEN && send(), retryAfterMs);
+  };
+  b.send({ type: 'join' });
   for (;;) {
     let f: Frame;
     try {
@@ -156,15 +175,19 @@ export async function shop(b: BuyerSocket, paymentMethod = 'pm_card_visa', timeo
     switch (f.type) {
       case 'admitted':
         out.holdId = f.holdId;
+        if (payGate) await payGate;
         pay(f.holdId);
         break;
       case 'payment_failed':
-        if (f.retryable && f.holdId === out.holdId) pay(f.holdId);
+        if (f.retryable && f.holdId === out.holdId) again(() => pay(f.holdId));
         break;
-      case 'error':
+      case 'error': {
         out.errors.push(f.code);
-        if (f.code === 'unavailable' && out.holdId) pay(out.holdId);
+        const holdId = out.holdId;
+        if (holdId !== undefined && repayOn.includes(f.code)) again(() => pay(holdId));
+        else if (holdId === undefined && rejoinOn.includes(f.code)) again(() => b.send({ type: 'join' }));
         break;
+      }
       case 'order_confirmed':
         return { ...out, end: 'order_confirmed', orderId: f.orderId, holdId: f.holdId };
       case 'sold_out':

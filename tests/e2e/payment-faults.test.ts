@@ -41,7 +41,7 @@ describe('settlement on a bad payment day', () => {
     await setFaults(stack, FAULTS);
     const sockets = await Promise.all(Array.from({ length: BUYERS }, () => buyers.connect(sale.id, uniqueId('shopper'))));
     const started = Date.now();
-    const outcomes: ShopOutcome[] = await Promise.all(sockets.map((b) => shop(b, 'pm_card_visa', 150_000)));
+    const outcomes: ShopOutcome[] = await Promise.all(sockets.map((b) => shop(b, { timeoutMs: 150_000 })));
     const shoppersDone = Date.now() - started;
 
     // Let retries, dead letters, webhooks and reconciliation finish what is in flight.

@@ -46,7 +46,7 @@ describe('Postgres away for 40 s under the settlement worker', () => {
     const sockets = await Promise.all(Array.from({ length: UNITS }, () => buyers.connect(sale.id, uniqueId('fo'))));
     const shopping = Promise.all(sockets.map(async (b, i) => {
       await new Promise((r) => setTimeout(r, i * 60));
-      return shop(b, 'pm_card_visa', 100_000);
+      return shop(b, { timeoutMs: 100_000 });
     }));
     await Promise.any(sockets.map((b) => b.next('order_confirmed', 20_000)));
     proxy.cut();
