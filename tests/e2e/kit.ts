@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { SaleInput, SaleStats } from '../../admission/sale-schema.js';
 import { BuyerSocket, type Frame } from '../helpers/buyer.js';
 import { saleInput, uniqueId } from '../helpers/env.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { freePort } from '../../loadtest/bench/infra.js';
+import { startStack, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
 
 /**
  * Small steps shared by the end-to-end files (not a test file itself): create a sale, open buyers,
@@ -104,16 +105,19 @@ export async function setFaults(stack: Stack, faults: Record<string, number> | n
 
 /**
  * One stack per test file (started before its tests, stopped after), with every buyer socket a test
- * opened closed after each test. `use` receives them once the stack is up.
+ * opened closed after each test. `use` receives them once the stack is up, and may finish setting up
+ * (add a worker, open a pool) before the first test; the stack is closed even if it throws. What `use`
+ * returns is only awaited (it is `unknown`, not `void | Promise<void>`, because the files' one-liner
+ * `(s, b) => ((stack = s), (buyers = b))` returns the buyers).
  */
-export function useStack(use: (stack: Stack, buyers: Buyers) => void, opts?: Parameters<typeof startStack>[0]): void {
+export function useStack(use: (stack: Stack, buyers: Buyers) => unknown, opts?: StackOptions): void {
   let stack: Stack | undefined;
   let buyers: Buyers | undefined;
   beforeAll(async () => {
     const started = await startStack(opts);
     stack = started;
     buyers = new Buyers(started);
-    use(started, buyers);
+    await use(started, buyers);
   });
   afterEach(async () => {
     await buyers?.closeAll();
@@ -202,7 +206,17 @@ export async function shop(b: BuyerSocket, opts: ShopOptions = {}): Promise<Shop
 }
 
 /** A free TCP port on the loopback (for a process's METRICS_PORT). */
-export { freePort } from '../../loadtest/bench/infra.js';
+export { freePort };
+
+/**
+ * One more settlement worker on a METRICS_PORT of its own (a worker has no gateway port to serve
+ * /metrics on); `metrics()` reads that text. `env` adds to the stack's worker environment.
+ */
+export async function addWorkerWithMetrics(stack: Stack, env: Record<string, string> = {}): Promise<{ proc: Proc; metrics: () => Promise<string> }> {
+  const port = await freePort();
+  const proc = await stack.addWorker({ ...env, METRICS_PORT: String(port) });
+  return { proc, metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text() };
+}
 
 /** Reads one metric (summing its series whose labels contain `labels`) from a /metrics text. */
 export function metricValue(text: string, name: string, labels = ''): number {
