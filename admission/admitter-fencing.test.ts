@@ -89,6 +89,35 @@ function secondAdmitter(s: Services): Admitter {
 
 const held = async (s: Services, sale: TestSale) => (await s.inventory.stats(sale.id, sale.pools)).held;
 
+/** A crowded sale, a sampler on it, and an admitter in a child process, up, that will freeze at `freezeAt`. */
+async function frozenAdmitterOnCrowdedSale(freezeAt: 'admit' | 'take') {
+  const { s, sale } = await crowdedSale();
+  const sampling = sampler(s, sale);
+  const a = startPausedAdmitter(s, freezeAt);
+  cleanup.push(() => a.stop());
+  await a.next('up');
+  return { s, sale, sampling, a };
+}
+
+/** The second admitter, in this process, takes the lease once the frozen one's expires and fills the cap before it wakes. */
+async function otherFillsTheCapDuringTheFreeze(s: Services, sale: TestSale, frozen: Paused): Promise<Admitter> {
+  const b = secondAdmitter(s);
+  b.start();
+  await pollUntil(() => held(s, sale), (n) => n === MAX_ACTIVE, FREEZE_MS, 10);
+  expect(frozen.got('thawed'), 'the other admitter filled the cap before the frozen one woke').toBe(false);
+  return b;
+}
+
+/** After the woken admitter's tick and a few more of both: the sampler never saw the cap passed nor a unit handed out twice. */
+async function expectTheCapHeldThroughout(sampling: ReturnType<typeof sampler>) {
+  await sleep(20 * TICK_MS);
+  const seen = await sampling.stop();
+  expect(seen.samples).toBeGreaterThan(100);
+  expect(seen.broken).toEqual([]);
+  expect(seen.maxActive).toBe(MAX_ACTIVE);
+  expect(seen.minAvailable).toBeGreaterThanOrEqual(0);
+}
+
 /** The end every scenario must reach: the cap's worth of holds, every one a buyer's, nothing left admitting. */
 async function expectSettled(s: Services, sale: TestSale) {
   await pollUntil(() => s.redis.hlen(sale.k.admitting), (n) => n === 0, 5000);
@@ -100,54 +129,28 @@ async function expectSettled(s: Services, sale: TestSale) {
 
 describe('an admitter frozen past its lease (the fencing token)', () => {
   it('woken with a maxNew it read before the freeze, it admits nobody: admit-8 answers -7', async () => {
-    const { s, sale } = await crowdedSale();
-    const sampling = sampler(s, sale);
-    const a = startPausedAdmitter(s, 'admit');
-    cleanup.push(() => a.stop());
-    await a.next('up');
+    const { s, sale, sampling, a } = await frozenAdmitterOnCrowdedSale('admit');
     // It takes the lease first; its first tick computes maxNew = 5 and freezes just before admit-8.
     await pollUntil(() => s.redis.get(sale.k.lease), (v) => v?.startsWith(`${hostname()}:${a.child.pid}:`) ?? false, 20_000, 10);
-    const b = secondAdmitter(s);
-    b.start();
-    // Its lease expires during the freeze; the other admitter takes it and admits up to the cap.
-    await pollUntil(() => held(s, sale), (n) => n === MAX_ACTIVE, FREEZE_MS, 10);
+    const b = await otherFillsTheCapDuringTheFreeze(s, sale, a);
     expect((await s.redis.get(sale.k.lease))!.startsWith(`${b.owner}:`)).toBe(true);
-    expect(a.got('thawed'), 'the other admitter filled the cap before the frozen one woke').toBe(false);
 
     expect(await a.next('thawed')).toMatchObject({ maxNew: MAX_ACTIVE });
     const woken = await a.next('admitted-after-thaw');
-    // The woken admitter's tick and a few more of both run while the sampler looks on.
-    await sleep(20 * TICK_MS);
-    const seen = await sampling.stop();
-    expect(seen.samples).toBeGreaterThan(100);
-    expect(seen.broken).toEqual([]);
-    expect(seen.maxActive).toBe(MAX_ACTIVE);
-    expect(seen.minAvailable).toBeGreaterThanOrEqual(0);
+    await expectTheCapHeldThroughout(sampling);
     expect(woken.reply).toBe(-7);
     await expectSettled(s, sale);
   });
 
   it('woken between admit-8 and its takes, it cannot push held + paying over the cap; the lease holder finishes its admissions', async () => {
-    const { s, sale } = await crowdedSale();
-    const sampling = sampler(s, sale);
-    const a = startPausedAdmitter(s, 'take');
-    cleanup.push(() => a.stop());
-    await a.next('up');
+    const { s, sale, sampling, a } = await frozenAdmitterOnCrowdedSale('take');
     // It admits (its bucket fills after its first tick) and freezes before the first take of that tick.
     await pollUntil(() => s.redis.hlen(sale.k.admitting), (n) => n > 0, 20_000, 5);
     expect((await s.redis.get(sale.k.lease))!.startsWith(`${hostname()}:${a.child.pid}:`)).toBe(true);
-    const b = secondAdmitter(s);
-    b.start();
-    await pollUntil(() => held(s, sale), (n) => n === MAX_ACTIVE, FREEZE_MS, 10);
-    expect(a.got('thawed'), 'the other admitter filled the cap before the frozen one woke').toBe(false);
+    await otherFillsTheCapDuringTheFreeze(s, sale, a);
 
     await a.next('thawed');
-    await sleep(20 * TICK_MS);
-    const seen = await sampling.stop();
-    expect(seen.samples).toBeGreaterThan(100);
-    expect(seen.broken).toEqual([]);
-    expect(seen.maxActive).toBe(MAX_ACTIVE);
-    expect(seen.minAvailable).toBeGreaterThanOrEqual(0);
+    await expectTheCapHeldThroughout(sampling);
     await expectSettled(s, sale);
   });
 });

@@ -6,9 +6,8 @@ import { redisUrl, uniqueId } from '../helpers/env.js';
 import { startStack, type Proc, type Stack } from '../helpers/stack.js';
 import { sampleHolds } from '../helpers/hold-sampler.js';
 import { StoppingProxy } from '../helpers/stopping-proxy.js';
-import type { BuyerSocket, Frame } from '../helpers/buyer.js';
 import { pollUntil, sleep } from '../../inventory/lua-test-support.js';
-import { Buyers, createSale, expectCleanAudit, waitSettled } from '../e2e/kit.js';
+import { Buyers, createSale, expectCleanAudit, shop, waitSettled, type ShopOutcome } from '../e2e/kit.js';
 
 // A real stack of two gateways, each running an admitter. The gateway whose admitter holds the sale's
 // lease is stopped with SIGSTOP for 3 s (the lease lasts 2 s), then continued, while a crowd joins.
@@ -48,36 +47,6 @@ async function leaseHolder(saleId: string): Promise<Proc | undefined> {
   return stack.gateways.find((g) => g.child.pid === pid);
 }
 
-type End = 'order_confirmed' | 'sold_out' | 'hold_expired' | 'stuck';
-
-/** A shopper: joins, and pays once admitted, but not before `payGate` opens. */
-async function shop(b: BuyerSocket, payGate: Promise<void>, timeoutMs = 90_000): Promise<End> {
-  const until = Date.now() + timeoutMs;
-  let at = b.frames.length;
-  let holdId: string | undefined;
-  b.send({ type: 'join' });
-  for (;;) {
-    let f: Frame;
-    try {
-      f = await b.next(() => true, Math.max(1, until - Date.now()), at);
-    } catch {
-      return 'stuck';
-    }
-    at = b.frames.indexOf(f, at) + 1;
-    if (f.type === 'admitted') {
-      holdId = f.holdId as string;
-      await payGate;
-      b.send({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
-    } else if (f.type === 'payment_failed' && f.retryable && f.holdId === holdId) {
-      b.send({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
-    } else if (f.type === 'order_confirmed' || (f.type === 'hold_expired' && f.holdId === holdId)) {
-      return f.type;
-    } else if (f.type === 'sold_out' && !holdId) {
-      return 'sold_out';
-    }
-  }
-}
-
 describe('the gateway holding the admitter lease is SIGSTOPped past its lease', () => {
   it('held + paying never passes maxActiveHolds, every buyer ends, nothing is left admitting', async () => {
     const sale = await createSale(stack, { stock: STOCK, pools: 2, maxActiveHolds: MAX_ACTIVE, admitPerSecond: 20, holdSeconds: 60 });
@@ -94,9 +63,10 @@ describe('the gateway holding the admitter lease is SIGSTOPped past its lease', 
       // SIGSTOP the holder at its next read of the pools; then the crowd joins.
       const poolRead = new RegExp(`hmget\\r\\n\\$\\d+\\r\\n${inventory.keys(sale.id, 0).pool.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\r\\n`, 'i');
       const stoppedAt = await proxy.stopAfter(holder.child.pid!, poolRead);
-      let outcomes: Promise<End[]> | undefined;
+      let outcomes: Promise<ShopOutcome[]> | undefined;
       try {
-        outcomes = Promise.all(sockets.map((b) => shop(b, payGate)));
+        // Shoppers who pay once admitted, but not before the gate opens, and take a refusal as final.
+        outcomes = Promise.all(sockets.map((b) => shop(b, { timeoutMs: 90_000, payGate, repayOn: [] })));
         // The other gateway's admitter takes the lease once the stopped one's expires, and fills the holds.
         await pollUntil(() => leaseHolder(sale.id), (g) => g === other, STOP_MS - 200, 10);
         await pollUntil(async () => sampling.seen.maxActive, (n) => n >= MAX_ACTIVE, Math.max(1, STOP_MS - (Date.now() - stoppedAt)), 10);
@@ -108,10 +78,10 @@ describe('the gateway holding the admitter lease is SIGSTOPped past its lease', 
       await sleep(1000);
       openGate();
 
-      const ends = await outcomes;
+      const ends = (await outcomes).map((o) => o.end);
       await waitSettled(stack, sale.id);
       const seen = await sampling.stop();
-      const count = (end: End) => ends.filter((e) => e === end).length;
+      const count = (end: ShopOutcome['end']) => ends.filter((e) => e === end).length;
       console.log(`admitter-sigstop: ${seen.samples} samples, max held+paying ${seen.maxActive}, min available ${seen.minAvailable}; ` +
         `${count('order_confirmed')} orders, ${count('sold_out')} sold out, ${count('hold_expired')} expired, ${count('stuck')} stuck`);
 

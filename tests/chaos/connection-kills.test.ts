@@ -4,8 +4,7 @@ import { createRedis, type RedisClient } from '../../shared/redis.js';
 import { databaseUrl, redisUrl, silentLog, uniqueId } from '../helpers/env.js';
 import { startStack, type Proc, type Stack } from '../helpers/stack.js';
 import { killRedisConnectionsOf, terminateBackendsOf } from '../helpers/own-connections.js';
-import { BuyerSocket, type Frame } from '../helpers/buyer.js';
-import { Buyers, createSale, expectCleanAudit, setFaults, waitSettled } from '../e2e/kit.js';
+import { Buyers, createSale, expectCleanAudit, setFaults, shop, waitSettled, type ShopOptions } from '../e2e/kit.js';
 
 // Issue 12: no process dies of a lost connection. Two gateways and two settlement workers serve a
 // stampede while, every 500 ms for 10 s, every Postgres backend of the stack's database is terminated
@@ -43,56 +42,13 @@ afterAll(async () => {
   await stack?.close();
 });
 
-interface Outcome {
-  buyer: string;
-  end: 'order_confirmed' | 'sold_out' | 'hold_expired' | 'stuck';
-  errors: string[];
-}
-
 /**
- * A buyer as a client app that follows the contract behaves: an `error` means the last frame was
- * refused, so a refused join or pay (`unavailable`, `internal`) is sent again a moment later; it pays
- * when admitted and again after a retryable failure, and stops at a terminal frame. It never polls.
+ * Buyers as a client app that follows the contract behaves: an `error` means the last frame was
+ * refused, so a join or pay refused as `unavailable` or `internal` is sent again a moment later, as is
+ * a pay after a retryable failure.
  */
-async function shop(b: BuyerSocket, timeoutMs: number): Promise<Outcome> {
-  const out: Outcome = { buyer: b.buyer, end: 'stuck', errors: [] };
-  const deadline = Date.now() + timeoutMs;
-  let holdId: string | undefined;
-  let at = b.frames.length;
-  const later = (frame: unknown) => setTimeout(() => b.ws.readyState === b.ws.OPEN && b.send(frame), 250);
-  b.send({ type: 'join' });
-  for (;;) {
-    let f: Frame;
-    try {
-      f = await b.next(() => true, Math.max(1, deadline - Date.now()), at);
-    } catch {
-      return out;
-    }
-    at = b.frames.indexOf(f, at) + 1;
-    switch (f.type) {
-      case 'admitted':
-        holdId = f.holdId;
-        b.send({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
-        break;
-      case 'payment_failed':
-        if (f.retryable && f.holdId === holdId) later({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
-        break;
-      case 'error':
-        out.errors.push(f.code);
-        if (f.code === 'unavailable' || f.code === 'internal') later(holdId ? { type: 'pay', holdId, paymentMethod: 'pm_card_visa' } : { type: 'join' });
-        break;
-      case 'order_confirmed':
-        return { ...out, end: 'order_confirmed' };
-      case 'sold_out':
-        if (!holdId) return { ...out, end: 'sold_out' };
-        break;
-      case 'hold_expired':
-        if (f.holdId === holdId) return { ...out, end: 'hold_expired' };
-        break;
-      default:
-    }
-  }
-}
+const REFUSED_FOR_NOW = ['unavailable', 'internal'];
+const CONTRACT_CLIENT: ShopOptions = { timeoutMs: 120_000, repayOn: REFUSED_FOR_NOW, rejoinOn: REFUSED_FOR_NOW, retryAfterMs: 250 };
 
 const processes = (): Proc[] => [...stack.gateways, ...stack.workers];
 
@@ -102,7 +58,7 @@ it('every process survives its connections being killed under load, and every bu
   // Payments stay in flight long enough for the cuts to land in the middle of them.
   await setFaults(stack, { latencyMs: 100 });
   const sockets = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyers.connect(sale.id, uniqueId('cut'), i % 2)));
-  const shopping = Promise.all(sockets.map((b) => shop(b, 120_000)));
+  const shopping = Promise.all(sockets.map((b) => shop(b, CONTRACT_CLIENT)));
 
   const cuts = { rounds: 0, pgBackends: 0, redisConnections: 0, names: new Set<string>() };
   const began = Date.now();

@@ -1,31 +1,26 @@
 import pg from 'pg';
 import Stripe from 'stripe';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
 import { METRIC } from '../../shared/metric-names.js';
-import { Buyers, createSale, expectCleanAudit, freePort, metricValue, setFaults, stats } from './kit.js';
+import { addWorkerWithMetrics, Buyers, createSale, expectCleanAudit, metricValue, setFaults, stats, useStack } from './kit.js';
 
 // Dead letters and webhooks through the operator API and the gateway, against worker processes.
+// Reconciliation runs often but leaves an unpaid dead letter to the operator for 10 minutes.
+const WORKER_ENV = { RECONCILE_AFTER_MS: '1000', RECONCILE_INTERVAL_MS: '300', DEAD_LETTER_RELEASE_MS: '600000' };
+
 let stack: Stack;
 let buyers: Buyers;
 let db: pg.Pool;
-let metricsPort: number;
-beforeAll(async () => {
-  // Reconciliation runs often but leaves an unpaid dead letter to the operator for 10 minutes.
-  stack = await startStack({ workers: 0, webhooks: true, workerEnv: { RECONCILE_AFTER_MS: '1000', RECONCILE_INTERVAL_MS: '300', DEAD_LETTER_RELEASE_MS: '600000' } });
-  metricsPort = await freePort();
-  await stack.addWorker({ METRICS_PORT: String(metricsPort) });
-  buyers = new Buyers(stack);
-  db = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
-}, 60_000);
-afterEach(async () => {
-  await buyers.closeAll();
-  await setFaults(stack, null);
-});
-afterAll(async () => {
-  await db?.end();
-  await stack?.close();
-});
+let workerMetrics: () => Promise<string>;
+useStack(async (s, b) => {
+  stack = s;
+  buyers = b;
+  workerMetrics = (await addWorkerWithMetrics(s)).metrics;
+  db = new pg.Pool({ connectionString: s.databaseUrl, max: 2 });
+}, { workers: 0, webhooks: true, workerEnv: WORKER_ENV });
+afterEach(() => setFaults(stack, null));
+afterAll(() => db?.end());
 
 async function deadLetterOf(holdId: string, timeoutMs = 30_000): Promise<any> {
   const end = Date.now() + timeoutMs;
@@ -66,7 +61,7 @@ describe('dead letters', () => {
     expect(await next.b.next('sold_out', 15_000)).toMatchObject({ type: 'sold_out' });
     await expectCleanAudit(stack, sale.id, { sold: 1, orders: 1 });
 
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const text = await workerMetrics();
     expect(text).toMatch(new RegExp(`^${METRIC.deadLetters} [1-9]`, 'm'));
     expect(text).toMatch(new RegExp(`^${METRIC.paymentRetries} [3-9]`, 'm'));
   }, 60_000);
@@ -90,7 +85,7 @@ describe('Stripe webhooks', () => {
   it('the webhook alone finishes a payment whose answers never reach the worker: one order, one charge', async () => {
     const sale = await createSale(stack, { stock: 1, pools: 1 });
     const { b, holdId } = await buyers.holding(sale.id);
-    const soldByWebhook = async () => metricValue(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), METRIC.webhookEvents, 'result="sold"');
+    const soldByWebhook = async () => metricValue(await workerMetrics(), METRIC.webhookEvents, 'result="sold"');
     const before = await soldByWebhook();
     // Every answer is lost after the work is done: only the stand-in's signed events tell us.
     await setFaults(stack, { dropAfterChargeRate: 1 });
@@ -104,7 +99,7 @@ describe('Stripe webhooks', () => {
   }, 60_000);
 
   it('the worker exports every settlement metric of the shared list', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const text = await workerMetrics();
     for (const name of [METRIC.paymentAttempts, METRIC.paymentRetries, METRIC.deadLetters, METRIC.reconciliationFixes, METRIC.captures,
       METRIC.outboxPublished, METRIC.outboxPending, METRIC.webhookEvents, METRIC.providerLatency, METRIC.orders]) {
       expect(text, name).toContain(`# TYPE ${name} `);

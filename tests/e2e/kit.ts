@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { SaleInput, SaleStats } from '../../admission/sale-schema.js';
 import { BuyerSocket, type Frame } from '../helpers/buyer.js';
 import { saleInput, uniqueId } from '../helpers/env.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { freePort } from '../../loadtest/bench/infra.js';
+import { startStack, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
 
 /**
  * Small steps shared by the end-to-end files (not a test file itself): create a sale, open buyers,
@@ -104,16 +105,19 @@ export async function setFaults(stack: Stack, faults: Record<string, number> | n
 
 /**
  * One stack per test file (started before its tests, stopped after), with every buyer socket a test
- * opened closed after each test. `use` receives them once the stack is up.
+ * opened closed after each test. `use` receives them once the stack is up, and may finish setting up
+ * (add a worker, open a pool) before the first test; the stack is closed even if it throws. What `use`
+ * returns is only awaited (it is `unknown`, not `void | Promise<void>`, because the files' one-liner
+ * `(s, b) => ((stack = s), (buyers = b))` returns the buyers).
  */
-export function useStack(use: (stack: Stack, buyers: Buyers) => void, opts?: Parameters<typeof startStack>[0]): void {
+export function useStack(use: (stack: Stack, buyers: Buyers) => unknown, opts?: StackOptions): void {
   let stack: Stack | undefined;
   let buyers: Buyers | undefined;
   beforeAll(async () => {
     const started = await startStack(opts);
     stack = started;
     buyers = new Buyers(started);
-    use(started, buyers);
+    await use(started, buyers);
   });
   afterEach(async () => {
     await buyers?.closeAll();
@@ -132,19 +136,38 @@ export interface ShopOutcome {
   errors: string[];
 }
 
+export interface ShopOptions {
+  paymentMethod?: string;
+  /** `stuck` if no terminal frame came in this time. */
+  timeoutMs?: number;
+  /** The first pay waits for this (so a test can keep the holds full for a while). */
+  payGate?: Promise<void>;
+  /** `error` codes on which a buyer holding a unit sends its pay again. */
+  repayOn?: readonly string[];
+  /** `error` codes on which a buyer not holding yet sends its join again. */
+  rejoinOn?: readonly string[];
+  /** How long a buyer waits before a second try (after a retryable failure or a refused frame); 0: at once. */
+  retryAfterMs?: number;
+}
+
 /**
- * A buyer as a real shopper behaves: joins, pays when admitted, pays again after a retryable
- * failure (or an `unavailable` error), and stops at a terminal frame. `stuck` if none came in time.
+ * A buyer as a real shopper behaves: joins, pays when admitted, pays again after a retryable failure
+ * (and, as `opts` say, after a refused pay or join), and stops at a terminal frame. It never polls.
  */
-export async function shop(b: BuyerSocket, paymentMethod = 'pm_card_visa', timeoutMs = 120_000): Promise<ShopOutcome> {
+export async function shop(b: BuyerSocket, opts: ShopOptions = {}): Promise<ShopOutcome> {
+  const { paymentMethod = 'pm_card_visa', timeoutMs = 120_000, payGate, repayOn = ['unavailable'], rejoinOn = [], retryAfterMs = 0 } = opts;
   const out: ShopOutcome = { buyer: b.buyer, end: 'stuck', pays: 0, errors: [] };
   const deadline = Date.now() + timeoutMs;
   let at = b.frames.length;
-  b.send({ type: 'join' });
   const pay = (holdId: string) => {
     out.pays++;
     b.send({ type: 'pay', holdId, paymentMethod });
   };
+  const again = (send: () => void) => {
+    if (retryAfterMs === 0) send();
+    else setTimeout(() => b.ws.readyState === b.ws.OPEN && send(), retryAfterMs);
+  };
+  b.send({ type: 'join' });
   for (;;) {
     let f: Frame;
     try {
@@ -156,15 +179,19 @@ export async function shop(b: BuyerSocket, paymentMethod = 'pm_card_visa', timeo
     switch (f.type) {
       case 'admitted':
         out.holdId = f.holdId;
+        if (payGate) await payGate;
         pay(f.holdId);
         break;
       case 'payment_failed':
-        if (f.retryable && f.holdId === out.holdId) pay(f.holdId);
+        if (f.retryable && f.holdId === out.holdId) again(() => pay(f.holdId));
         break;
-      case 'error':
+      case 'error': {
         out.errors.push(f.code);
-        if (f.code === 'unavailable' && out.holdId) pay(out.holdId);
+        const holdId = out.holdId;
+        if (holdId !== undefined && repayOn.includes(f.code)) again(() => pay(holdId));
+        else if (holdId === undefined && rejoinOn.includes(f.code)) again(() => b.send({ type: 'join' }));
         break;
+      }
       case 'order_confirmed':
         return { ...out, end: 'order_confirmed', orderId: f.orderId, holdId: f.holdId };
       case 'sold_out':
@@ -179,7 +206,17 @@ export async function shop(b: BuyerSocket, paymentMethod = 'pm_card_visa', timeo
 }
 
 /** A free TCP port on the loopback (for a process's METRICS_PORT). */
-export { freePort } from '../../loadtest/bench/infra.js';
+export { freePort };
+
+/**
+ * One more settlement worker on a METRICS_PORT of its own (a worker has no gateway port to serve
+ * /metrics on); `metrics()` reads that text. `env` adds to the stack's worker environment.
+ */
+export async function addWorkerWithMetrics(stack: Stack, env: Record<string, string> = {}): Promise<{ proc: Proc; metrics: () => Promise<string> }> {
+  const port = await freePort();
+  const proc = await stack.addWorker({ ...env, METRICS_PORT: String(port) });
+  return { proc, metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text() };
+}
 
 /** Reads one metric (summing its series whose labels contain `labels`) from a /metrics text. */
 export function metricValue(text: string, name: string, labels = ''): number {

@@ -1,9 +1,9 @@
 import pg from 'pg';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Proc, type Stack } from '../helpers/stack.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
 import { uniqueId } from '../helpers/env.js';
-import { Buyers, createSale, expectCleanAudit, freePort, metricValue, setFaults, shop, waitSettled, type ShopOutcome } from './kit.js';
+import { addWorkerWithMetrics, Buyers, createSale, expectCleanAudit, metricValue, setFaults, shop, useStack, waitSettled, type ShopOutcome } from './kit.js';
 
 // A bad payment day, end to end: 520 real buyer sockets, 200 units, two settlement workers, the
 // stand-in failing 10 % of calls, dropping 10 % of answers after charging, 20 ms slower, and sending
@@ -15,25 +15,17 @@ const FAULTS = { errorRate: 0.1, dropAfterChargeRate: 0.1, latencyMs: 20 };
 let stack: Stack;
 let buyers: Buyers;
 let db: pg.Pool;
-const metricsPorts: number[] = [];
-beforeAll(async () => {
-  stack = await startStack({
-    workers: 0, webhooks: true,
-    workerEnv: { RECONCILE_AFTER_MS: '2000', RECONCILE_INTERVAL_MS: '500', DEAD_LETTER_RELEASE_MS: '3000', WORKER_CONCURRENCY: '50' },
-  });
-  for (let i = 0; i < 2; i++) {
-    metricsPorts.push(await freePort());
-    await stack.addWorker({ METRICS_PORT: String(metricsPorts[i]) });
-  }
-  buyers = new Buyers(stack);
-  db = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
-}, 60_000);
-afterAll(async () => {
-  await buyers?.closeAll();
-  await db?.end();
-  await stack?.close();
+const workerMetrics: (() => Promise<string>)[] = [];
+useStack(async (s, b) => {
+  stack = s;
+  buyers = b;
+  for (let i = 0; i < 2; i++) workerMetrics.push((await addWorkerWithMetrics(s)).metrics);
+  db = new pg.Pool({ connectionString: s.databaseUrl, max: 2 });
+}, {
+  workers: 0, webhooks: true,
+  workerEnv: { RECONCILE_AFTER_MS: '2000', RECONCILE_INTERVAL_MS: '500', DEAD_LETTER_RELEASE_MS: '3000', WORKER_CONCURRENCY: '50' },
 });
-
+afterAll(() => db?.end());
 
 describe('settlement on a bad payment day', () => {
   it(`${BUYERS} buyers, ${UNITS} units, faults ${JSON.stringify(FAULTS)}: charges == orders == confirmations, nothing twice, every buyer done`, async () => {
@@ -41,7 +33,7 @@ describe('settlement on a bad payment day', () => {
     await setFaults(stack, FAULTS);
     const sockets = await Promise.all(Array.from({ length: BUYERS }, () => buyers.connect(sale.id, uniqueId('shopper'))));
     const started = Date.now();
-    const outcomes: ShopOutcome[] = await Promise.all(sockets.map((b) => shop(b, 'pm_card_visa', 150_000)));
+    const outcomes: ShopOutcome[] = await Promise.all(sockets.map((b) => shop(b, { timeoutMs: 150_000 })));
     const shoppersDone = Date.now() - started;
 
     // Let retries, dead letters, webhooks and reconciliation finish what is in flight.
@@ -73,7 +65,7 @@ describe('settlement on a bad payment day', () => {
     expect(hanging).toEqual([]);
     await expectCleanAudit(stack, sale.id, { sold: UNITS, orders: UNITS });
 
-    const text = (await Promise.all(metricsPorts.map((p) => fetch(`http://127.0.0.1:${p}/metrics`).then((r) => r.text())))).join('\n');
+    const text = (await Promise.all(workerMetrics.map((read) => read()))).join('\n');
     const figures = {
       buyers: BUYERS, units: UNITS, faults: FAULTS, charges: charges.length, orders: orders.length, confirmations: confirmed.length,
       soldOut: ends.sold_out?.length ?? 0, holdExpired: ends.hold_expired?.length ?? 0, pays: outcomes.reduce((s, o) => s + o.pays, 0),

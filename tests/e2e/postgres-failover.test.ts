@@ -1,9 +1,9 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { uniqueId } from '../helpers/env.js';
-import { Buyers, createSale, expectCleanAudit, freePort, metricValue, setFaults, shop, waitSettled } from './kit.js';
+import { addWorkerWithMetrics, Buyers, createSale, expectCleanAudit, metricValue, setFaults, shop, useStack, waitSettled } from './kit.js';
 
 // The settlement worker's Postgres goes away for 40 s in the middle of a sale's payments — as in a
 // failover — and comes back. A Postgres outage is not the payments' fault: the jobs ride it out on their
@@ -15,27 +15,22 @@ let stack: Stack;
 let buyers: Buyers;
 let db: pg.Pool;
 let proxy: TcpProxy;
-let metricsPort: number;
-beforeAll(async () => {
-  stack = await startStack({ workers: 0 });
-  proxy = await new TcpProxy('127.0.0.1', Number(new URL(stack.databaseUrl).port || 5432)).start();
-  metricsPort = await freePort();
+let workerMetrics: () => Promise<string>;
+useStack(async (s, b) => {
+  stack = s;
+  buyers = b;
+  proxy = await new TcpProxy('127.0.0.1', Number(new URL(s.databaseUrl).port || 5432)).start();
   // Only the worker reaches Postgres through the proxy; the gateway and this test keep their own way in.
-  await stack.addWorker({ DATABASE_URL: proxy.urlFor(stack.databaseUrl), METRICS_PORT: String(metricsPort) });
-  buyers = new Buyers(stack);
-  db = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
-}, 60_000);
-afterEach(async () => {
-  await buyers.closeAll();
-  await setFaults(stack, null);
-});
+  workerMetrics = (await addWorkerWithMetrics(s, { DATABASE_URL: proxy.urlFor(s.databaseUrl) })).metrics;
+  db = new pg.Pool({ connectionString: s.databaseUrl, max: 2 });
+}, { workers: 0 });
+afterEach(() => setFaults(stack, null));
 afterAll(async () => {
   await proxy?.close();
   await db?.end();
-  await stack?.close();
 });
 
-const workerMetric = async (name: string) => metricValue(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), name);
+const workerMetric = async (name: string) => metricValue(await workerMetrics(), name);
 
 describe('Postgres away for 40 s under the settlement worker', () => {
   it('every paid buyer gets exactly one order, charges at the provider == orders, no dead letters', async () => {
@@ -46,7 +41,7 @@ describe('Postgres away for 40 s under the settlement worker', () => {
     const sockets = await Promise.all(Array.from({ length: UNITS }, () => buyers.connect(sale.id, uniqueId('fo'))));
     const shopping = Promise.all(sockets.map(async (b, i) => {
       await new Promise((r) => setTimeout(r, i * 60));
-      return shop(b, 'pm_card_visa', 100_000);
+      return shop(b, { timeoutMs: 100_000 });
     }));
     await Promise.any(sockets.map((b) => b.next('order_confirmed', 20_000)));
     proxy.cut();

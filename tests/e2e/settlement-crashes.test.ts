@@ -110,7 +110,7 @@ describe('Postgres unavailable for a few seconds during payments', () => {
       // Slower answers keep payments in flight while the database is away.
       await setFaults(stack, { latencyMs: 150 });
       const sockets = await Promise.all(Array.from({ length: units }, () => buyers.connect(sale.id, uniqueId('pg'))));
-      const shopping = Promise.all(sockets.map((b) => shop(b, 'pm_card_visa', 60_000)));
+      const shopping = Promise.all(sockets.map((b) => shop(b, { timeoutMs: 60_000 })));
       // Cut once payments are under way, for 4 s.
       await sockets[0]!.next((f) => f.type === 'payment_pending', 15_000);
       proxy.cut();

@@ -1,5 +1,6 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
+import { TcpProxy } from './tcp-proxy.js';
 
 /**
  * A TCP proxy between processes and Redis that can freeze one of those processes (SIGSTOP) at an exact
@@ -10,46 +11,10 @@ import { hostname } from 'node:os';
  * A connection is tied to a process by the admitter lease calls it carries: their owner id is
  * `<hostname>:<pid>:...` (Admitter.owner), and the admitter runs on the process's request client.
  */
-export class StoppingProxy {
-  private server!: Server;
-  private readonly sockets = new Set<Socket>();
+export class StoppingProxy extends TcpProxy {
   private readonly pidOf = new Map<Socket, number>();
   private armed: { pid: number; pattern: RegExp; stopped: (at: number) => void } | undefined;
   private readonly owner = new RegExp(`${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):[0-9a-f]{8}`);
-  port = 0;
-
-  constructor(readonly targetHost: string, readonly targetPort: number) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.on('data', (chunk: Buffer) => {
-        upstream.write(chunk);
-        const text = chunk.toString('latin1');
-        const m = this.owner.exec(text);
-        if (m) this.pidOf.set(client, Number(m[1]));
-        const a = this.armed;
-        if (a && this.pidOf.get(client) === a.pid && a.pattern.test(text)) {
-          this.armed = undefined;
-          // Synchronously, before this loop can forward Redis' answer: the process stops with its
-          // command sent and its answer not yet read.
-          process.kill(a.pid, 'SIGSTOP');
-          a.stopped(Date.now());
-        }
-      });
-      upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as { port: number }).port;
-    return this;
-  }
 
   /** Stops process `pid` right after it next sends a command matching `pattern`; resolves with when. */
   stopAfter(pid: number, pattern: RegExp): Promise<number> {
@@ -58,16 +23,17 @@ export class StoppingProxy {
     });
   }
 
-  /** `url` with its host and port replaced by this proxy's. */
-  urlFor(url: string): string {
-    const u = new URL(url);
-    u.hostname = '127.0.0.1';
-    u.port = String(this.port);
-    return u.toString();
-  }
-
-  close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    return new Promise((r) => this.server.close(() => r()));
+  protected override sent(client: Socket, chunk: Buffer): void {
+    const text = chunk.toString('latin1');
+    const m = this.owner.exec(text);
+    if (m) this.pidOf.set(client, Number(m[1]));
+    const a = this.armed;
+    if (a && this.pidOf.get(client) === a.pid && a.pattern.test(text)) {
+      this.armed = undefined;
+      // Synchronously, before this loop can forward Redis' answer: the process stops with its
+      // command sent and its answer not yet read.
+      process.kill(a.pid, 'SIGSTOP');
+      a.stopped(Date.now());
+    }
   }
 }

@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /**
  * A TCP proxy to put between our processes and a server (Postgres, Redis) so a test can cut the link —
  * every open connection reset, new ones reset as they arrive — and restore it, without touching the
- * shared server.
+ * shared server. A subclass that must see what a client sends overrides `sent`.
  */
 export class TcpProxy {
   private server!: Server;
@@ -29,6 +29,8 @@ export class TcpProxy {
         s.on('error', () => {});
       }
       client.pipe(upstream).pipe(client);
+      // Registered after the pipe's own listener, so `sent` runs once the chunk is written upstream.
+      client.on('data', (chunk: Buffer) => this.sent(client, chunk));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -36,6 +38,9 @@ export class TcpProxy {
     this.port = (this.server.address() as { port: number }).port;
     return this;
   }
+
+  /** Called with every chunk a client sends, just after it was forwarded and before any answer to it. */
+  protected sent(_client: Socket, _chunk: Buffer): void {}
 
   /** The server "goes away": open connections are reset, new ones fail until restore(). */
   cut(): void {
