@@ -106,8 +106,9 @@ describe('ledgerUnavailable, on the errors node-postgres really raises', () => {
     expect(poolTimeout).toMatchObject({ message: expect.stringMatching(/^timeout exceeded when trying to connect/) });
     // The proxy resets the socket: pg reports the reset itself, or the connection ending under the query.
     expect(reset).toSatisfy((e: any) => e.code === 'ECONNRESET' || /^Connection terminated/.test(e.message));
-    // A connection accepted and dropped at once (a server going away): pg's own message.
-    expect(cutNewConnection).toMatchObject({ message: expect.stringMatching(/^Connection terminated/) });
+    // A connection accepted and dropped at once (a server going away): pg's own message, or the reset
+    // itself when the proxy resets it before pg's first read (both happen, by timing).
+    expect(cutNewConnection).toSatisfy((e: any) => e.code === 'ECONNRESET' || /^Connection terminated/.test(e.message));
 
     const victim = new pg.Client({ connectionString: databaseUrl() });
     victim.on('error', () => {});

@@ -101,9 +101,12 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
  * The attempt was decided while its intent was being created (reconciliation gave it up, or a webhook
  * finished it): that decision stands. The new intent was never confirmed, so it holds no money.
  */
-async function decidedMeanwhile(d: SettleDeps, a: AttemptRow): Promise<'sold' | 'declined'> {
+async function decidedMeanwhile(d: SettleDeps, a: AttemptRow): Promise<'sold' | 'declined' | 'sold_out'> {
   const now = await d.store.attemptByKey(a.idempotency_key);
   if (now?.status === 'succeeded') return afterOrder(d, now);
+  // Refused by the stock fence (a webhook or reconciliation met its authorisation first): its steps,
+  // never the hold's way back to retryable.
+  if (now?.status === 'failed' && now.failure_reason === SOLD_OUT) return finishSoldOut(d, now, now.payment_intent_id, false);
   if (now?.status === 'failed') {
     await finishRefused(d, now, now.failure_reason ?? 'payment_failed', null);
     return 'declined';
