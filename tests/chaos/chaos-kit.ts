@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { runCrowd } from '../../loadtest/crowd/threads.js';
 import type { Plan } from '../../loadtest/crowd/buyer.js';
 import type { BuyerResult } from '../../loadtest/crowd/stats.js';
@@ -382,4 +382,19 @@ export async function seedOrders(db: pg.Pool, saleId: string, pools: number, n: 
   } finally {
     client.release();
   }
+}
+
+/**
+ * One chaos stack for the tests of a file or describe block: started before them, closed after them,
+ * also when they fail. Returns the running stack's handle.
+ */
+export function useChaos(opts: Parameters<typeof startChaos>[0]): () => Chaos {
+  let c: Chaos | undefined;
+  beforeAll(async () => {
+    c = await startChaos(opts);
+  }, 120_000);
+  afterAll(async () => {
+    await c?.close();
+  }, 60_000);
+  return () => c!;
 }

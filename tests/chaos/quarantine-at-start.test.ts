@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   createSale, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, gatewayMetric, outcomes, printFigures, runBuyers, seedOrders, settledLedger,
-  startChaos, type Chaos,
+  useChaos,
 } from './chaos-kit.js';
 
 // A ledger that cannot be reconciled: one sale holds more orders than stock (written straight into
@@ -12,16 +12,10 @@ const BAD_STOCK = 5;
 const BAD_ORDERS = 8;
 const GOOD_STOCK = 20;
 
-let c: Chaos | undefined;
-beforeAll(async () => {
-  c = await startChaos({ gateways: 1, workers: 0, env: { LOG_LEVEL: 'info' } });
-}, 120_000);
-afterAll(async () => {
-  await c?.close();
-}, 60_000);
+const chaos = useChaos({ gateways: 1, workers: 0, env: { LOG_LEVEL: 'info' } });
 
 it(`a sale with ${BAD_ORDERS} orders for ${BAD_STOCK} units in the ledger: the gateway starts, that sale is quarantined, another sells`, async () => {
-  const { stack, redis, db } = c!;
+  const { stack, redis, db } = chaos();
   const bad = await createSale(stack, { stock: BAD_STOCK, pools: 1, admitPerSecond: 100, holdSeconds: 60 });
   const good = await createSale(stack, { stock: GOOD_STOCK, pools: 2, admitPerSecond: 100, holdSeconds: 60 });
   // No process runs while the ledger is made inconsistent and Redis is emptied: the next start finds it so.
@@ -40,7 +34,7 @@ it(`a sale with ${BAD_ORDERS} orders for ${BAD_STOCK} units in the ledger: the g
   const badAudit = await stack.admin('GET', `/v1/admin/sales/${bad.id}/audit`);
   const quarantined = await gatewayMetric(stack, 'fs_sales_quarantined');
   const results = await runBuyers(stack, good.id, { buyers: GOOD_STOCK + 10, rampMs: 500, timeoutMs: 60_000, label: 'good' });
-  const ledger = await settledLedger(c!, good.id);
+  const ledger = await settledLedger(chaos(), good.id);
   printFigures({
     case: 'quarantine-at-start', badStock: BAD_STOCK, badOrders: BAD_ORDERS, startMs, readyz: readyz.status, quarantine: badSale.body?.quarantine,
     badState: badSale.body?.stats?.state ?? badSale.body?.status, resume: resume.status, resumeCode: resume.body?.error?.code, badAuditOk: badAudit.body?.ok,
@@ -62,8 +56,8 @@ it(`a sale with ${BAD_ORDERS} orders for ${BAD_STOCK} units in the ledger: the g
   expect((await stack.admin('GET', `/v1/admin/sales/${bad.id}`)).body.stats.state).toBe('paused');
 
   expectAllAlive({ ...stack, gateways: [gateway] });
-  await expectNobodyStuck(results, c!);
+  await expectNobodyStuck(results, chaos());
   expectEveryHoldTold(results);
   expect(outcomes(results)).toEqual({ confirmed: GOOD_STOCK, sold_out: 10 });
-  await expectClosingCheck(c!, good.id, ledger, results);
+  await expectClosingCheck(chaos(), good.id, ledger, results);
 }, 200_000);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   HEALED, LOSS_DETECTED, createSale, expectAllAlive, expectClosingCheck, expectEveryHoldTold, expectNobodyStuck, healFigures, isLog, outcomes, printFigures, runBuyers,
-  seedOrders, settledLedger, startChaos, waitAnyLog, type Chaos,
+  seedOrders, settledLedger, useChaos, waitAnyLog,
 } from './chaos-kit.js';
 import type { BuyerResult } from '../../loadtest/crowd/stats.js';
 
@@ -20,21 +20,15 @@ describe('a heal killed half-way', () => {
   const SEEDED = 30_000;
   const FREE = 100;
   const POOLS = 16;
-  let c: Chaos | undefined;
-  beforeAll(async () => {
-    c = await startChaos({ gateways: 1, workers: 0, env: { LOG_LEVEL: 'info' } });
-  }, 120_000);
-  afterAll(async () => {
-    await c?.close();
-  }, 60_000);
+  const chaos = useChaos({ gateways: 1, workers: 0, env: { LOG_LEVEL: 'info' } });
 
   it(`SIGKILL to the only process healing a sale of ${SEEDED} orders: another heals it, holds up to the ${FREE} free units, audit ok`, async () => {
-    const { stack } = c!;
+    const { stack } = chaos();
     const sale = await createSale(stack, { stock: SEEDED + FREE, pools: POOLS, admitPerSecond: 200, maxActiveHolds: 200, holdSeconds: 60 });
     const healer = stack.gateways[0]!;
     // Orders Redis never saw: the guard finds Redis behind the ledger and heals the sale.
     const seededAt = Date.now();
-    await seedOrders(c!.db, sale.id, POOLS, SEEDED, { fence: true });
+    await seedOrders(chaos().db, sale.id, POOLS, SEEDED, { fence: true });
     const detected = await healer.waitLog(isLog(LOSS_DETECTED, sale.id), 15_000);
     await healer.kill('SIGKILL');
     const killedAt = Date.now();
@@ -44,7 +38,7 @@ describe('a heal killed half-way', () => {
     await Promise.all([stack.addGateway(), stack.addWorker()]);
     const healed = await waitAnyLog(stack, isLog(HEALED, sale.id), killedAt, 30_000);
     const results = await runBuyers(stack, sale.id, { buyers: FREE + 50, rampMs: 1000, timeoutMs: 90_000, label: 'after-kill' });
-    const ledger = await settledLedger(c!, sale.id, 60_000, SEEDED);
+    const ledger = await settledLedger(chaos(), sale.id, 60_000, SEEDED);
     const heal = healFigures(stack, sale.id, killedAt);
     printFigures({
       case: 'rebuild-races/heal-killed', seeded: SEEDED, free: FREE, pools: POOLS, detectAfterSeedMs: detected.time - seededAt, killAfterDetectMs: killedAt - detected.time,
@@ -56,31 +50,25 @@ describe('a heal killed half-way', () => {
     expect(killedMidHeal, 'the kill landed before the healer logged its heal (else this case tests nothing: ask for a slower heal or a hook)').toBe(true);
     expect(healed, `no "${HEALED}" log after the kill`).toBeDefined();
     expectAllAlive({ ...stack, gateways: stack.gateways.slice(1) });
-    await expectNobodyStuck(results, c!);
+    await expectNobodyStuck(results, chaos());
     expectEveryHoldTold(results);
     expect(outcomes(results)).toEqual({ confirmed: FREE, sold_out: 50 });
     expect(fenceRefusals(results), 'no unit offered that the ledger did not have').toBe(0);
-    await expectClosingCheck(c!, sale.id, ledger, results, SEEDED);
+    await expectClosingCheck(chaos(), sale.id, ledger, results, SEEDED);
   }, 300_000);
 });
 
 describe('three gateways starting at once on an empty Redis', () => {
   const STOCK = 100;
   const SOLD_BEFORE = 30;
-  let c: Chaos | undefined;
-  beforeAll(async () => {
-    c = await startChaos({ gateways: 1, workers: 1, env: { LOG_LEVEL: 'info' } });
-  }, 120_000);
-  afterAll(async () => {
-    await c?.close();
-  }, 60_000);
+  const chaos = useChaos({ gateways: 1, workers: 1, env: { LOG_LEVEL: 'info' } });
 
   it(`the ledger has ${SOLD_BEFORE} of ${STOCK} units sold: one rebuild, holds up to the ${STOCK - SOLD_BEFORE} free, no sold_out before, audit ok`, async () => {
-    const { stack, redis } = c!;
+    const { stack, redis } = chaos();
     const sale = await createSale(stack, { stock: STOCK, pools: 4, admitPerSecond: 200, maxActiveHolds: 200, holdSeconds: 60 });
     const first = await runBuyers(stack, sale.id, { buyers: SOLD_BEFORE, timeoutMs: 30_000, label: 'first' });
     expect(outcomes(first)).toEqual({ confirmed: SOLD_BEFORE });
-    await settledLedger(c!, sale.id, 30_000);
+    await settledLedger(chaos(), sale.id, 30_000);
     // Everything stops; Redis comes back empty; three gateways and a worker start at the same moment.
     await Promise.all([...stack.gateways, ...stack.workers].map((p) => p.kill('SIGKILL')));
     await redis.client.flushall();
@@ -90,7 +78,7 @@ describe('three gateways starting at once on an empty Redis', () => {
     const live = stack.gateways.map((_, i) => i).filter((i) => stack.gateways[i]!.alive());
     expect(live).toHaveLength(3);
     const results = await runBuyers(stack, sale.id, { buyers: STOCK, rampMs: 1000, timeoutMs: 90_000, label: 'second', gateways: live });
-    const ledger = await settledLedger(c!, sale.id);
+    const ledger = await settledLedger(chaos(), sale.id);
     const heal = healFigures(stack, sale.id, startedAt);
     printFigures({
       case: 'rebuild-races/three-gateways', stock: STOCK, soldBefore: SOLD_BEFORE, readyMs, healLines: heal.healLines, reasons: heal.reasons,
@@ -100,12 +88,12 @@ describe('three gateways starting at once on an empty Redis', () => {
     }, results, stack);
 
     expectAllAlive({ ...stack, gateways: live.map((i) => stack.gateways[i]!), workers: stack.workers.slice(1) });
-    await expectNobodyStuck(results, c!);
+    await expectNobodyStuck(results, chaos());
     expectEveryHoldTold(results);
     // STOCK buyers for STOCK - SOLD_BEFORE units: each unit to one of them, the rest told sold_out only then.
     expect(outcomes(results)).toEqual({ confirmed: STOCK - SOLD_BEFORE, sold_out: SOLD_BEFORE });
     expect(fenceRefusals(results), 'no unit offered twice by a double rebuild').toBe(0);
     expect(ledger.orders).toBe(STOCK);
-    await expectClosingCheck(c!, sale.id, ledger, [...first, ...results]);
+    await expectClosingCheck(chaos(), sale.id, ledger, [...first, ...results]);
   }, 300_000);
 });
