@@ -1,6 +1,5 @@
 import type { Logger } from '../shared/logger.js';
 import { metrics } from '../shared/metrics.js';
-import { lossReason } from './sale-healer.js';
 import type { SaleService } from './sale-service.js';
 
 /**
@@ -47,7 +46,7 @@ export class RedisGuard {
     await Promise.all(ledger.map(async (l) => {
       // A quarantined sale stays as it is until an operator's resume finds its ledger clean.
       if (l.quarantined) return;
-      const reason = lossReason(l, await this.sales.healer.readMarks(l.id, l.pools), runId);
+      const reason = await this.sales.healer.findLoss(l, runId);
       if (reason === null) return;
       if (reason === 'stock' && !stockDiffered.has(l.id)) {
         this.stockDiffers.add(l.id);

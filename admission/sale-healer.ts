@@ -3,7 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Db } from '../shared/db.js';
 import type { RedisClient } from '../shared/redis.js';
 import { metrics } from '../shared/metrics.js';
-import type { Inventory } from '../inventory/inventory-service.js';
+import type { Inventory, PoolMark } from '../inventory/inventory-service.js';
 import { poolOfHold } from '../inventory/keys.js';
 import type { LedgerHold } from '../inventory/scripts.js';
 import { ledgerHolds } from '../settlement/ledger-holds.js';
@@ -15,13 +15,6 @@ import type { Sale } from './sale-schema.js';
 
 /** Why a sale's Redis copy is not to be trusted (a label of fs_redis_loss_detected_total). */
 export type LossReason = 'missing' | 'generation' | 'behind_ledger' | 'stock' | 'restarted' | 'interrupted';
-
-export interface PoolMark {
-  generation: number;
-  stock: number;
-  sold: number;
-  paying: number;
-}
 
 /** What Redis says of one sale, read for a comparison with the ledger. */
 export interface RedisMarks {
@@ -93,6 +86,11 @@ export class SaleHealer {
     return { sale: status === null ? null : { generation: Number(gen ?? 0), runId: runId ?? '', healing: healing === '1' }, pools: poolMarks };
   }
 
+  /** Reads the sale's copy and compares it with the ledger's marks (lossReason). */
+  async findLoss(ledger: LedgerMarks, runId: string | null): Promise<LossReason | null> {
+    return lossReason(ledger, await this.readMarks(ledger.id, ledger.pools), runId);
+  }
+
   async heal(saleId: string, reason: string): Promise<HealResult> {
     const started = Date.now();
     const ms = () => Date.now() - started;
@@ -109,7 +107,7 @@ export class SaleHealer {
       const runId = await this.runId();
       // Another process may have healed it while this one waited for its turn: look again.
       if (reason !== 'forced') {
-        const again = lossReason({ id: sale.id, pools: sale.pools, generation: locked.generation, quarantined: !!sale.quarantine, stock, sold }, await this.readMarks(sale.id, sale.pools), runId);
+        const again = await this.findLoss({ id: sale.id, pools: sale.pools, generation: locked.generation, quarantined: !!sale.quarantine, stock, sold }, runId);
         if (again === null) {
           await c.query('COMMIT');
           return { outcome: 'clean', ms: ms() };

@@ -4,11 +4,11 @@ import type { RedisClient } from '../shared/redis.js';
 import type { Logger } from '../shared/logger.js';
 import { splitUnits, type Inventory, type PoolStats } from '../inventory/inventory-service.js';
 import { InventoryError } from '../inventory/errors.js';
-import { lossReason, SaleHealer, type HealResult } from './sale-healer.js';
+import { SaleHealer, type HealResult } from './sale-healer.js';
 import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
 import { SaleEvents } from './sale-events.js';
-import { SaleStore, type LedgerMarks } from './sale-store.js';
+import { SaleStore } from './sale-store.js';
 import { saleState, type Sale, type SaleInput, type SalePatch, type SaleStats, type SaleStatus } from './sale-schema.js';
 
 export class SaleExistsError extends Error {
@@ -77,17 +77,14 @@ export class SaleService {
       await this.healer.heal(sale.id, 'forced');
       return null;
     }
-    const reason = lossReason(await this.marksOf(sale), await this.healer.readMarks(sale.id, sale.pools), await this.healer.runId());
+    // Every sale has its fence rows from its insert on (a sale without them is healed, which finds out).
+    const [marks] = await this.store.ledgerMarks(sale.id);
+    const reason = marks ? await this.healer.findLoss(marks, await this.healer.runId()) : 'missing';
     if (reason === null) {
       await this.redis.sadd(salesIndexKey(this.prefix), sale.id);
       return null;
     }
     return this.healer.heal(sale.id, reason);
-  }
-
-  private async marksOf(sale: Sale): Promise<LedgerMarks> {
-    const all = await this.store.ledgerMarks(sale.id);
-    return all[0] ?? { id: sale.id, pools: sale.pools, generation: 0, quarantined: false, stock: [], sold: [] };
   }
 
   /**

@@ -14,6 +14,14 @@ export interface PoolStats {
   released: number;
 }
 
+/** A pool's marks that a heal writes and the Redis guard checks against the ledger. */
+export interface PoolMark {
+  generation: number;
+  stock: number;
+  sold: number;
+  paying: number;
+}
+
 export type HoldState = 'held' | 'paying' | 'sold' | 'expired' | 'released';
 
 export interface Hold {
@@ -85,7 +93,7 @@ export class Inventory {
   }
 
   /** What the Redis guard compares with the ledger, per pool: null for a pool Redis does not have. */
-  async poolMarks(saleId: string, pools: number): Promise<({ generation: number; stock: number; sold: number; paying: number } | null)[]> {
+  async poolMarks(saleId: string, pools: number): Promise<(PoolMark | null)[]> {
     const rows = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.hmget(this.keys(saleId, i).pool, 'gen', 'stock', 'sold', 'paying')));
     return rows.map(([gen, stock, sold, paying]) => (stock === null
       ? null
