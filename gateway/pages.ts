@@ -22,6 +22,7 @@ const CSS = 'text/css; charset=utf-8';
  */
 const ASSETS: Record<string, { body: string; type: string }> = {
   'pages.css': { body: page('pages.css'), type: CSS },
+  'locale-guard.js': { body: page('locale-guard.js'), type: JS },
   'buyer.js': { body: page('buyer.js'), type: JS },
   'console.js': { body: page('console.js'), type: JS },
   'console-chart.js': { body: page('console-chart.js'), type: JS },

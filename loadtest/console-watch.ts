@@ -9,7 +9,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -31,7 +32,7 @@ mkdirSync(a.out!, { recursive: true });
 const watchFrom = Date.now() - 2000;
 const shot = (page: Page, name: string) => page.screenshot({ path: `${a.out}/${name}.png`, fullPage: true });
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+const browser = await launchChromium();
 const desktop = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
 const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
 for (const p of [desktop, phone]) p.on('pageerror', (e) => console.error(`page error: ${e.message}`));

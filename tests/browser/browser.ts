@@ -1,22 +1,13 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../../loadtest/chromium.js';
 
-/**
- * Real-browser helpers: Debian's Chromium driven by playwright-core. Nothing is downloaded: a missing
- * /usr/bin/chromium fails the run (CI installs the Debian package first, see .ci/run).
- */
-export const CHROMIUM = '/usr/bin/chromium';
+/** Real-browser helpers for the page tests; which Chromium and how it starts: loadtest/chromium.ts. */
+export { CHROMIUM, launchChromium, resolveChromium, type ChromiumChoice } from '../../loadtest/chromium.js';
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-
-export async function launchChromium(executablePath = CHROMIUM): Promise<Browser> {
-  if (!existsSync(executablePath)) {
-    throw new Error(`Chromium is missing at ${executablePath}: install the Debian package (apt-get install -y chromium); .ci/run does this`);
-  }
-  return chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
-}
 
 /** A page whose script errors and failed loads are collected, so a test can insist there were none. */
 export interface WatchedPage {

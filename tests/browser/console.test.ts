@@ -199,4 +199,18 @@ describe('the operator console in Chromium', () => {
     expect(r.sales).toBeLessThanOrEqual(200);
     expect(r.draws).toBe(1);
   });
+  it('survives a POSIX locale: Chromium under LANG=C reports navigator.language "en-US@posix", which Intl rejects', async () => {
+    const sale = await createSale(stack, { stock: 3 });
+    const page = await open();
+    // What Debian's Chromium started with LANG=C reports, before any script of the page runs.
+    await page.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'language', { get: () => 'en-US@posix', configurable: true });
+    });
+    expect(await page.evaluate(() => { try { new Intl.NumberFormat('en-US@posix'); return 'accepted'; } catch (e) { return (e as Error).message; } })).toMatch(/Invalid language tag/);
+    await consoleOn(page, sale.id);
+    await kpi(page, 'available', '3');
+    // The burn-down chart was built (uPlot formats numbers with navigator.language when it loads).
+    await page.locator('.uplot canvas').first().waitFor();
+    expect(await page.evaluate(() => navigator.language)).toBe('en-US');
+  });
 });

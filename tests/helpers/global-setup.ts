@@ -82,6 +82,12 @@ export async function setup(project: TestProject): Promise<void> {
     for (const { datname } of all.rows) await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     await c.end();
   });
+  // Without a system Chromium the page tests use @sparticuz/chromium's, which unpacks itself into the
+  // temp dir on first use, not atomically: unpack it once here, before test files run side by side.
+  if (!process.env.CHROMIUM_PATH && !existsSync('/usr/bin/chromium')) {
+    const { default: packaged } = await import('@sparticuz/chromium');
+    await packaged.executablePath();
+  }
   project.provide('redisUrl', redisUrl);
   project.provide('databaseUrl', databaseUrl);
   project.provide('baseDatabaseUrl', baseDbUrl);
