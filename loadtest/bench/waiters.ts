@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createRedis, deleteKeys, isCluster, scanKeys, type RedisClient } from '../../shared/redis.js';
 import { sourceAddresses } from '../crowd/options.js';
 import { makeLine, type BenchLine } from './json-line.js';
 import {
-  adminCall, BENCH_BUYER_SECRET, benchPrefix, collectGarbage, INSPECT_ARGV, ownDatabase, rssBytes, startChild, stackEnv, type Child,
+  adminCall, BENCH_BUYER_SECRET, benchPrefix, collectGarbage, cpuMs, INSPECT_ARGV, ownDatabase, rssBytes, startChild, stackEnv, type Child,
 } from './infra.js';
 import { figures, mergeSparse, type HistogramFigures } from './ms-histogram.js';
 import { PrivateCluster } from './private-cluster.js';
@@ -57,6 +58,12 @@ export interface PhaseFigures {
   admittedFramesPerSecond: number;
   errorFrames: number;
   stillWaiting: number;
+  /**
+   * Where the time went during the window: cores used by all gateways together and by all load
+   * processes together (CPU s per s), the worst gateway event-loop delay p99, and the machine's
+   * 1-minute load average (2 cores here, shared: above 2, every process waits for a core).
+   */
+  window: { gatewayCores: number; herdCores: number; gatewayLoopLagP99Ms: number; loadAverage: number };
 }
 
 class Herd {
@@ -94,10 +101,12 @@ async function usedMemory(redis: RedisClient): Promise<number> {
   return each.reduce((a, x) => a + x, 0);
 }
 
-async function gatewayHeapUsed(g: Child): Promise<number> {
+/** One of the gateway's default Node metrics (prom-client); the event-loop delay ones restart at each read. */
+async function gatewayGauge(g: Child, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text();
-  return Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? 0);
 }
+const gatewayHeapUsed = (g: Child) => gatewayGauge(g, 'nodejs_heap_size_used_bytes');
 
 /** Every gateway's RSS after a full GC (as the memory bench reads it) and V8 heap used. */
 async function gatewayMemory(gateways: Child[]): Promise<{ rss: number[]; heap: number[] }> {
@@ -186,6 +195,11 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
       await adminCall(base, 'POST', `/v1/admin/sales/${saleId}/resume`);
       await sleep(2000);
       for (const h of herds) h.child.send({ cmd: 'measure' } satisfies ToHerd);
+      const pids = { gateways: gateways.map((g) => g.pid), herds: herds.map((h) => h.child.pid!) };
+      const cpu = async (ps: number[]) => sum(await Promise.all(ps.map(cpuMs)));
+      await Promise.all(gateways.map((g) => gatewayGauge(g, 'nodejs_eventloop_lag_p99_seconds')));
+      const cpu0 = { gateways: await cpu(pids.gateways), herds: await cpu(pids.herds) };
+      const loadAverage = loadavg()[0]!;
       const a0 = await admittedNow();
       const w0 = Date.now();
       const samples: Extract<FromHerd, { type: 'sample' }>[] = [];
@@ -197,6 +211,12 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
       }
       const a1 = await admittedNow();
       const spanS = (Date.now() - w0) / 1000;
+      const cores = (ms: number) => Math.round((ms / 1000 / spanS) * 100) / 100;
+      const window = {
+        gatewayCores: cores((await cpu(pids.gateways)) - cpu0.gateways), herdCores: cores((await cpu(pids.herds)) - cpu0.herds),
+        gatewayLoopLagP99Ms: Math.round(Math.max(...await Promise.all(gateways.map((g) => gatewayGauge(g, 'nodejs_eventloop_lag_p99_seconds')))) * 1000),
+        loadAverage: Math.round(loadAverage * 10) / 10,
+      };
       await adminCall(base, 'POST', `/v1/admin/sales/${saleId}/end`);
       await Promise.all(herds.map((h) => h.ask({ cmd: 'close' }, 'closed')));
       return {
@@ -210,6 +230,7 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         admittedFramesPerSecond: Math.round((sum(last.map((x) => x.admitted)) / spanS) * 10) / 10,
         errorFrames: sum(last.map((x) => x.errorFrames)),
         stillWaiting: sum(last.map((x) => x.waiting)),
+        window,
       };
     };
 
