@@ -47,7 +47,7 @@ export interface PhaseFigures {
   joinSeconds: number;
   joinToQueuedMs: HistogramFigures;
   failed: number;
-  memory?: { gatewayRssPerWaiter: number; gatewayHeapPerWaiter: number; redisPerWaiter: number; gatewayRssMB: number[]; redisUsedMB: number };
+  memory: { gatewayRssPerWaiter: number; gatewayHeapPerWaiter: number; redisPerWaiter: number; gatewayRssMB: number[]; redisUsedMB: number };
   /** Ages of the last position frame of every waiting buyer, every sample of the window together. */
   positionAgeMs: HistogramFigures;
   /** Intervals between two position frames of one buyer during the window. */
@@ -152,7 +152,9 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
     o.note(`waiters: ${o.gateways} gateways (pids ${gateways.map((g) => g.pid).join(', ')}), ${o.herds} load processes`);
     const base = `http://127.0.0.1:${gateways[0]!.port}`;
 
-    const phase = async (label: string, n: number, readMemory: boolean): Promise<PhaseFigures> => {
+    /** One sale with `n` waiters on the first `on` gateways; memory is read on those gateways only. */
+    const phase = async (label: string, n: number, on: number): Promise<PhaseFigures> => {
+      const used = gateways.slice(0, on);
       const saleId = `waiters-${label}-${randomBytes(3).toString('hex')}`;
       // Stock and holds far beyond what the window admits: only the rate limits admissions.
       await adminCall(base, 'POST', '/v1/admin/sales', {
@@ -160,8 +162,8 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         admitPerSecond: o.rate, maxActiveHolds: Math.max(10_000, o.rate * (o.windowS + 10) * 2), holdSeconds: 600,
       });
       await adminCall(base, 'POST', `/v1/admin/sales/${saleId}/pause`);
-      const mem0 = readMemory ? { gw: await gatewayMemory(gateways), redis: await usedMemory(redis) } : undefined;
-      // Herd h connects to gateway h mod G, from every source address (~28k ports each towards one gateway).
+      const mem0 = { gw: await gatewayMemory(used), redis: await usedMemory(redis) };
+      // Herd h connects to used gateway h mod G, from every source address (~28k ports each towards one gateway).
       const sources = sourceAddresses(o.sources);
       const t0 = Date.now();
       const ticker = setInterval(() => {
@@ -170,15 +172,15 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
       }, 10_000);
       const joined = await Promise.all(herds.map((h, i) => {
         const ids = Array.from({ length: n }, (_, k) => k).filter((k) => k % o.herds === i).map((k) => `w-${label}-${k}`);
-        return h.ask({ cmd: 'connect', wsUrl: `ws://127.0.0.1:${gateways[i % gateways.length]!.port}/v1/sales/${saleId}/ws`, secret: BENCH_BUYER_SECRET, ids, sources, inFlight: 64 }, 'connected');
+        return h.ask({ cmd: 'connect', wsUrl: `ws://127.0.0.1:${used[i % used.length]!.port}/v1/sales/${saleId}/ws`, secret: BENCH_BUYER_SECRET, ids, sources, inFlight: 64 }, 'connected');
       })).finally(() => clearInterval(ticker));
       const joinSeconds = (Date.now() - t0) / 1000;
       const queued = sum(joined.map((j) => j.queued));
       const failed = sum(joined.map((j) => j.failed));
       o.note(`waiters ${label}: ${queued} of ${n} queued in ${joinSeconds.toFixed(1)} s (${failed} sockets failed${failed ? `: ${joined.flatMap((j) => j.errors).slice(0, 3).join('; ')}` : ''})`);
-      let memory: PhaseFigures['memory'];
-      if (mem0) {
-        const gw1 = await gatewayMemory(gateways);
+      let memory: PhaseFigures['memory'] | undefined;
+      {
+        const gw1 = await gatewayMemory(used);
         const redis1 = await usedMemory(redis);
         memory = {
           gatewayRssPerWaiter: Math.round((sum(gw1.rss) - sum(mem0.gw.rss)) / queued),
@@ -234,16 +236,18 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
       };
     };
 
-    const few = await phase('few', o.few, true);
+    // A few thousand waiters on one gateway: a per-waiter figure spread over six processes would drown
+    // in each one's own RSS noise.
+    const few = await phase('few', o.few, 1);
     o.note(`waiters few: ${JSON.stringify(few)}`);
-    const many = await phase('many', o.waiters, true);
+    const many = await phase('many', o.waiters, gateways.length);
     o.note(`waiters many: ${JSON.stringify(many)}`);
     const at = `at ${many.waiters} waiters on ${o.gateways} gateways`;
-    const vs = `the same at ${few.waiters} waiters`;
+    const vs = `the same at ${few.waiters} waiters on 1 gateway`;
     const lines = [
-      makeLine('waiters-gateway-rss', many.memory!.gatewayRssPerWaiter, `gateway RSS bytes per waiter ${at} (after a full GC)`, vs, few.memory!.gatewayRssPerWaiter),
-      makeLine('waiters-gateway-heap', many.memory!.gatewayHeapPerWaiter, `gateway V8 heap bytes per waiter ${at}`, vs, few.memory!.gatewayHeapPerWaiter),
-      makeLine('waiters-redis', many.memory!.redisPerWaiter, `Redis used_memory bytes per waiter ${at}`, vs, few.memory!.redisPerWaiter),
+      makeLine('waiters-gateway-rss', many.memory.gatewayRssPerWaiter, `gateway RSS bytes per waiter ${at} (after a full GC)`, vs, few.memory.gatewayRssPerWaiter),
+      makeLine('waiters-gateway-heap', many.memory.gatewayHeapPerWaiter, `gateway V8 heap bytes per waiter ${at}`, vs, few.memory.gatewayHeapPerWaiter),
+      makeLine('waiters-redis', many.memory.redisPerWaiter, `Redis used_memory bytes per waiter ${at}`, vs, few.memory.redisPerWaiter),
       makeLine('waiters-position-age-p99', many.positionAgeMs.p99, `ms since the last position frame, p99 over every waiting buyer, sampled each second, ${at}`, vs, few.positionAgeMs.p99),
       makeLine('waiters-push-interval-p99', many.pushIntervalMs.p99, `ms between two position frames of one buyer, p99, ${at}`, vs, few.pushIntervalMs.p99),
       makeLine('waiters-admissions', many.admissionsPerSecond, `admissions/s ${at} (sale set to ${o.rate}/s)`, vs, few.admissionsPerSecond),
