@@ -104,13 +104,19 @@ it(`${GATEWAYS} gateways, 2 workers, a Redis Cluster with replicas: kill -9 of a
   // Gateway 1's buyers still without an end when it died: each had to reconnect to another gateway.
   const strandedByKill = openAt(results.filter((r) => r.gateway === 1), gatewayKilledAt);
   const admittedAt = results.flatMap((r) => (r.frames ?? []).filter((f) => f.type === 'admitted').map((f) => f.at)).sort((a, b) => a - b);
+  // The longest time no buyer heard of an admission while units were left (a lost subscription shows here).
+  const lastConfirmed = Math.max(...results.flatMap((r) => (r.frames ?? []).filter((f) => f.type === 'order_confirmed').map((f) => f.at)));
+  const gaps = admittedAt.filter((t) => t <= lastConfirmed).map((t, i, a) => (i === 0 ? 0 : t - a[i - 1]!));
+  const since = (t: number) => t - t0;
   printFigures({
     case: 'cluster-many-gateways', gateways: GATEWAYS, workers: 2, redis: '3 masters + 3 replicas', buyers: BUYERS, stock: STOCK, pools: POOLS, admitPerSecond: RATE,
     soldAt: { gatewayKill: atGatewayKill.sold, failover: atFailover.sold, masterKill: atMasterKill.sold },
     buyersPerGateway: [0, 1, 2].map((g) => results.filter((r) => r.gateway === g).length),
     strandedByGatewayKill: strandedByKill.length, movedToAnotherGateway: strandedByKill.filter((r) => (r.gatewaySwitches ?? 0) > 0).length,
     reconnects: results.reduce((n, r) => n + r.reconnects, 0), errorFrames: results.reduce((n, r) => n + (r.errors ?? 0), 0),
+    faultsAtMs: { gatewayKill: since(gatewayKilledAt), failover: since(failoverAt), masterKill: since(masterKilledAt) },
     failover: { from: roomMaster, to: roomMasterAfter, ms: failoverMs }, masterKill9: { port: victim.master, promoted, ms: promotionMs },
+    longestAdmissionGapMs: Math.max(0, ...gaps),
     nextAdmissionMs: { gatewayKill: nextAdmissionMs(results, gatewayKilledAt), failover: nextAdmissionMs(results, failoverAt), masterKill: nextAdmissionMs(results, masterKilledAt) },
     admissionsPerSecond: admittedAt.length > 1 ? Math.round(((admittedAt.length - 1) / (admittedAt.at(-1)! - admittedAt[0]!)) * 10_000) / 10 : 0,
     outcomes: outcomes(results), orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges,
