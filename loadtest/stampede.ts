@@ -5,6 +5,7 @@
  * non-zero when anything was oversold, a buyer was left stuck or the audit is not clean.
  *
  *   npm run stampede -- --buyers 10000 --stock 1000 [--scenario stampede|soak|reconnect-storm] [--json]
+ *   npm run stampede -- --url http://127.0.0.1:9301,http://127.0.0.1:9302 …   (buyers round-robin over gateways)
  */
 import { crowdUsage, parseCrowdArgs } from './crowd/options.js';
 import { progressBar } from './crowd/progress.js';

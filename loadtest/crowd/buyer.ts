@@ -5,6 +5,11 @@ import type { BuyerResult, Outcome } from './stats.js';
  * One buyer of a crowd, written only against the contract: connect, join, then behave as planned —
  * pay, be declined once and pay again, abandon the hold, or leave. A dropped socket is reopened (with
  * backoff and jitter, as the buyer page does), and the buyer's state must come back with it.
+ *
+ * With several gateways, a buyer keeps to the one it started on, as a sticky load balancer does: a
+ * reconnect goes to the same gateway, and only when that one refuses or never answers the upgrade
+ * (killed, gone) does the next attempt go to the next gateway in the list. The contract promises the
+ * state comes back on any gateway.
  */
 export type Plan = 'pay' | 'decline' | 'abandon' | 'leave';
 
@@ -15,6 +20,8 @@ export interface BuyerSpec {
   /** Epoch ms at which this buyer arrives. */
   startAt: number;
   localAddress: string;
+  /** The gateway (index into the buyer's URLs) of its first session. */
+  gateway?: number;
 }
 
 type Frame = { type: string; [k: string]: any };
@@ -40,8 +47,18 @@ export class CrowdBuyer {
   private triesAgain = 0;
   private tryAgainTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly spec: BuyerSpec, readonly wsUrl: string, readonly keepFrames = false) {
-    this.result = { id: spec.id, outcome: 'stuck', joined: false, admitted: false, declines: 0, reconnects: 0, orderIds: [], localAddress: spec.localAddress };
+  /** Index into wsUrls of the gateway the next session opens on. */
+  private gateway: number;
+  readonly wsUrls: string[];
+
+  /** `wsUrl`: one URL (token included) per gateway; the buyer starts on `spec.gateway` (default 0). */
+  constructor(readonly spec: BuyerSpec, wsUrl: string | string[], readonly keepFrames = false) {
+    this.wsUrls = typeof wsUrl === 'string' ? [wsUrl] : wsUrl;
+    this.gateway = (spec.gateway ?? 0) % this.wsUrls.length;
+    this.result = {
+      id: spec.id, outcome: 'stuck', joined: false, admitted: false, declines: 0, reconnects: 0, orderIds: [], localAddress: spec.localAddress,
+      gateway: this.gateway, gatewaySwitches: 0,
+    };
     if (keepFrames) this.result.frames = [];
   }
 
@@ -79,11 +96,14 @@ export class CrowdBuyer {
   private session(first: boolean): Promise<void> {
     return new Promise((resolve) => {
       const t0 = performance.now();
-      const ws = new WebSocket(this.wsUrl, { localAddress: this.spec.localAddress, perMessageDeflate: false });
+      // A gateway that accepts the TCP connection but never answers the upgrade (stopped) counts as gone.
+      const ws = new WebSocket(this.wsUrls[this.gateway]!, { localAddress: this.spec.localAddress, perMessageDeflate: false, handshakeTimeout: 10_000 });
       this.ws = ws;
       this.wake = resolve;
       let stateSeen = false;
+      let opened = false;
       ws.on('open', () => {
+        opened = true;
         if (first) this.result.connectMs = performance.now() - t0;
         // The address the kernel really used, so a test can tell the spreading works.
         this.result.localAddress = (ws as unknown as { _socket?: { localAddress?: string } })._socket?.localAddress ?? this.result.localAddress;
@@ -106,7 +126,15 @@ export class CrowdBuyer {
         this.onFrame(f);
       });
       ws.on('error', () => {});
-      ws.on('close', () => resolve());
+      ws.on('close', () => {
+        // The upgrade was refused or never answered: this gateway is gone, the next attempt goes to
+        // the next one (a gateway that answered and then dropped the socket is tried again first).
+        if (!opened && this.wsUrls.length > 1) {
+          this.gateway = (this.gateway + 1) % this.wsUrls.length;
+          this.result.gatewaySwitches = (this.result.gatewaySwitches ?? 0) + 1;
+        }
+        resolve();
+      });
     });
   }
 

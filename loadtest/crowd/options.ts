@@ -8,10 +8,17 @@ import { z } from 'zod';
  */
 const share = z.coerce.number().min(0).max(1);
 const count = z.coerce.number().int().positive();
+/**
+ * `--url A,B,C`: the gateways buyers are spread over (round-robin by buyer number); the first one that
+ * answers also serves the operator calls (create the sale, read the audit). Given as one string or a list.
+ */
+const gatewayUrls = z.union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u !== ''))
+  .pipe(z.array(z.string().url()).min(1, 'at least one gateway URL'));
 
 export const crowdOptions = z.object({
   scenario: z.enum(['stampede', 'soak', 'reconnect-storm']).default('stampede'),
-  url: z.string().url().default('http://127.0.0.1:9001'),
+  url: gatewayUrls.default(['http://127.0.0.1:9001']),
   standIn: z.string().url().default('http://127.0.0.1:12111'),
   adminToken: z.string().min(1).default(process.env.ADMIN_TOKEN ?? 'dev-admin-token'),
   secret: z.string().min(1).default(process.env.BUYER_JWT_SECRET ?? 'dev-buyer-secret'),
@@ -51,7 +58,8 @@ export function crowdUsage(): string {
   const defaults = crowdOptions.parse({}) as Record<string, unknown>;
   // Secrets may come from the environment: name where they come from, never print them.
   const secretFrom: Record<string, string> = { adminToken: 'ADMIN_TOKEN or the development default', secret: 'BUYER_JWT_SECRET or the development default' };
-  const lines = Object.entries(FLAGS).map(([flag, key]) => `  --${flag.padEnd(13)} ${secretFrom[key] ?? JSON.stringify(defaults[key])}`);
+  const shown = (v: unknown) => (Array.isArray(v) ? `${v.join(',')} (a comma list: buyers spread round-robin)` : JSON.stringify(v));
+  const lines = Object.entries(FLAGS).map(([flag, key]) => `  --${flag.padEnd(13)} ${secretFrom[key] ?? shown(defaults[key])}`);
   return ['usage: npm run stampede -- [flags]', ...lines, '  --json          one JSON summary instead of the table', '  --no-progress   no progress bar'].join('\n');
 }
 

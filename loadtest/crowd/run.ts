@@ -34,17 +34,31 @@ export function planOf(i: number, o: Pick<CrowdOptions, 'abandon' | 'leave' | 'd
   return 'pay';
 }
 
+/**
+ * An operator call to the first gateway of `urls` that answers: any gateway serves the operator API,
+ * and a run against several must not fail because one of them is down.
+ */
+export async function operatorFetch(urls: readonly string[], path: string, init: RequestInit): Promise<Response> {
+  let last: Error | undefined;
+  for (const url of urls) {
+    try {
+      return await fetch(`${url}${path}`, init);
+    } catch (err) {
+      last = err as Error;
+    }
+  }
+  throw new Error(`no gateway of ${urls.join(', ')} answers (is \`npm start\` running?): ${last?.message}`);
+}
+
 export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promise<RunResult> {
   const admin = { authorization: `Bearer ${o.adminToken}`, 'content-type': 'application/json' };
   const saleId = `${o.scenario}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
-  const created = await fetch(`${o.url}/v1/admin/sales`, {
+  const created = await operatorFetch(o.url, '/v1/admin/sales', {
     method: 'POST', headers: admin,
     body: JSON.stringify({
       id: saleId, name: `Load run (${o.scenario})`, sku: 'LOAD', price: { amount: 5000, currency: 'eur' }, stock: o.stock, pools: Math.min(o.pools, o.stock),
       admitPerSecond: o.rate, maxActiveHolds: o.maxHolds, holdSeconds: o.holdSeconds, perBuyerLimit: 1, ...hooks.sale,
     }),
-  }).catch((err: Error) => {
-    throw new Error(`the gateway at ${o.url} does not answer (is \`npm start\` running?): ${err.message}`);
   });
   if (created.status !== 201) throw new Error(`could not create the sale: ${created.status} ${await created.text()}`);
   await hooks.afterCreate?.(saleId);
@@ -60,7 +74,7 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
   }));
   const sources = sourceAddresses(o.sources);
   const run = await runCrowd({
-    wsUrl: `${o.url.replace(/^http/, 'ws')}/v1/sales/${saleId}/ws`, secret: o.secret, buyers, threads: o.threads, sources,
+    wsUrl: o.url.map((u) => `${u.replace(/^http/, 'ws')}/v1/sales/${saleId}/ws`), secret: o.secret, buyers, threads: o.threads, sources,
     deadline: t0 + spread + o.timeout * 1000,
     stormAt: o.scenario === 'reconnect-storm' ? t0 + spread + o.stormAfter * 1000 : undefined,
     stormAfterMs: o.stormAfter * 1000,
@@ -69,7 +83,7 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
   });
   const seconds = (Date.now() - t0) / 1000;
   const ledger = await readLedger(o, saleId, admin);
-  const summary = summarise(o.scenario, saleId, run.results, ledger, { seconds, threads: run.threadIds.length, sourceAddresses: sources });
+  const summary = summarise(o.scenario, saleId, run.results, ledger, { seconds, threads: run.threadIds.length, sourceAddresses: sources, gateways: o.url });
   return { summary, results: run.results, threadIds: run.threadIds, startedAt: t0 };
 }
 
@@ -77,7 +91,7 @@ async function readLedger(o: CrowdOptions, saleId: string, headers: Record<strin
   // Settlement may still be writing the last orders: wait until nothing is paying (bounded).
   let audit: { ok: boolean; stock: number; sold: number; paying: number; orders: number; problems: string[] } | undefined;
   for (let i = 0; i < 120; i++) {
-    const res = await fetch(`${o.url}/v1/admin/sales/${saleId}/audit`, { headers });
+    const res = await operatorFetch(o.url, `/v1/admin/sales/${saleId}/audit`, { headers });
     if (res.status !== 200) throw new Error(`audit of ${saleId}: ${res.status} ${await res.text()}`);
     audit = await res.json() as typeof audit;
     if (audit!.paying === 0) break;

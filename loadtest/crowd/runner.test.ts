@@ -1,21 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, BUYER_SECRET, startStack, type Stack } from '../../tests/helpers/stack.js';
+import { metricValue } from '../../tests/e2e/kit.js';
 import { crowdOptions, sourceAddresses } from './options.js';
 import { runStampede } from './run.js';
 import { SocketFleet } from './threads.js';
 
 /**
- * The stampede runner at a small scale against a real stack (gateway, worker, stand-in as child
- * processes): sockets really spread over worker threads and loopback source addresses, every buyer
- * reaches an outcome, and the oversell check agrees with the audit.
+ * The stampede runner at a small scale against a real stack (two gateways, a worker, the stand-in as
+ * child processes): sockets really spread over worker threads, loopback source addresses and both
+ * gateways (`--url A,B`), every buyer reaches an outcome, and the oversell check agrees with the audit.
  */
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ workers: 1 });
-});
+  stack = await startStack({ gateways: 2, workers: 1 });
+}, 60_000);
 afterAll(async () => {
   await stack?.close();
 });
+
+const joinsOf = async (g: number) => metricValue(await (await fetch(stack.url('/metrics', g))).text(), 'fs_joins_total');
 
 const options = (over: Record<string, unknown>) => crowdOptions.parse({
   url: stack.url(), standIn: stack.standIn.url, adminToken: ADMIN_TOKEN, secret: BUYER_SECRET, progress: false,
@@ -23,9 +26,14 @@ const options = (over: Record<string, unknown>) => crowdOptions.parse({
 });
 
 describe('stampede runner', () => {
-  it('spreads a crowd over threads and source addresses and sells exactly the stock', async () => {
+  it('spreads a crowd over threads, source addresses and two gateways and sells exactly the stock', async () => {
     const progress: number[] = [];
-    const { summary, results, threadIds } = await runStampede(options({ buyers: 60, stock: 20 }), { onProgress: (p) => progress.push(p.finished) });
+    const joins0 = await Promise.all([0, 1].map(joinsOf));
+    const { summary, results, threadIds } = await runStampede(options({ buyers: 60, stock: 20, url: `${stack.url('', 0)},${stack.url('', 1)}` }), { onProgress: (p) => progress.push(p.finished) });
+    // Round-robin: half the crowd started on each gateway, and each gateway really answered their joins.
+    expect(summary.gateways).toMatchObject({ urls: [stack.url('', 0), stack.url('', 1)], buyers: [30, 30], switches: 0 });
+    const joins1 = await Promise.all([0, 1].map(joinsOf));
+    for (const g of [0, 1]) expect(joins1[g]! - joins0[g]!, `joins answered by gateway ${g}`).toBeGreaterThanOrEqual(30);
     expect(new Set(threadIds).size, 'two worker threads').toBe(2);
     expect(new Set(results.map((r) => r.localAddress))).toEqual(new Set(sourceAddresses(3)));
     expect(summary.counts.stuck, JSON.stringify(results.filter((r) => r.outcome === 'stuck'))).toBe(0);

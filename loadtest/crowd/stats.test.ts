@@ -89,6 +89,18 @@ describe('runner flags and plans', () => {
     expect(() => parseCrowdArgs(['--nope', '1'])).toThrow();
   });
 
+  it('--url takes one gateway or a comma list of them, each a URL', () => {
+    expect(parseCrowdArgs([]).url).toEqual(['http://127.0.0.1:9001']);
+    expect(parseCrowdArgs(['--url', 'http://127.0.0.1:9301/']).url).toEqual(['http://127.0.0.1:9301']);
+    expect(parseCrowdArgs(['--url', 'http://127.0.0.1:9301, http://127.0.0.2:9302,http://10.0.0.3:9001']).url)
+      .toEqual(['http://127.0.0.1:9301', 'http://127.0.0.2:9302', 'http://10.0.0.3:9001']);
+    // The benches pass options in code, as one string or a list.
+    expect(crowdOptions.parse({ url: ['http://a:1', 'http://b:2'] }).url).toEqual(['http://a:1', 'http://b:2']);
+    expect(() => parseCrowdArgs(['--url', 'http://127.0.0.1:9301,not-a-url'])).toThrow(/--url/);
+    expect(() => parseCrowdArgs(['--url', ' , '])).toThrow(/--url: at least one gateway URL/);
+    expect(crowdUsage()).toMatch(/--url\s+http:\/\/127\.0\.0\.1:9001 \(a comma list/);
+  });
+
   it('spreads plans in the asked shares and source addresses over 127.0.0.x', () => {
     const n = 10_000;
     const o = { abandon: 0.1, leave: 0.05, decline: 0.15 };

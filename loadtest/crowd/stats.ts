@@ -25,6 +25,10 @@ export interface BuyerResult {
   /** reconnect-storm: the state after the reconnect matched the one before the drop (undefined: not dropped). */
   restored?: boolean;
   localAddress?: string;
+  /** With several gateways: the one (index into the run's URLs) the buyer's first session opened on. */
+  gateway?: number;
+  /** Times a reconnect went to the next gateway because the buyer's own refused the upgrade. */
+  gatewaySwitches?: number;
   /** Error frames received (each "try again" one is answered by sending the last join, pay or leave again). */
   errors?: number;
   /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
@@ -79,12 +83,14 @@ export interface Summary {
   declinedAttempts: number;
   reconnects: number;
   restoredAfterDrop?: { dropped: number; restored: number };
+  /** With several gateways: buyers that started on each (in --url order), and reconnects that moved to another. */
+  gateways?: { urls: string[]; buyers: number[]; switches: number };
   latencyMs: { connect: Percentiles; joinToQueued: Percentiles; admittedToConfirmed: Percentiles };
   oversell: { ok: boolean; oversoldBy: number; buyersWithTwoOrders: number; confirmationsSeen: number } & LedgerView;
   ok: boolean;
 }
 
-export function summarise(scenario: string, sale: string, results: readonly BuyerResult[], ledger: LedgerView, extra: { seconds: number; threads: number; sourceAddresses: string[] }): Summary {
+export function summarise(scenario: string, sale: string, results: readonly BuyerResult[], ledger: LedgerView, extra: { seconds: number; threads: number; sourceAddresses: string[]; gateways?: string[] }): Summary {
   const count = (f: (b: BuyerResult) => boolean) => results.filter(f).length;
   const values = (f: (b: BuyerResult) => number | undefined) => results.map(f).filter((x): x is number => x !== undefined);
   const confirmationsSeen = results.reduce((n, b) => n + new Set(b.orderIds).size, 0);
@@ -101,12 +107,17 @@ export function summarise(scenario: string, sale: string, results: readonly Buye
     left: count((b) => b.outcome === 'left'), ended: count((b) => b.outcome === 'ended'), stuck: count((b) => b.outcome === 'stuck'),
   };
   const restoredAfterDrop = dropped.length > 0 ? { dropped: dropped.length, restored: dropped.filter((b) => b.restored).length } : undefined;
+  const urls = extra.gateways ?? [];
+  const gateways = urls.length > 1
+    ? { urls, buyers: urls.map((_, g) => count((b) => b.gateway === g)), switches: results.reduce((n, b) => n + (b.gatewaySwitches ?? 0), 0) }
+    : undefined;
   return {
     scenario, sale, buyers: results.length, stock: ledger.stock, seconds: Math.round(extra.seconds * 10) / 10, threads: extra.threads, sourceAddresses: extra.sourceAddresses,
     counts,
     declinedAttempts: results.reduce((n, b) => n + b.declines, 0),
     reconnects: results.reduce((n, b) => n + b.reconnects, 0),
     ...(restoredAfterDrop ? { restoredAfterDrop } : {}),
+    ...(gateways ? { gateways } : {}),
     latencyMs: {
       connect: percentiles(values((b) => b.connectMs)),
       joinToQueued: percentiles(values((b) => b.joinToQueuedMs)),
@@ -135,6 +146,7 @@ export function renderTable(s: Summary): string {
     ['reconnects', String(s.reconnects)],
   ];
   if (s.restoredAfterDrop) rows.push(['state back after drop', `${s.restoredAfterDrop.restored} of ${s.restoredAfterDrop.dropped}`]);
+  if (s.gateways) rows.push(['buyers per gateway', `${s.gateways.buyers.join(' / ')} (${s.gateways.switches} reconnects moved to another gateway)`]);
   const lat = (p: Percentiles) => `${p.p50} / ${p.p95} / ${p.p99} ms (n=${p.n})`;
   rows.push(
     ['connect p50/p95/p99', lat(s.latencyMs.connect)],

@@ -46,6 +46,8 @@ export interface CrowdBuyerPlan {
   id: string;
   plan: Plan;
   startAt: number;
+  /** The gateway (index into wsUrl) of the buyer's first session; default: its index mod the gateways. */
+  gateway?: number;
 }
 
 export interface CrowdRun {
@@ -54,14 +56,17 @@ export interface CrowdRun {
 }
 
 /**
- * Runs a crowd: buyer i goes to thread i mod T and source address i mod S, so every thread and
- * every address carries an even share. `onProgress` gets the totals a few times a second.
+ * Runs a crowd: buyer i goes to thread i mod T, source address i mod S and (unless its plan names
+ * one) gateway i mod G, so every thread, address and gateway carries an even share (round-robin).
+ * `onProgress` gets the totals a few times a second.
  */
 export async function runCrowd(o: {
-  wsUrl: string; secret: string; buyers: CrowdBuyerPlan[]; threads: number; sources: string[]; deadline: number; stormAt?: number; stormAfterMs?: number; keepFrames?: boolean;
+  /** One gateway's buyer WebSocket URL, or one per gateway. */
+  wsUrl: string | string[]; secret: string; buyers: CrowdBuyerPlan[]; threads: number; sources: string[]; deadline: number; stormAt?: number; stormAfterMs?: number; keepFrames?: boolean;
   onProgress?: (p: { connected: number; joined: number; finished: number }) => void;
 }): Promise<CrowdRun> {
   const n = Math.max(1, Math.min(o.threads, o.buyers.length));
+  const wsUrls = typeof o.wsUrl === 'string' ? [o.wsUrl] : o.wsUrl;
   const threads = Array.from({ length: n }, (_, i) => new Thread(i));
   const latest = threads.map(() => ({ connected: 0, joined: 0, finished: 0 }));
   threads.forEach((t, i) => (t.onProgress = (p) => {
@@ -70,8 +75,8 @@ export async function runCrowd(o: {
   }));
   try {
     threads.forEach((t, ti) => {
-      const mine = o.buyers.map((b, i) => ({ ...b, localAddress: o.sources[i % o.sources.length]! })).filter((_, i) => i % n === ti);
-      const job: CrowdJob = { mode: 'crowd', wsUrl: o.wsUrl, secret: o.secret, buyers: mine, deadline: o.deadline, stormAt: o.stormAt, stormAfterMs: o.stormAfterMs, keepFrames: o.keepFrames };
+      const mine = o.buyers.map((b, i) => ({ ...b, localAddress: o.sources[i % o.sources.length]!, gateway: b.gateway ?? i % wsUrls.length })).filter((_, i) => i % n === ti);
+      const job: CrowdJob = { mode: 'crowd', wsUrls, secret: o.secret, buyers: mine, deadline: o.deadline, stormAt: o.stormAt, stormAfterMs: o.stormAfterMs, keepFrames: o.keepFrames };
       t.post(job);
     });
     const done = await Promise.all(threads.map((t) => t.expect('crowd-done')));

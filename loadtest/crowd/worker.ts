@@ -14,10 +14,11 @@ import type { BuyerResult } from './stats.js';
 
 export interface CrowdJob {
   mode: 'crowd';
-  /** ws://host:port/v1/sales/ID/ws — the token is appended per buyer. */
-  wsUrl: string;
+  /** ws://host:port/v1/sales/ID/ws, one per gateway — the token is appended per buyer. */
+  wsUrls: string[];
   secret: string;
-  buyers: { id: string; plan: Plan; startAt: number; localAddress: string }[];
+  /** `gateway`: index into wsUrls of the buyer's first session. */
+  buyers: { id: string; plan: Plan; startAt: number; localAddress: string; gateway: number }[];
   deadline: number;
   /** reconnect-storm: epoch ms at which every open socket of this thread is dropped. */
   stormAt?: number;
@@ -51,7 +52,10 @@ export const epochMs = () => performance.timeOrigin + performance.now();
 const withToken = (url: string, token: string) => `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 
 async function crowd(job: CrowdJob): Promise<void> {
-  const buyers = await Promise.all(job.buyers.map(async (b) => new CrowdBuyer({ ...b, token: '' }, withToken(job.wsUrl, await mintBuyerToken(job.secret, b.id)), job.keepFrames)));
+  const buyers = await Promise.all(job.buyers.map(async (b) => {
+    const token = await mintBuyerToken(job.secret, b.id);
+    return new CrowdBuyer({ ...b, token: '' }, job.wsUrls.map((u) => withToken(u, token)), job.keepFrames);
+  }));
   const progress = setInterval(() => post({
     type: 'progress', connected: buyers.filter((b) => b.connected).length, joined: buyers.filter((b) => b.result.joined).length, finished: buyers.filter((b) => b.finished).length,
   }), 250);

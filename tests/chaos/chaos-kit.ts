@@ -156,7 +156,7 @@ export function outcomes(results: BuyerResult[]): Record<string, number> {
  * Fails with the frames of a few stuck buyers, so a failure says where they stopped; with `c`, also
  * what the ledger holds for each one's last hold (an order its buyer was never told of, an attempt).
  */
-export async function expectNobodyStuck(results: BuyerResult[], c?: Chaos): Promise<void> {
+export async function expectNobodyStuck(results: BuyerResult[], c?: Pick<Chaos, 'stack' | 'db'>): Promise<void> {
   const stuck = results.filter((r) => r.outcome === 'stuck');
   const sample = await Promise.all(stuck.slice(0, 5).map(async (r) => {
     const holdId = [...(r.frames ?? [])].reverse().find((f) => typeof f.holdId === 'string')?.holdId as string | undefined;
@@ -209,7 +209,7 @@ export interface Ledger {
  * the figures whether or not they settled; `expectClosingCheck` judges them. `seeded`: orders
  * written straight into the ledger (no charge).
  */
-export async function settledLedger(c: Chaos, saleId: string, timeoutMs = 60_000, seeded = 0): Promise<Ledger> {
+export async function settledLedger(c: Pick<Chaos, 'stack' | 'db'>, saleId: string, timeoutMs = 60_000, seeded = 0): Promise<Ledger> {
   const n = async (sql: string) => Number((await c.db.query(sql, [saleId])).rows[0].n);
   const end = Date.now() + timeoutMs;
   while (!(await settledNow(c.stack, c.db, saleId, seeded)) && Date.now() < end) await sleep(250);
@@ -226,7 +226,7 @@ export async function settledLedger(c: Chaos, saleId: string, timeoutMs = 60_000
  * hold charged twice, orders ≤ stock; with the crowd's results, every order told to its buyer.
  * `seeded` orders were written straight into the ledger (seedOrders): they have no charge.
  */
-export async function expectClosingCheck(c: Chaos, saleId: string, l: Ledger, results?: BuyerResult[], seeded = 0): Promise<void> {
+export async function expectClosingCheck(c: Pick<Chaos, 'stack' | 'db'>, saleId: string, l: Ledger, results?: BuyerResult[], seeded = 0): Promise<void> {
   expect(l.audit, JSON.stringify(l.audit)).toMatchObject({ ok: true, problems: [] });
   expect(l.charges, 'captured charges at the stand-in == orders in Postgres').toBe(l.orders - seeded);
   expect(l.doubleCharges, 'every charge pays a hold of its own').toBe(0);
@@ -323,7 +323,7 @@ export async function gatewayMetric(stack: Stack, name: string, labels = ''): Pr
 }
 
 /** Polls the sale's stats until `pred` holds (bounded); returns the last stats read either way. */
-export async function statsUntil(c: Chaos, saleId: string, pred: (s: SaleStats) => boolean, timeoutMs: number): Promise<SaleStats> {
+export async function statsUntil(c: Pick<Chaos, 'stack'>, saleId: string, pred: (s: SaleStats) => boolean, timeoutMs: number): Promise<SaleStats> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const r = await c.stack.admin('GET', `/v1/admin/sales/${saleId}`);
