@@ -7,6 +7,8 @@ import { Inventory } from '../../inventory/inventory-service.js';
 import { SaleService } from '../../admission/sale-service.js';
 import { AdmissionScripts } from '../../admission/scripts.js';
 import { WaitingRoom } from '../../admission/waiting-room.js';
+import { Admitter } from '../../admission/admitter.js';
+import { createLogger } from '../../shared/logger.js';
 import { makeLine, type BenchLine } from './json-line.js';
 import { benchPrefix, deletePrefix, forDuration, ownDatabase, type BenchContext } from './infra.js';
 import { admitAll, benchLease, inFlight, startedSale } from './admission-lua.js';
@@ -142,6 +144,36 @@ async function reservePair(single: Side, cluster: Side, saleId: string, pools: n
   return out;
 }
 
+/** CPU µs per unit by role: "client 16.0 µs, redis:7001 21.0 µs". */
+function perUnit(cpu: Record<string, number>, units: number): string {
+  return Object.entries(cpu).sort().map(([role, v]) => `${role} ${((v * 1000) / units).toFixed(1)} µs`).join(', ');
+}
+
+/**
+ * What one admission costs as the gateway's admitter does it (for the capacity model in
+ * docs/performance.md): `m` buyers join a sale of 4 pools, then the real Admitter ticks until every one
+ * holds a unit (per tick: the lease, admit-8, then per buyer a take in its pool's slot and admit-done-6,
+ * and the tick message with every buyer's frame). CPU per join and per admission, client and Redis.
+ */
+async function admitterCost(s: Side, sales: SaleService, prefix: string, m: number): Promise<string> {
+  const scripts = new AdmissionScripts(s.redis);
+  const room = new WaitingRoom(s.redis, prefix, s.inventory);
+  const { id } = await startedSale(sales, scripts, prefix, m);
+  const joins = meterOf(s);
+  await inFlight(m, (i) => room.join(id, `adm-${i}`));
+  const joinCpu = joins.stop();
+  const admitter = new Admitter(s.redis, prefix, s.inventory, { tickMs: 100, leaseMs: 60_000, batch: 1000, log: createLogger('bench', 'silent') });
+  const ticks = meterOf(s);
+  let n = 0;
+  while ((await s.inventory.stats(id, 4)).held < m) {
+    await admitter.tickSale(id);
+    if (++n > 10 * (m / 1000 + 10)) throw new Error(`cluster bench: the admitter did not admit ${m} buyers in ${n} ticks`);
+  }
+  const tickCpu = ticks.stop();
+  await admitter.stop();
+  return `per join [${perUnit(joinCpu, m)}], per admission [${perUnit(tickCpu, m)}] (${n} ticks)`;
+}
+
 /** WaitingRoom.join of `n` buyers then admit-8 until all are admitted, as admission-lua measures it. */
 async function admission(s: Side, sales: SaleService, prefix: string, n: number): Promise<{ perSecond: number; cpu: Record<string, number> }> {
   const scripts = new AdmissionScripts(s.redis);
@@ -192,8 +224,9 @@ export async function clusterBench(ctx: BenchContext): Promise<BenchLine[]> {
     const sales = (s: Side) => new SaleService(pool, s.redis, prefix, s.inventory);
     const admSingle = await admission(single, sales(single), prefix, n);
     const admCluster = await admission(cluster, sales(cluster), prefix, n);
-    const perBuyer = (cpu: Record<string, number>) => Object.entries(cpu).sort().map(([role, v]) => `${role} ${((v * 1000) / n).toFixed(1)} µs`).join(', ');
-    ctx.note(`cluster admission, ${n} buyers of one sale (one slot, one master): single ${Math.round(admSingle.perSecond)}/s [${perBuyer(admSingle.cpu)}]; cluster ${Math.round(admCluster.perSecond)}/s [${perBuyer(admCluster.cpu)}]`);
+    ctx.note(`cluster admission, ${n} buyers of one sale (one slot, one master): single ${Math.round(admSingle.perSecond)}/s [${perUnit(admSingle.cpu, n)}]; cluster ${Math.round(admCluster.perSecond)}/s [${perUnit(admCluster.cpu, n)}]`);
+    const m = n / 2;
+    ctx.note(`cluster admitter, ${m} buyers joined then admitted by Admitter ticks (takes included): single ${await admitterCost(single, sales(single), prefix, m)}; cluster ${await admitterCost(cluster, sales(cluster), prefix, m)}`);
 
     return [
       makeLine('reserve-cluster', rate(hot.cluster), `reservations/s, one pool, Redis Cluster of ${spread.size} masters`, 'single-redis', rate(hot.single)),
