@@ -1,4 +1,4 @@
-import type { RedisClient } from '../shared/redis.js';
+import { isCluster, type RedisClient } from '../shared/redis.js';
 import { checkReply, InventoryError } from './errors.js';
 import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
 import { splitUnits } from './pool-split.js';
@@ -157,11 +157,14 @@ export class Inventory {
 
   /**
    * paying -> sold; `changed` is false when it was sold already. `notify` is published in the same
-   * step, only by the call that changed it, so the buyer is told once and never before the sale.
+   * step, only by the call that changed it, so the buyer is told once and never before the sale. On a
+   * Redis Cluster the sale's channel is in another slot than the pool: the message goes to the pool's
+   * own channel instead (SPUBLISH in the pool's slot), to which the sale's subscribers also listen.
    */
   async settle(saleId: string, holdId: string, orderId: string, notify?: Notice): Promise<{ orderId: string; changed: boolean }> {
     const { k } = this.holdKeys(saleId, holdId);
-    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId, notify));
+    const notice = notify && isCluster(this.redis) ? { channel: k.channel, message: notify.message, sharded: true } : notify;
+    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId, notice));
     return { orderId: String(id), changed: changed === 1 };
   }
 
