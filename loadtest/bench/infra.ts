@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Cluster, Redis } from 'ioredis';
 import { migrate } from '../../shared/db.js';
+import { createRedis, deleteKeys, scanKeys } from '../../shared/redis.js';
 import { PrivateRedis } from './private-redis.js';
 
 /**
@@ -98,17 +99,12 @@ export async function deletePrefix(redisUrl: string, prefix: string): Promise<vo
   }
 }
 
-/** SCAN runs per node in a Cluster, and one UNLINK may not name keys of two slots: one per key. */
+/** SCAN runs per master and a DEL may name one slot only: shared/redis.ts knows both. */
 async function deletePrefixInCluster(u: URL, prefix: string): Promise<void> {
-  const c = new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }]);
-  c.on('error', () => {});
+  const c = createRedis(u.toString(), { name: 'bench-cleanup' }) as Cluster;
   try {
     if (c.status !== 'ready') await new Promise((r) => c.once('ready', r));
-    for (const node of c.nodes('master')) {
-      for await (const keys of node.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
-        if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
-      }
-    }
+    await deleteKeys(c, await scanKeys(c, `${prefix}*`));
   } finally {
     c.disconnect();
   }
