@@ -73,7 +73,11 @@ export class PrivateCluster {
     return `redis://${this.hostname ?? '127.0.0.1'}:${this.ports[0]}?cluster=1`;
   }
 
-  async start(): Promise<this> {
+  /**
+   * Starts the nodes and forms the Cluster. `{ form: false }` starts the nodes only, empty and apart, for
+   * a caller that forms the Cluster its own way (the compose file's init script); `waitHealthy` after.
+   */
+  async start(opts: { form?: boolean } = {}): Promise<this> {
     this.dir = await mkdtemp(join(tmpdir(), 'fs-cluster-'));
     const want = this.masters * (1 + this.replicas);
     for (let p = this.basePort; this.ports.length < want && p < 55000; p++) {
@@ -81,6 +85,7 @@ export class PrivateCluster {
     }
     if (this.ports.length < want) throw new Error('no free ports for a private Redis Cluster');
     for (const port of this.ports) await this.spawn(port);
+    if (opts.form === false) return this;
     const addrs = this.ports.map((p) => `${this.hostname ?? '127.0.0.1'}:${p}`);
     try {
       await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(this.replicas), '--cluster-yes']);
