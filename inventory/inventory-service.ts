@@ -20,6 +20,8 @@ export interface PoolMark {
   stock: number;
   sold: number;
   paying: number;
+  /** The run id of the Redis server the pool was written on (Cluster: its master's); '' when not marked. */
+  runId: string;
 }
 
 export type HoldState = 'held' | 'paying' | 'sold' | 'expired' | 'released';
@@ -94,10 +96,22 @@ export class Inventory {
 
   /** What the Redis guard compares with the ledger, per pool: null for a pool Redis does not have. */
   async poolMarks(saleId: string, pools: number): Promise<(PoolMark | null)[]> {
-    const rows = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.hmget(this.keys(saleId, i).pool, 'gen', 'stock', 'sold', 'paying')));
-    return rows.map(([gen, stock, sold, paying]) => (stock === null
+    const rows = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.hmget(this.keys(saleId, i).pool, 'gen', 'stock', 'sold', 'paying', 'runId')));
+    return rows.map(([gen, stock, sold, paying, runId]) => (stock === null
       ? null
-      : { generation: Number(gen ?? 0), stock: Number(stock), sold: Number(sold ?? 0), paying: Number(paying ?? 0) }));
+      : { generation: Number(gen ?? 0), stock: Number(stock), sold: Number(sold ?? 0), paying: Number(paying ?? 0), runId: runId ?? '' }));
+  }
+
+  /**
+   * Marks each existing pool with the run id of the server that holds it (a Redis Cluster: a pool's
+   * master may restart or fail over apart from the sale's). One HSET per pool, in its slot.
+   */
+  async markServers(saleId: string, runIdOf: (key: string) => string | null, pools: number): Promise<void> {
+    await Promise.all(Array.from({ length: pools }, (_, i) => {
+      const key = this.keys(saleId, i).pool;
+      const runId = runIdOf(key);
+      return runId ? this.redis.hset(key, 'runId', runId) : 0;
+    }));
   }
 
   async poolStats(saleId: string, pools: number): Promise<PoolStats[]> {

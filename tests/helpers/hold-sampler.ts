@@ -1,4 +1,4 @@
-import type { RedisClient } from '../../shared/redis.js';
+import { isCluster, type RedisClient } from '../../shared/redis.js';
 import type { Inventory } from '../../inventory/inventory-service.js';
 
 /** What a sampler saw over its run, sample by sample. */
@@ -18,15 +18,18 @@ export interface HoldSamples {
  * Sampling on another client than the processes under test means their pauses do not pause it.
  * `gapMs` between samples keeps it from hogging a small shared machine; an admission's unit stays
  * held far longer than that, so an excess cannot slip between two samples.
+ *
+ * On a Redis Cluster the pools live on several masters and no MULTI spans them: each pool is read
+ * atomically, the pools one after the other. The pool equation is still exact (it holds per pool);
+ * held + paying summed over reads at different moments is exact while units are only taken during
+ * the sampling (the admitter tests: holds outlast the test), which is when it is relied on.
  */
 export function sampleHolds(redis: RedisClient, inventory: Inventory, saleId: string, pools: number, gapMs = 2): { seen: HoldSamples; stop(): Promise<HoldSamples> } {
   const seen: HoldSamples = { samples: 0, maxActive: 0, minAvailable: Number.POSITIVE_INFINITY, broken: [] };
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const m = redis.multi();
-      for (let p = 0; p < pools; p++) m.hmget(inventory.keys(saleId, p).pool, 'stock', 'available', 'held', 'paying', 'sold');
-      const rows = await m.exec();
+      const rows = await readPools(redis, inventory, saleId, pools);
       if (!rows) continue;
       let stock = 0, available = 0, held = 0, paying = 0, sold = 0;
       for (const [err, r] of rows) {
@@ -51,4 +54,17 @@ export function sampleHolds(redis: RedisClient, inventory: Inventory, saleId: st
       return seen;
     },
   };
+}
+
+const FIELDS = ['stock', 'available', 'held', 'paying', 'sold'] as const;
+
+async function readPools(redis: RedisClient, inventory: Inventory, saleId: string, pools: number): Promise<[Error | null, unknown][] | null> {
+  if (isCluster(redis)) {
+    const rows: [Error | null, unknown][] = [];
+    for (let p = 0; p < pools; p++) rows.push([null, await redis.hmget(inventory.keys(saleId, p).pool, ...FIELDS)]);
+    return rows;
+  }
+  const m = redis.multi();
+  for (let p = 0; p < pools; p++) m.hmget(inventory.keys(saleId, p).pool, ...FIELDS);
+  return m.exec();
 }
