@@ -16,9 +16,9 @@ import { benchPrefix, deletePrefix, ownDatabase, type BenchContext } from './inf
  * on the same Redis, client and pipelining. The ratio is what our scripts cost above the floor of a
  * script call at all. The note also gives one unbatched join-4 call per buyer (the script alone).
  */
-const IN_FLIGHT = 256;
+export const IN_FLIGHT = 256;
 
-async function inFlight(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+export async function inFlight(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const began = performance.now();
   await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
@@ -28,7 +28,7 @@ async function inFlight(n: number, fn: (i: number) => Promise<unknown>): Promise
 }
 
 /** A sale of `n` units that has started: its (empty) pre-queue sealed, as the admitter's first tick does. */
-async function startedSale(sales: SaleService, scripts: AdmissionScripts, prefix: string, n: number): Promise<{ id: string; k: SaleKeys }> {
+export async function startedSale(sales: SaleService, scripts: AdmissionScripts, prefix: string, n: number): Promise<{ id: string; k: SaleKeys }> {
   const { id } = await sales.create({
     id: `adm-${randomBytes(3).toString('hex')}`, name: 'bench', sku: 'B', price: { amount: 100, currency: 'eur' }, stock: n, pools: 4,
     admitPerSecond: 100_000, maxActiveHolds: 1_000_000, holdSeconds: 600, perBuyerLimit: 1,
@@ -39,7 +39,7 @@ async function startedSale(sales: SaleService, scripts: AdmissionScripts, prefix
 }
 
 /** The bench's holding of a sale's admitter lease (admit-8 admits only for the lease's holder). */
-async function benchLease(scripts: AdmissionScripts, k: SaleKeys): Promise<string> {
+export async function benchLease(scripts: AdmissionScripts, k: SaleKeys): Promise<string> {
   const lease = await scripts.lease(k, 'bench:0:admission', 3600_000);
   if (!lease) throw new Error('admission bench: the sale\'s admitter lease is taken');
   return lease.value;
@@ -50,7 +50,7 @@ async function benchLease(scripts: AdmissionScripts, k: SaleKeys): Promise<strin
  * rather than spin. The bench never finishes its admissions, and admit-8 counts unfinished ones against
  * the room it is given, so the room stays `n`.
  */
-async function admitAll(scripts: AdmissionScripts, k: SaleKeys, n: number): Promise<{ ms: number; waits: number }> {
+export async function admitAll(scripts: AdmissionScripts, k: SaleKeys, n: number): Promise<{ ms: number; waits: number }> {
   const free = [n, n, n, n];
   const lease = await benchLease(scripts, k);
   let admitted = 0;

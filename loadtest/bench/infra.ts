@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { migrate } from '../../shared/db.js';
+import { createRedis, deleteKeys, scanKeys } from '../../shared/redis.js';
 import { PrivateRedis } from './private-redis.js';
 
 /**
@@ -18,8 +19,12 @@ export class ServiceMissingError extends Error {
   override name = 'ServiceMissingError';
 }
 
-export async function requireServices(env: NodeJS.ProcessEnv = process.env): Promise<{ redisUrl: string; databaseUrl: string }> {
+export async function requireServices(env: NodeJS.ProcessEnv = process.env): Promise<{ redisUrl: string; databaseUrl: string; redisClusterUrl?: string }> {
   const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  // Optional: a Cluster of one's own for the cluster bench (`redis://host:port?cluster=1`); without it
+  // that bench starts a private one. Checked here so a wrong URL fails before any bench runs.
+  const redisClusterUrl = env.REDIS_CLUSTER_URL || undefined;
+  if (redisClusterUrl) await requireCluster(redisClusterUrl);
   const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
   redis.on('error', () => {});
@@ -40,7 +45,22 @@ export async function requireServices(env: NodeJS.ProcessEnv = process.env): Pro
   } finally {
     await c.end().catch(() => {});
   }
-  return { redisUrl, databaseUrl };
+  return { redisUrl, databaseUrl, ...(redisClusterUrl ? { redisClusterUrl } : {}) };
+}
+
+async function requireCluster(url: string): Promise<void> {
+  const u = new URL(url);
+  if (u.searchParams.get('cluster') !== '1') throw new ServiceMissingError(`REDIS_CLUSTER_URL must name a Cluster seed node with ?cluster=1 (got ${u.host}${u.search})`);
+  const c = new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], { clusterRetryStrategy: () => null, redisOptions: { connectTimeout: 3000, maxRetriesPerRequest: 0 } });
+  c.on('error', () => {});
+  try {
+    const info = (await c.cluster('INFO')) as string;
+    if (!info.includes('cluster_state:ok')) throw new Error(info.split('\n')[0]!.trim());
+  } catch (err) {
+    throw new ServiceMissingError(`the Redis Cluster at ${u.host} is not reachable or not ok (set REDIS_CLUSTER_URL): ${(err as Error).message}`);
+  } finally {
+    c.disconnect();
+  }
 }
 
 /** A migrated database of its own for one bench; `drop()` removes it (and kicks out stray sessions). */
@@ -69,11 +89,24 @@ export function benchPrefix(label: string): string {
 }
 
 export async function deletePrefix(redisUrl: string, prefix: string): Promise<void> {
+  const u = new URL(redisUrl);
+  if (u.searchParams.get('cluster') === '1') return deletePrefixInCluster(u, prefix);
   const r = new Redis(redisUrl);
   try {
     for await (const keys of r.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) if (keys.length > 0) await r.unlink(...keys);
   } finally {
     r.disconnect();
+  }
+}
+
+/** SCAN runs per master and a DEL may name one slot only: shared/redis.ts knows both. */
+async function deletePrefixInCluster(u: URL, prefix: string): Promise<void> {
+  const c = createRedis(u.toString(), { name: 'bench-cleanup' }) as Cluster;
+  try {
+    if (c.status !== 'ready') await new Promise((r) => c.once('ready', r));
+    await deleteKeys(c, await scanKeys(c, `${prefix}*`));
+  } finally {
+    c.disconnect();
   }
 }
 
@@ -230,6 +263,8 @@ export interface BenchContext {
   quick: boolean;
   redisUrl: string;
   databaseUrl: string;
+  /** REDIS_CLUSTER_URL when given: the cluster bench runs there instead of on a private Cluster. */
+  redisClusterUrl?: string;
   /** Progress and side figures for people, on stderr (stdout carries only the JSON lines). */
   note(msg: string): void;
 }

@@ -8,6 +8,7 @@ import { formatLine, type BenchLine } from './json-line.js';
 import { requireServices, type BenchContext } from './infra.js';
 import { reserveBench } from './reserve.js';
 import { admissionLuaBench } from './admission-lua.js';
+import { clusterBench } from './cluster.js';
 import { gatewayJoinsBench } from './gateway-joins.js';
 import { memoryBench } from './memory.js';
 import { settleBench } from './settle.js';
@@ -16,6 +17,7 @@ import { selloutBench } from './sellout.js';
 const BENCHES: Record<string, (ctx: BenchContext) => Promise<BenchLine[]>> = {
   reserve: reserveBench,
   'admission-lua': admissionLuaBench,
+  cluster: clusterBench,
   'gateway-joins': gatewayJoinsBench,
   memory: memoryBench,
   settle: settleBench,

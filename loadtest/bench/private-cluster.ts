@@ -29,6 +29,12 @@ export interface PrivateClusterOptions {
   replicas?: number;
   /** Lowest port to try; each node takes a port P and its bus port P + 10000. */
   basePort?: number;
+  /**
+   * Each node announces this name (`cluster-announce-hostname`, `cluster-preferred-endpoint-type
+   * hostname`) and the Cluster is created by it, as docker-compose.yml's nodes announce their service
+   * names. Default: plain IPs.
+   */
+  announceHostname?: string;
 }
 
 /** Is TCP port `port` on 127.0.0.1 free right now? */
@@ -49,6 +55,7 @@ export class PrivateCluster {
   readonly masters: number;
   readonly replicas: number;
   private readonly basePort: number;
+  private readonly hostname: string | undefined;
   private dir = '';
   private readonly children = new Map<number, ChildProcess>();
   private readonly clients = new Map<number, Redis>();
@@ -58,14 +65,19 @@ export class PrivateCluster {
     this.masters = opts.masters ?? 3;
     this.replicas = opts.replicas ?? 0;
     this.basePort = opts.basePort ?? 21000 + Math.floor(Math.random() * 20000);
+    this.hostname = opts.announceHostname;
   }
 
   /** The `REDIS_URL` the project's processes take for this Cluster (seeded with every node). */
   get url(): string {
-    return `redis://127.0.0.1:${this.ports[0]}?cluster=1`;
+    return `redis://${this.hostname ?? '127.0.0.1'}:${this.ports[0]}?cluster=1`;
   }
 
-  async start(): Promise<this> {
+  /**
+   * Starts the nodes and forms the Cluster. `{ form: false }` starts the nodes only, empty and apart, for
+   * a caller that forms the Cluster its own way (the compose file's init script); `waitHealthy` after.
+   */
+  async start(opts: { form?: boolean } = {}): Promise<this> {
     this.dir = await mkdtemp(join(tmpdir(), 'fs-cluster-'));
     const want = this.masters * (1 + this.replicas);
     for (let p = this.basePort; this.ports.length < want && p < 55000; p++) {
@@ -73,7 +85,8 @@ export class PrivateCluster {
     }
     if (this.ports.length < want) throw new Error('no free ports for a private Redis Cluster');
     for (const port of this.ports) await this.spawn(port);
-    const addrs = this.ports.map((p) => `127.0.0.1:${p}`);
+    if (opts.form === false) return this;
+    const addrs = this.ports.map((p) => `${this.hostname ?? '127.0.0.1'}:${p}`);
     try {
       await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(this.replicas), '--cluster-yes']);
     } catch (err) {
@@ -90,6 +103,7 @@ export class PrivateCluster {
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--cluster-enabled', 'yes',
       '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '1000',
       '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning',
+      ...(this.hostname ? ['--cluster-announce-hostname', this.hostname, '--cluster-preferred-endpoint-type', 'hostname'] : []),
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));

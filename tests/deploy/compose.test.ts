@@ -24,6 +24,7 @@ interface Service {
   healthcheck?: { test: string[] };
   restart?: string;
   deploy?: { replicas?: number; restart_policy?: { condition?: string } };
+  profiles?: string[];
 }
 const svc = (name: string): Service => {
   const s = compose.services[name];
@@ -41,7 +42,8 @@ function entryOf(command: string[] | undefined): string {
 
 describe('docker-compose.yml', () => {
   it('has the stack the issue names', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['gateway', 'grafana', 'postgres', 'prometheus', 'redis', 'stand-in', 'worker']);
+    const always = Object.keys(compose.services).filter((name) => !svc(name).profiles);
+    expect(always.sort()).toEqual(['gateway', 'grafana', 'postgres', 'prometheus', 'redis', 'stand-in', 'worker']);
     expect(svc('worker').deploy?.replicas).toBeGreaterThanOrEqual(2);
   });
 
@@ -114,6 +116,74 @@ describe('docker-compose.yml', () => {
     expect(svc('grafana').volumes).toEqual(expect.arrayContaining(['./grafana/provisioning:/etc/grafana/provisioning:ro', './grafana/dashboards:/var/lib/grafana/dashboards:ro']));
     const home = env('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH!;
     expect(existsSync(new URL(home.replace('/var/lib/grafana/dashboards/', 'grafana/dashboards/'), root))).toBe(true);
+  });
+});
+
+describe('the cluster profile and docker-compose.cluster.yml', () => {
+  const override = parse(read('docker-compose.cluster.yml')) as { services: Record<string, Service> };
+  const nodes = Object.keys(compose.services).filter((name) => /^redis-c\d+$/.test(name)).sort();
+  const arg = (command: string[], flag: string) => command[command.indexOf(flag) + 1];
+  /** A service as `docker compose -f docker-compose.yml -f docker-compose.cluster.yml` merges it: maps merge key by key. */
+  const merged = (name: string): Service => {
+    const base = svc(name);
+    const over = override.services[name] ?? {};
+    return {
+      ...base, ...over,
+      environment: { ...base.environment, ...over.environment },
+      depends_on: { ...(base.depends_on as Record<string, unknown>), ...(over.depends_on as Record<string, unknown>) },
+    };
+  };
+  const mergedEnv = (name: string) => Object.fromEntries(Object.entries(merged(name).environment ?? {}).map(([k, v]) => [k, String(v)]));
+
+  it('has six Redis 7 nodes and a one-shot init, all in the profile, none in the default stack', () => {
+    expect(nodes).toEqual(['redis-c1', 'redis-c2', 'redis-c3', 'redis-c4', 'redis-c5', 'redis-c6']);
+    for (const name of [...nodes, 'redis-cluster-init']) {
+      expect(svc(name).profiles, name).toEqual(['cluster']);
+      expect(svc(name).image, name).toMatch(/^redis:7\b/);
+    }
+  });
+
+  it.each(['redis-c1', 'redis-c2', 'redis-c3', 'redis-c4', 'redis-c5', 'redis-c6'])('%s runs in cluster mode, announces its service name, never evicts, keeps an AOF, restarts, and has a healthcheck', (name) => {
+    const c = svc(name).command!;
+    expect(c[0]).toBe('redis-server');
+    expect(arg(c, '--cluster-enabled')).toBe('yes');
+    expect(arg(c, '--cluster-announce-hostname')).toBe(name);
+    expect(arg(c, '--cluster-preferred-endpoint-type')).toBe('hostname');
+    expect(arg(c, '--port')).toBe('6379');
+    expect(arg(c, '--maxmemory-policy')).toBe('noeviction');
+    expect(arg(c, '--appendonly')).toBe('yes');
+    expect(svc(name).restart).toBe('unless-stopped');
+    expect(svc(name).healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+  });
+
+  it('the init waits for every node to be healthy, creates the Cluster over all six with one replica each, and does it once', () => {
+    const init = svc('redis-cluster-init');
+    expect(init.restart).toBe('no');
+    expect(init.depends_on).toEqual(Object.fromEntries(nodes.map((n) => [n, { condition: 'service_healthy' }])));
+    const script = init.command!.join(' ');
+    const create = /redis-cli --cluster create ((?:\S+:\d+ )+)--cluster-replicas (\d+) --cluster-yes/.exec(script.replace(/\s+/g, ' '));
+    expect(create, script).not.toBeNull();
+    expect(create![1]!.trim().split(' ')).toEqual(nodes.map((n) => `${n}:6379`));
+    expect(create![2]).toBe('1');
+    // A second `up` finds the Cluster formed and exits 0 instead of failing on nodes that are not empty.
+    expect(script.indexOf('cluster_state:ok')).toBeLessThan(script.indexOf('--cluster create'));
+  });
+
+  it('the override moves the gateway and the workers, and only them, onto the Cluster, after the init', () => {
+    expect(Object.keys(override.services).sort()).toEqual(['gateway', 'worker']);
+    for (const name of ['gateway', 'worker']) {
+      const e = mergedEnv(name);
+      const c = loadConfig(e);
+      const u = new URL(c.REDIS_URL);
+      expect(u.searchParams.get('cluster'), name).toBe('1');
+      // The seed is a master (redis-cli makes the first three nodes masters with --cluster-replicas 1).
+      expect(['redis-c1', 'redis-c2', 'redis-c3']).toContain(u.hostname);
+      expect(Number(u.port)).toBe(Number(arg(svc(u.hostname).command!, '--port')));
+      expect(merged(name).depends_on).toMatchObject({ 'redis-cluster-init': { condition: 'service_completed_successfully' }, postgres: { condition: 'service_healthy' } });
+      for (const key of Object.keys(e)) expect(CONFIG_KEYS as string[], `${name}: ${key}`).toContain(key);
+      // Everything else as in the default stack.
+      expect({ ...e, REDIS_URL: '' }).toEqual({ ...env(name), REDIS_URL: '' });
+    }
   });
 });
 
