@@ -8,12 +8,13 @@ import type { BuyerResult } from '../../loadtest/crowd/stats.js';
 import type { SaleStats } from '../../admission/sale-schema.js';
 import { databaseUrl, uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
-import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
+import { startChaosRedis, type ChaosRedis, type ChaosRedisOptions } from './chaos-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { metricValue, settledNow } from '../e2e/kit.js';
 
 /**
- * What every chaos case needs (not a test file itself): a stack on a private redis-server, optionally
+ * What every chaos case needs (not a test file itself): a stack on a private redis-server or a private
+ * Redis Cluster (chaos-redis.ts: by the run's Redis mode), optionally
  * behind TCP proxies the test cuts; a crowd of real WebSocket buyers in worker threads, every frame
  * kept with its arrival time; and the closing check each case ends with — the audit clean, captured
  * charges at the stand-in == orders in Postgres, no hold charged twice, nobody stuck.
@@ -21,7 +22,8 @@ import { metricValue, settledNow } from '../e2e/kit.js';
 
 export interface Chaos {
   stack: Stack;
-  redis: PrivateRedis;
+  /** The private Redis (one server or a Cluster) every process of the stack uses. */
+  redis: ChaosRedis;
   /** Between every process and the private Redis, when asked for. */
   redisProxy?: TcpProxy;
   /** Between every process and Postgres, when asked for. */
@@ -33,6 +35,8 @@ export interface Chaos {
 
 export interface ChaosOptions extends Omit<StackOptions, 'redisUrl' | 'processDatabaseUrl'> {
   redisProxy?: boolean;
+  /** The private Redis: on a Cluster, replicas per master. */
+  redis?: ChaosRedisOptions;
   dbProxy?: boolean;
 }
 
@@ -43,11 +47,13 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
     for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`chaos cleanup: ${err.message}`));
   };
   try {
-    const redis = await new PrivateRedis().start();
+    const redis = await startChaosRedis(o.redis);
     stops.push(() => redis.stop());
     let redisProxy: TcpProxy | undefined;
     if (o.redisProxy) {
-      const p = await new TcpProxy('127.0.0.1', redis.port).start();
+      // A Cluster client follows the addresses the nodes announce, past a proxy at the seed.
+      if (redis.mode === 'cluster') throw new Error('redisProxy: one proxy in front of a Cluster does not carry its clients');
+      const p = await new TcpProxy('127.0.0.1', (await redis.serverPorts())[0]!).start();
       redisProxy = p;
       stops.push(() => p.close());
     }

@@ -47,7 +47,7 @@ it(`FLUSHALL with ~${WAITERS} waiting, ~${HOLDERS} holding, ~${PAYERS} paying: h
   const before = await statsUntil(c!, sale.id, (s) => s.waiting >= WAITERS, 30_000);
 
   const flushedAt = Date.now();
-  await redis.client.flushall();
+  await redis.flushAll();
   const healed = await waitAnyLog(stack, isLog(HEALED, sale.id), flushedAt, 10_000);
   // Payments left in flight may finish now: the rest of the sale runs at the stand-in's usual pace.
   await setFaults(stack, null);
