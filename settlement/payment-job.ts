@@ -67,9 +67,13 @@ export const PAYMENT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: false,
 };
 
-/** BullMQ's key prefix under our own (tests run side by side under their own prefixes). */
+/**
+ * BullMQ's key prefix under our own (tests run side by side under their own prefixes). The `{fsq}` hash
+ * tag puts every key of every queue in one slot, as BullMQ's scripts need on a Redis Cluster (each
+ * touches several keys of a queue, and moving jobs between queues touches two queues).
+ */
 export function queuePrefix(prefix: string): string {
-  return `${prefix}fsq`;
+  return `${prefix}{fsq}`;
 }
 
 export function createPaymentQueue(connection: RedisClient, prefix: string): Queue<PaymentJob> {

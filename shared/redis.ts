@@ -40,6 +40,46 @@ export function reconnectDelay(times: number, random: () => number = Math.random
   return Math.round(exp * (0.75 + random() * 0.5));
 }
 
+/** What a `REDIS_URL` says: one server, or the seed node of a Cluster (`?cluster=1`). */
+export interface RedisTarget {
+  cluster: boolean;
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  /** `rediss://`: TLS to every node (a Cluster's nodes are reached by the addresses they announce). */
+  tls: boolean;
+  db?: number;
+}
+
+/**
+ * Parses `redis://[user:password@]host[:port][/db][?cluster=1]` (or `rediss://` for TLS). On a Cluster
+ * the credentials and TLS go to every node's connection, not only to the seed's: ioredis takes them
+ * from `redisOptions`, and a URL on the seed alone would leave the other nodes unauthenticated.
+ */
+export function parseRedisUrl(url: string): RedisTarget {
+  const u = new URL(url);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`REDIS_URL must start with redis:// or rediss:// (got ${u.protocol}//)`);
+  const cluster = u.searchParams.get('cluster') === '1';
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
+  if (db !== undefined && !(Number.isInteger(db) && db >= 0)) throw new Error('REDIS_URL: the path must be a database number');
+  if (cluster && db) throw new Error('REDIS_URL: a Redis Cluster has only database 0');
+  return {
+    cluster,
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: Number(u.port || 6379),
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:',
+    db,
+  };
+}
+
+/** True for a client of a Redis Cluster (its keys live on several masters; see docs/decisions.md, Redis Cluster). */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
 /**
  * One client per role. `REDIS_URL` may name a Cluster seed node with `?cluster=1`; otherwise a
  * single server. maxRetriesPerRequest stays finite for request clients so a lost Redis turns into
@@ -48,9 +88,12 @@ export function reconnectDelay(times: number, random: () => number = Math.random
  * Every client gets an 'error' listener (rate-limited: ioredis emits one per failed reconnect attempt)
  * and a reconnect strategy that never gives up; commands fail while Redis is away and work again once
  * it is back, without a restart.
+ *
+ * On a Cluster a subscriber client uses sharded pub/sub (`shardedSubscribers`: one connection per master
+ * that owns a subscribed channel's slot, SSUBSCRIBE), as the sale events do (gateway/sale-subscriptions.ts).
  */
 export function createRedis(url: string, opts: RedisClientOptions = {}): RedisClient {
-  const u = new URL(url);
+  const t = parseRedisUrl(url);
   const autoPipelining = opts.autoPipelining ?? !opts.subscriber;
   const common: RedisOptions = {
     connectionName: opts.name,
@@ -58,24 +101,82 @@ export function createRedis(url: string, opts: RedisClientOptions = {}): RedisCl
     enableAutoPipelining: autoPipelining,
     lazyConnect: false,
     retryStrategy: (times) => reconnectDelay(times),
+    username: t.username,
+    password: t.password,
+    ...(t.tls ? { tls: {} } : {}),
     ...(opts.subscriber ? {} : { commandTimeout: opts.commandTimeoutMs ?? REDIS_DEFAULTS.commandTimeoutMs }),
   };
   let client: RedisClient;
-  if (u.searchParams.get('cluster') === '1') {
-    const { retryStrategy: _perNode, ...redisOptions } = common;
-    client = new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
-      redisOptions: { ...redisOptions, password: u.password || undefined },
+  if (t.cluster) {
+    // Each node's connection is the Cluster's to re-establish (clusterRetryStrategy, slot refreshes).
+    const { retryStrategy: _perNode, enableAutoPipelining: _pipelines, ...redisOptions } = common;
+    client = new Cluster([{ host: t.host, port: t.port }], {
+      redisOptions,
+      // Autopipelining on a Cluster batches per node: commands of one tick for several slots of one
+      // master share a round trip (ioredis groups them by the slots' node).
       enableAutoPipelining: autoPipelining,
       clusterRetryStrategy: (times) => reconnectDelay(times),
+      shardedSubscribers: !!opts.subscriber,
     });
   } else {
-    u.searchParams.delete('cluster');
-    client = new Redis(u.toString(), common);
+    client = new Redis({ ...common, host: t.host, port: t.port, db: t.db ?? 0 });
   }
   const log = opts.log ?? defaultLog();
   // The URL is not logged: it may carry a password.
   client.on('error', rateLimitedWarn(log, 'redis connection error; reconnecting', { client: opts.name ?? 'redis' }));
   return client;
+}
+
+/**
+ * Every key matching `pattern`: SCAN on one server, on every master of a Cluster (a SCAN sent to a
+ * Cluster client reaches one node only). For tests and tools, never on the buyer path.
+ */
+export async function scanKeys(client: RedisClient, pattern: string): Promise<string[]> {
+  const nodes: Redis[] = isCluster(client) ? client.nodes('master') : [client];
+  const keys: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 10_000);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return keys;
+}
+
+/** DEL of keys in any slots: one DEL per slot on a Cluster (a multi-key DEL must stay in one slot). */
+export async function deleteKeys(client: RedisClient, keys: string[]): Promise<number> {
+  if (keys.length === 0) return 0;
+  if (!isCluster(client)) return client.del(...keys);
+  const bySlot = new Map<number, string[]>();
+  for (const k of keys) {
+    const slot = keySlot(k);
+    const list = bySlot.get(slot);
+    if (list) list.push(k);
+    else bySlot.set(slot, [k]);
+  }
+  const counts = await Promise.all([...bySlot.values()].map((ks) => client.del(...ks)));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** The Cluster hash slot of a key (CRC16 of its hash tag, or of the whole key), as Redis computes it. */
+export function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  return crc16(Buffer.from(key)) % 16384;
+}
+
+function crc16(buf: Buffer): number {
+  let crc = 0;
+  for (const byte of buf) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
 }
 
 /**
