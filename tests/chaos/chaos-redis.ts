@@ -198,7 +198,7 @@ export function snapshotRewind(r: ChaosRedis, label: string, ports: () => Promis
 
 /**
  * A failover that loses acknowledged writes: the replica of master `port` is stopped (SIGSTOP) at the
- * mark, so nothing more reaches it while the master goes on acknowledging writes; then the master is
+ * mark and its link cut, so nothing more reaches it while the master goes on acknowledging writes; then the master is
  * killed with SIGKILL, the replica continued and promoted at once (CLUSTER FAILOVER TAKEOVER: no
  * agreement asked, no catch-up possible). The new master serves the slots with the data of the mark.
  */
@@ -217,7 +217,11 @@ export function failoverRewind(c: ClusterRedis, label: string, master: () => Pro
       await c.server(at).call('WAIT', '1', '2000');
       replicaPid = await c.pidOf(replica);
       process.kill(replicaPid, 'SIGSTOP');
-      return { master: at, replica };
+      // A stopped replica still gets what the kernel buffers for it (the master's writes fit in the
+      // socket buffers) and applies it once continued: the link is cut too, so writes from now on stay
+      // in the master's backlog, which dies with it. The stopped replica cannot reconnect.
+      const cut = Number(await c.server(at).call('CLIENT', 'KILL', 'TYPE', 'replica'));
+      return { master: at, replica, linksCut: cut };
     },
     back: async () => {
       const offset = async (p: number) => Number(/master_repl_offset:(\d+)/.exec(await c.server(p).info('replication'))?.[1]);
@@ -225,7 +229,9 @@ export function failoverRewind(c: ClusterRedis, label: string, master: () => Pro
       await c.cluster.kill9(at);
       process.kill(replicaPid, 'SIGCONT');
       const replicaOffset = await offset(replica);
-      await c.server(replica).call('CLUSTER', 'FAILOVER', 'TAKEOVER');
+      // Unless it already promoted itself once the others marked its master failed.
+      const [role] = (await c.server(replica).call('ROLE')) as [string];
+      if (role !== 'master') await c.server(replica).call('CLUSTER', 'FAILOVER', 'TAKEOVER');
       await c.cluster.waitSeenAsMaster(replica);
       await c.cluster.waitHealthy(20_000);
       return { killed: at, promoted: replica, bytesLost: masterOffset - replicaOffset };

@@ -88,6 +88,7 @@ function staleSnapshotCase(label: string, env: Record<string, string>, expectRef
     }, results, stack);
 
     if ('runIdsChanged' in back) expect(back.runIdsChanged, 'every restarted server is a new process').toBe(true);
+    if ('bytesLost' in back) expect(back.bytesLost, 'the promoted replica lacks writes its master acknowledged').toBeGreaterThan(0);
     expect(healed, `no "${HEALED}" log for ${sale.id} within 30 s; "${LOSS_DETECTED}" lines: ${heal.reasons.join(', ') || 'none'}`).toBeDefined();
     expect(audit.ms, `audit not clean within 30 s of the restart: ${JSON.stringify(audit.last)}`).toBeDefined();
     // Counted where it was seen (null: a worker saw it first; workers expose no /metrics here).
