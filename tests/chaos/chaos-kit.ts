@@ -8,7 +8,7 @@ import type { BuyerResult } from '../../loadtest/crowd/stats.js';
 import type { SaleStats } from '../../admission/sale-schema.js';
 import { databaseUrl, uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
-import { startChaosRedis, type ChaosRedis, type ChaosRedisOptions } from './chaos-redis.js';
+import { cutLinks, startChaosRedis, type ChaosRedis, type ChaosRedisOptions, type LinkCutter } from './chaos-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { metricValue, settledNow } from '../e2e/kit.js';
 
@@ -24,8 +24,8 @@ export interface Chaos {
   stack: Stack;
   /** The private Redis (one server or a Cluster) every process of the stack uses. */
   redis: ChaosRedis;
-  /** Between every process and the private Redis, when asked for. */
-  redisProxy?: TcpProxy;
+  /** Between every process and the private Redis (every node of a Cluster), when asked for. */
+  redisProxy?: LinkCutter;
   /** Between every process and Postgres, when asked for. */
   dbProxy?: TcpProxy;
   /** A direct connection to the stack's database, for the test's own reads and writes. */
@@ -49,13 +49,13 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
   try {
     const redis = await startChaosRedis(o.redis);
     stops.push(() => redis.stop());
-    let redisProxy: TcpProxy | undefined;
+    let redisProxy: LinkCutter | undefined;
+    let redisUrl = redis.url;
     if (o.redisProxy) {
-      // A Cluster client follows the addresses the nodes announce, past a proxy at the seed.
-      if (redis.mode === 'cluster') throw new Error('redisProxy: one proxy in front of a Cluster does not carry its clients');
-      const p = await new TcpProxy('127.0.0.1', (await redis.serverPorts())[0]!).start();
-      redisProxy = p;
-      stops.push(() => p.close());
+      const cut = await cutLinks(redis);
+      stops.push(cut.close);
+      redisProxy = cut.cutter;
+      redisUrl = cut.url;
     }
     let dbProxy: TcpProxy | undefined;
     if (o.dbProxy) {
@@ -67,7 +67,7 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
     }
     const stack = await startStack({
       ...o,
-      redisUrl: redisProxy ? redisProxy.urlFor(redis.url) : redis.url,
+      redisUrl,
       processDatabaseUrl: dbProxy ? (direct) => dbProxy!.urlFor(direct) : undefined,
     });
     stops.push(() => stack.close());

@@ -4,6 +4,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../../shared/redis.js';
 import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
 import { PrivateCluster } from '../../loadtest/bench/private-cluster.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * The Redis a chaos case breaks, private to its file: one redis-server, or a Redis Cluster of its own
@@ -84,10 +85,36 @@ class SingleRedis implements ChaosRedis {
 class ClusterRedis implements ChaosRedis {
   readonly mode = 'cluster';
   private own: Cluster | undefined;
+  /** Once `proxyEvery`: the proxy in front of each node, in the order of `cluster.ports`. */
+  private proxies: TcpProxy[] = [];
   constructor(readonly cluster: PrivateCluster) {}
 
   get url(): string {
-    return this.cluster.url;
+    return this.proxies[0] ? `redis://127.0.0.1:${this.proxies[0].port}?cluster=1` : this.cluster.url;
+  }
+
+  /**
+   * Puts a proxy (`make(host, port)`) in front of every node, and has each node announce its proxy's
+   * port (CONFIG SET cluster-announce-port; the bus keeps its own port): a Cluster client follows the
+   * addresses the nodes announce, so every client of the Cluster — the processes' and this test's —
+   * then goes through the proxies. Node lookups by port (`serverPorts`, `masterOf`) no longer work.
+   */
+  async proxyEvery<P extends TcpProxy>(make: (host: string, port: number) => P): Promise<P[]> {
+    const proxies = await Promise.all(this.cluster.ports.map((port) => make('127.0.0.1', port).start()));
+    for (const [i, port] of this.cluster.ports.entries()) {
+      await this.cluster.node(port).call('CONFIG', 'SET', 'cluster-announce-bus-port', String(port + 10000));
+      await this.cluster.node(port).call('CONFIG', 'SET', 'cluster-announce-port', String(proxies[i]!.port));
+    }
+    // Until every node's CLUSTER SLOTS names only the proxies (gossip spreads it in a few hundred ms).
+    const announced = new Set(proxies.map((p) => p.port));
+    for (let t = Date.now(); ; ) {
+      const views = await Promise.all(this.cluster.ports.map(async (p) => (await this.cluster.node(p).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]));
+      if (views.every((v) => v.every(([, , [, port]]) => announced.has(port)))) break;
+      if (Date.now() - t > 10_000) throw new Error('the nodes did not announce their proxies within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.proxies = proxies;
+    return proxies;
   }
 
   get client(): Cluster {
@@ -146,8 +173,44 @@ class ClusterRedis implements ChaosRedis {
 
   async stop(): Promise<void> {
     this.own?.disconnect();
+    await Promise.all(this.proxies.map((p) => p.close()));
     await this.cluster.stop();
   }
+}
+
+/** What a case cuts the link to Redis with: one proxy, or one per node of a Cluster, cut together. */
+export interface LinkCutter {
+  readonly counts: { reset: number; refused: number };
+  outage(ms: number): Promise<void>;
+}
+
+/**
+ * The link of every process to Redis, cut by the case: a TcpProxy in front of the one server, or on a
+ * Cluster one in front of every node (proxyEvery), all cut and restored at once. Returns the cutter
+ * and the REDIS_URL the processes take through it; the proxies close with `stop`/`close`.
+ */
+export async function cutLinks(r: ChaosRedis): Promise<{ cutter: LinkCutter; url: string; close: () => Promise<void> }> {
+  const c = clusterOf(r);
+  if (!c) {
+    const p = await new TcpProxy('127.0.0.1', (await r.serverPorts())[0]!).start();
+    return { cutter: p, url: p.urlFor(r.url), close: () => p.close() };
+  }
+  const proxies = await c.proxyEvery((host, port) => new TcpProxy(host, port));
+  const cutter: LinkCutter = {
+    get counts() {
+      return proxies.reduce((a, p) => ({ reset: a.reset + p.counts.reset, refused: a.refused + p.counts.refused }), { reset: 0, refused: 0 });
+    },
+    outage: async (ms) => {
+      for (const p of proxies) p.cut();
+      try {
+        await new Promise((res) => setTimeout(res, ms));
+      } finally {
+        for (const p of proxies) p.restore();
+      }
+    },
+  };
+  // The proxies are the Cluster's addresses now: they close with it.
+  return { cutter, url: c.url, close: async () => {} };
 }
 
 export async function startChaosRedis(o: ChaosRedisOptions = {}): Promise<ChaosRedis> {
