@@ -69,7 +69,7 @@ function flushCase(label: string, flush: Flush): void {
     });
     await statsUntil(c!, sale.id, (s) => s.held + s.paying >= HOLDERS + PAYERS, 20_000);
     const waiting = runBuyers(stack, sale.id, { buyers: WAITERS, rampMs: 2000, timeoutMs: 150_000, label: 'wait' });
-    const before = await statsUntil(c!, sale.id, (s) => s.waiting >= WAITERS, 30_000);
+    const before = await statsUntil(c!, sale.id, (s) => s.waiting >= WAITERS, 60_000);
 
     const flushedAt = Date.now();
     const flushed = await flush(c!, sale.id);
