@@ -7,6 +7,7 @@ import { startStack, type Proc, type Stack } from '../helpers/stack.js';
 import { sampleHolds } from '../helpers/hold-sampler.js';
 import { StoppingProxy, stopAfterAny } from '../helpers/stopping-proxy.js';
 import { clusterOf, redisMode, startChaosRedis, type ChaosRedis } from './chaos-redis.js';
+import { printFigures } from './chaos-kit.js';
 import { pollUntil, sleep } from '../../inventory/lua-test-support.js';
 import { Buyers, createSale, expectCleanAudit, shop, waitSettled, type ShopOutcome } from '../e2e/kit.js';
 
@@ -97,8 +98,10 @@ describe('the gateway holding the admitter lease is SIGSTOPped past its lease', 
       await waitSettled(stack, sale.id);
       const seen = await sampling.stop();
       const count = (end: ShopOutcome['end']) => ends.filter((e) => e === end).length;
-      console.log(`admitter-sigstop (${redisMode()}): ${seen.samples} samples, max held+paying ${seen.maxActive}, min available ${seen.minAvailable}; ` +
-        `${count('order_confirmed')} orders, ${count('sold_out')} sold out, ${count('hold_expired')} expired, ${count('stuck')} stuck`);
+      printFigures({
+        case: `admitter-sigstop/${redisMode()}`, stopMs: STOP_MS, maxActiveHolds: MAX_ACTIVE, samples: seen.samples, maxActive: seen.maxActive, minAvailable: seen.minAvailable,
+        orders: count('order_confirmed'), soldOut: count('sold_out'), expired: count('hold_expired'), stuck: count('stuck'),
+      });
 
       expect(seen.broken).toEqual([]);
       expect(seen.maxActive).toBeLessThanOrEqual(MAX_ACTIVE);

@@ -4,7 +4,7 @@ import { databaseUrl, uniqueId } from '../helpers/env.js';
 import type { Proc, Stack } from '../helpers/stack.js';
 import { killRedisConnectionsOf, terminateBackendsOf } from '../helpers/own-connections.js';
 import { Buyers, createSale, expectCleanAudit, setFaults, shop, waitSettled, type ShopOptions } from '../e2e/kit.js';
-import { startChaos, type Chaos } from './chaos-kit.js';
+import { printFigures, startChaos, type Chaos } from './chaos-kit.js';
 
 // Issue 12: no process dies of a lost connection. Two gateways and two settlement workers serve a
 // stampede while, every 500 ms for 10 s, every Postgres backend of the stack's database is terminated
@@ -112,10 +112,10 @@ it('every process survives its connections being killed under load, and every bu
     await db.end();
   }
   await expectCleanAudit(stack, sale.id);
-  console.log(`connection-kills figures ${JSON.stringify({
-    redis: c!.redis.mode,
+  printFigures({
+    case: `connection-kills/${c!.redis.mode}`,
     rounds: cuts.rounds, chaosMs: CHAOS_MS, pgBackends: cuts.pgBackends, redisConnections: cuts.redisConnections, names: [...cuts.names].sort(),
     ends: Object.fromEntries(['order_confirmed', 'sold_out', 'hold_expired'].map((e) => [e, ends.filter((x) => x === e).length])),
     errors: outcomes.flatMap((o) => o.errors).length,
-  })}`);
+  });
 }, 240_000);
