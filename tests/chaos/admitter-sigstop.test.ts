@@ -5,7 +5,9 @@ import { saleKeys } from '../../admission/keys.js';
 import { redisUrl, uniqueId } from '../helpers/env.js';
 import { startStack, type Proc, type Stack } from '../helpers/stack.js';
 import { sampleHolds } from '../helpers/hold-sampler.js';
-import { StoppingProxy } from '../helpers/stopping-proxy.js';
+import { StoppingProxy, stopAfterAny } from '../helpers/stopping-proxy.js';
+import { clusterOf, redisMode, startChaosRedis, type ChaosRedis } from './chaos-redis.js';
+import { printFigures } from './chaos-kit.js';
 import { pollUntil, sleep } from '../../inventory/lua-test-support.js';
 import { Buyers, createSale, expectCleanAudit, shop, waitSettled, type ShopOutcome } from '../e2e/kit.js';
 
@@ -16,6 +18,8 @@ import { Buyers, createSale, expectCleanAudit, shop, waitSettled, type ShopOutco
 // with that read in hand after the other gateway has taken the lease and filled the holds. Payments
 // wait until after the stop, so the holds stay full meanwhile. A separate Redis client samples the
 // pools all along.
+// On a Redis Cluster (a private one): a StoppingProxy in front of every node, each node announcing its
+// proxy, so every process reaches the Cluster through them; the workers too, which the proxies never stop.
 
 const STOP_MS = 3000;
 const MAX_ACTIVE = 5;
@@ -23,22 +27,34 @@ const STOCK = 30;
 const BUYERS = 40;
 
 let stack: Stack;
-let proxy: StoppingProxy;
+let proxies: StoppingProxy[] = [];
 let redis: RedisClient;
+let cluster: ChaosRedis | undefined;
 beforeAll(async () => {
+  if (redisMode() === 'cluster') {
+    cluster = await startChaosRedis();
+    proxies = await clusterOf(cluster)!.proxyEvery((host, port) => new StoppingProxy(host, port));
+    stack = await startStack({ gateways: 2, redisUrl: cluster.url });
+    redis = cluster.client;
+    return;
+  }
   const direct = new URL(redisUrl());
-  proxy = await new StoppingProxy(direct.hostname, Number(direct.port || 6379)).start();
+  proxies = [await new StoppingProxy(direct.hostname, Number(direct.port || 6379)).start()];
   // Only the gateways (and so their admitters) talk to Redis through the proxy.
-  stack = await startStack({ gateways: 2, env: { REDIS_URL: proxy.urlFor(redisUrl()) }, workerEnv: { REDIS_URL: redisUrl() } });
+  stack = await startStack({ gateways: 2, env: { REDIS_URL: proxies[0]!.urlFor(redisUrl()) }, workerEnv: { REDIS_URL: redisUrl() } });
   redis = createRedis(redisUrl(), { name: 'test-chaos-sampler' });
-});
+}, 120_000);
 afterAll(async () => {
   // A test that failed between SIGSTOP and SIGCONT must not leave a stopped process behind.
   for (const g of stack?.gateways ?? []) g.child.kill('SIGCONT');
-  redis?.disconnect();
   await stack?.close();
-  await proxy?.close();
-});
+  if (cluster) {
+    await cluster.stop();
+  } else {
+    redis?.disconnect();
+    for (const p of proxies) await p.close();
+  }
+}, 60_000);
 
 /** The gateway whose admitter holds the sale's lease: its value is '<hostname>:<pid>:<random>:<token>'. */
 async function leaseHolder(saleId: string): Promise<Proc | undefined> {
@@ -62,7 +78,7 @@ describe('the gateway holding the admitter lease is SIGSTOPped past its lease', 
 
       // SIGSTOP the holder at its next read of the pools; then the crowd joins.
       const poolRead = new RegExp(`hmget\\r\\n\\$\\d+\\r\\n${inventory.keys(sale.id, 0).pool.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\r\\n`, 'i');
-      const stoppedAt = await proxy.stopAfter(holder.child.pid!, poolRead);
+      const stoppedAt = await stopAfterAny(proxies, holder.child.pid!, poolRead);
       let outcomes: Promise<ShopOutcome[]> | undefined;
       try {
         // Shoppers who pay once admitted, but not before the gate opens, and take a refusal as final.
@@ -82,8 +98,10 @@ describe('the gateway holding the admitter lease is SIGSTOPped past its lease', 
       await waitSettled(stack, sale.id);
       const seen = await sampling.stop();
       const count = (end: ShopOutcome['end']) => ends.filter((e) => e === end).length;
-      console.log(`admitter-sigstop: ${seen.samples} samples, max held+paying ${seen.maxActive}, min available ${seen.minAvailable}; ` +
-        `${count('order_confirmed')} orders, ${count('sold_out')} sold out, ${count('hold_expired')} expired, ${count('stuck')} stuck`);
+      printFigures({
+        case: `admitter-sigstop/${redisMode()}`, stopMs: STOP_MS, maxActiveHolds: MAX_ACTIVE, samples: seen.samples, maxActive: seen.maxActive, minAvailable: seen.minAvailable,
+        orders: count('order_confirmed'), soldOut: count('sold_out'), expired: count('hold_expired'), stuck: count('stuck'),
+      });
 
       expect(seen.broken).toEqual([]);
       expect(seen.maxActive).toBeLessThanOrEqual(MAX_ACTIVE);

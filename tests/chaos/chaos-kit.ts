@@ -8,12 +8,13 @@ import type { BuyerResult } from '../../loadtest/crowd/stats.js';
 import type { SaleStats } from '../../admission/sale-schema.js';
 import { databaseUrl, uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
-import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
+import { cutLinks, startChaosRedis, type ChaosRedis, type ChaosRedisOptions, type LinkCutter } from './chaos-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { metricValue, settledNow } from '../e2e/kit.js';
 
 /**
- * What every chaos case needs (not a test file itself): a stack on a private redis-server, optionally
+ * What every chaos case needs (not a test file itself): a stack on a private redis-server or a private
+ * Redis Cluster (chaos-redis.ts: by the run's Redis mode), optionally
  * behind TCP proxies the test cuts; a crowd of real WebSocket buyers in worker threads, every frame
  * kept with its arrival time; and the closing check each case ends with — the audit clean, captured
  * charges at the stand-in == orders in Postgres, no hold charged twice, nobody stuck.
@@ -21,9 +22,10 @@ import { metricValue, settledNow } from '../e2e/kit.js';
 
 export interface Chaos {
   stack: Stack;
-  redis: PrivateRedis;
-  /** Between every process and the private Redis, when asked for. */
-  redisProxy?: TcpProxy;
+  /** The private Redis (one server or a Cluster) every process of the stack uses. */
+  redis: ChaosRedis;
+  /** Between every process and the private Redis (every node of a Cluster), when asked for. */
+  redisProxy?: LinkCutter;
   /** Between every process and Postgres, when asked for. */
   dbProxy?: TcpProxy;
   /** A direct connection to the stack's database, for the test's own reads and writes. */
@@ -33,6 +35,8 @@ export interface Chaos {
 
 export interface ChaosOptions extends Omit<StackOptions, 'redisUrl' | 'processDatabaseUrl'> {
   redisProxy?: boolean;
+  /** The private Redis: on a Cluster, replicas per master. */
+  redis?: ChaosRedisOptions;
   dbProxy?: boolean;
 }
 
@@ -43,13 +47,15 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
     for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`chaos cleanup: ${err.message}`));
   };
   try {
-    const redis = await new PrivateRedis().start();
+    const redis = await startChaosRedis(o.redis);
     stops.push(() => redis.stop());
-    let redisProxy: TcpProxy | undefined;
+    let redisProxy: LinkCutter | undefined;
+    let redisUrl = redis.url;
     if (o.redisProxy) {
-      const p = await new TcpProxy('127.0.0.1', redis.port).start();
-      redisProxy = p;
-      stops.push(() => p.close());
+      const cut = await cutLinks(redis);
+      stops.push(cut.close);
+      redisProxy = cut.cutter;
+      redisUrl = cut.url;
     }
     let dbProxy: TcpProxy | undefined;
     if (o.dbProxy) {
@@ -61,7 +67,7 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
     }
     const stack = await startStack({
       ...o,
-      redisUrl: redisProxy ? redisProxy.urlFor(redis.url) : redis.url,
+      redisUrl,
       processDatabaseUrl: dbProxy ? (direct) => dbProxy!.urlFor(direct) : undefined,
     });
     stops.push(() => stack.close());

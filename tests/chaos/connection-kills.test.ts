@@ -1,46 +1,52 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRedis, type RedisClient } from '../../shared/redis.js';
-import { databaseUrl, redisUrl, silentLog, uniqueId } from '../helpers/env.js';
-import { startStack, type Proc, type Stack } from '../helpers/stack.js';
+import { databaseUrl, uniqueId } from '../helpers/env.js';
+import type { Proc, Stack } from '../helpers/stack.js';
 import { killRedisConnectionsOf, terminateBackendsOf } from '../helpers/own-connections.js';
 import { Buyers, createSale, expectCleanAudit, setFaults, shop, waitSettled, type ShopOptions } from '../e2e/kit.js';
+import { printFigures, startChaos, type Chaos } from './chaos-kit.js';
 
 // Issue 12: no process dies of a lost connection. Two gateways and two settlement workers serve a
 // stampede while, every 500 ms for 10 s, every Postgres backend of the stack's database is terminated
 // and every Redis connection of the stack's processes is killed. Afterwards every process is still the
 // one that started, both gateways are ready, every buyer got an end, and the ledger, the provider's
 // charges and the audit agree.
+// The stack runs on a private Redis (chaos-kit): one server, or on a Redis Cluster every node, whose
+// connections of the stack's processes are killed on each node.
 const CHAOS_MS = 10_000;
 const EVERY_MS = 500;
 const BUYERS = 60;
 const STOCK = 40;
 
+let c: Chaos | undefined;
 let stack: Stack;
 let buyers: Buyers;
 let pgAdmin: pg.Client;
-let redisAdmin: RedisClient;
-const redisPort = () => Number(new URL(redisUrl()).port || 6379);
 
 beforeAll(async () => {
-  stack = await startStack({
+  c = await startChaos({
     gateways: 2,
     workers: 2,
     // Leftovers of a cut payment are reconciliation's: short thresholds so they are found in seconds.
     workerEnv: { PAYMENT_LOCK_MS: '2000', RECONCILE_AFTER_MS: '2000', RECONCILE_INTERVAL_MS: '500', DEAD_LETTER_RELEASE_MS: '2000' },
     webhooks: true,
   });
+  stack = c.stack;
   buyers = new Buyers(stack);
   pgAdmin = new pg.Client({ connectionString: databaseUrl() });
   await pgAdmin.connect();
-  redisAdmin = createRedis(redisUrl(), { name: 'test-connection-killer', log: silentLog });
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await buyers?.closeAll();
   await pgAdmin?.end();
-  redisAdmin?.disconnect();
-  await stack?.close();
-});
+  await c?.close();
+}, 60_000);
+
+/** CLIENT KILL of every connection of `pids` on every server of the private Redis; their names. */
+async function killRedisConnections(pids: number[]): Promise<string[]> {
+  const ports = await c!.redis.serverPorts();
+  return (await Promise.all(ports.map((port) => killRedisConnectionsOf(c!.redis.server(port), port, pids)))).flat();
+}
 
 /**
  * Buyers as a client app that follows the contract behaves: an `error` means the last frame was
@@ -63,7 +69,7 @@ it('every process survives its connections being killed under load, and every bu
   const cuts = { rounds: 0, pgBackends: 0, redisConnections: 0, names: new Set<string>() };
   const began = Date.now();
   while (Date.now() < began + CHAOS_MS) {
-    const [backends, names] = await Promise.all([terminateBackendsOf(pgAdmin, stack.databaseUrl), killRedisConnectionsOf(redisAdmin, redisPort(), pids)]);
+    const [backends, names] = await Promise.all([terminateBackendsOf(pgAdmin, stack.databaseUrl), killRedisConnections(pids)]);
     cuts.rounds++;
     cuts.pgBackends += backends;
     cuts.redisConnections += names.length;
@@ -106,9 +112,10 @@ it('every process survives its connections being killed under load, and every bu
     await db.end();
   }
   await expectCleanAudit(stack, sale.id);
-  console.log(`connection-kills figures ${JSON.stringify({
+  printFigures({
+    case: `connection-kills/${c!.redis.mode}`,
     rounds: cuts.rounds, chaosMs: CHAOS_MS, pgBackends: cuts.pgBackends, redisConnections: cuts.redisConnections, names: [...cuts.names].sort(),
     ends: Object.fromEntries(['order_confirmed', 'sold_out', 'hold_expired'].map((e) => [e, ends.filter((x) => x === e).length])),
     errors: outcomes.flatMap((o) => o.errors).length,
-  })}`);
+  });
 }, 240_000);

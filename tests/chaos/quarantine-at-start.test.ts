@@ -21,7 +21,7 @@ it(`a sale with ${BAD_ORDERS} orders for ${BAD_STOCK} units in the ledger: the g
   // No process runs while the ledger is made inconsistent and Redis is emptied: the next start finds it so.
   await stack.gateways[0]!.kill('SIGKILL');
   await seedOrders(db, bad.id, 1, BAD_ORDERS, { fence: false });
-  await redis.client.flushall();
+  await redis.flushAll();
 
   const startedAt = Date.now();
   const gateway = await stack.addGateway();

@@ -71,7 +71,7 @@ describe('three gateways starting at once on an empty Redis', () => {
     await settledLedger(chaos(), sale.id, 30_000);
     // Everything stops; Redis comes back empty; three gateways and a worker start at the same moment.
     await Promise.all([...stack.gateways, ...stack.workers].map((p) => p.kill('SIGKILL')));
-    await redis.client.flushall();
+    await redis.flushAll();
     const startedAt = Date.now();
     await Promise.all([stack.addGateway(), stack.addGateway(), stack.addGateway(), stack.addWorker()]);
     const readyMs = Date.now() - startedAt;

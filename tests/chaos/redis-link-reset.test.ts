@@ -5,6 +5,8 @@ import { admittersTicking, createSale, expectAllAlive, expectClosingCheck, expec
 // Every process's link to Redis is reset for 3 s every 10 s while 2,000 buyers go for 200 units:
 // commands in flight fail, pub/sub and BullMQ's blocking connections drop, admitter leases lapse.
 // Afterwards every buyer has an end, nothing is left half-admitted, and the money matches the ledger.
+// On a Redis Cluster a proxy sits in front of every node and each node announces its proxy's address
+// (chaos-redis.ts, cutLinks): a Cluster client follows those, so every link of every process is cut.
 const BUYERS = 2000;
 const STOCK = 200;
 const DOWN_MS = 3000;
@@ -45,7 +47,7 @@ it(`${BUYERS} buyers, ${STOCK} units, the Redis link reset for ${DOWN_MS / 1000}
   const admitting = await redis.client.hlen(saleKeys(stack.prefix, sale.id).admitting);
   const ticking = await admittersTicking(stack);
   printFigures({
-    case: 'redis-link-reset', buyers: BUYERS, stock: STOCK, resets: resetsAt.length, resetsAtMs: resetsAt, socketsReset: redisProxy!.counts.reset,
+    case: `redis-link-reset/${redis.mode}`, buyers: BUYERS, stock: STOCK, resets: resetsAt.length, resetsAtMs: resetsAt, socketsReset: redisProxy!.counts.reset,
     crowdMs, outcomes: outcomes(results), errorFrames: results.reduce((a, r) => a + (r.errors ?? 0), 0), reconnects: results.reduce((a, r) => a + r.reconnects, 0),
     orders: ledger.orders, charges: ledger.charges, oversold: ledger.oversold, doubleCharges: ledger.doubleCharges, auditOk: ledger.audit.ok,
     stuck: results.filter((r) => r.outcome === 'stuck').length, admitting, admitterTicking: ticking.some(Boolean), untoldHolds: untoldHolds(results).length,
