@@ -26,7 +26,8 @@ describe('native uWebSockets.js only', () => {
       execArgv: ['--import', 'tsx'],
       // Nothing reachable on purpose: the refusal must come before Redis or Postgres is touched.
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', UWS_USE_FALLBACK: '1', PORT: '0',
-        REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+        REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+        ADMIN_TOKEN: 'uws-admin-token', BUYER_JWT_SECRET: 'uws-buyer-secret', STRIPE_SECRET_KEY: 'sk_test_uws', STRIPE_WEBHOOK_SECRET: 'whsec_uws_test' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     let out = '';

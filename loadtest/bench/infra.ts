@@ -161,7 +161,7 @@ export function stackEnv(o: { redisUrl: string; databaseUrl: string; prefix: str
     PATH: process.env.PATH, HOME: process.env.HOME,
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
     REDIS_URL: o.redisUrl, DATABASE_URL: o.databaseUrl, REDIS_PREFIX: o.prefix,
-    ADMIN_TOKEN: BENCH_ADMIN_TOKEN, BUYER_JWT_SECRET: BENCH_BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_bench', STRIPE_API_URL: o.standInUrl,
+    ADMIN_TOKEN: BENCH_ADMIN_TOKEN, BUYER_JWT_SECRET: BENCH_BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_bench', STRIPE_WEBHOOK_SECRET: 'whsec_bench', STRIPE_API_URL: o.standInUrl,
     ...o.extra,
   };
 }
