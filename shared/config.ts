@@ -146,8 +146,11 @@ export function loadConfig<S extends SecretName = SecretName>(
 }
 
 /** The variables the Stripe stand-in's own process reads, from the same schema (it needs no secret). */
-export function loadStandInConfig(env: NodeJS.ProcessEnv = process.env): Pick<Parsed, 'STAND_IN_PORT' | 'STAND_IN_HOST' | 'LOG_LEVEL'> {
-  const parsed = schema.pick({ STAND_IN_PORT: true, STAND_IN_HOST: true, LOG_LEVEL: true }).safeParse(givenOnly(env));
+export const STAND_IN_KEYS = ['STAND_IN_PORT', 'STAND_IN_HOST', 'LOG_LEVEL'] as const;
+const standInSchema = schema.pick({ STAND_IN_PORT: true, STAND_IN_HOST: true, LOG_LEVEL: true });
+
+export function loadStandInConfig(env: NodeJS.ProcessEnv = process.env): z.infer<typeof standInSchema> {
+  const parsed = standInSchema.safeParse(givenOnly(env));
   if (!parsed.success) throw new ConfigError(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
