@@ -6,7 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, PROCESS_SECRETS } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createDb, migrate } from '../shared/db.js';
 import { createRedis } from '../shared/redis.js';
@@ -17,9 +17,15 @@ import { startStandIn, type StandIn } from '../settlement/stripe-stand-in/server
 import { Supervised } from './supervisor.js';
 
 const log = createLogger('start');
+// `npm start` is the development command: it opts into the development defaults (secrets, the
+// stand-in, /dev/buyer-token) when nobody chose, and says so. Its children inherit the choice.
+if (!process.env.NODE_ENV?.trim()) {
+  process.env.NODE_ENV = 'development';
+  console.log('NODE_ENV was unset: running with NODE_ENV=development (development secrets, the Stripe stand-in, /dev/buyer-token).');
+}
 let config;
 try {
-  config = loadConfig();
+  config = loadConfig(process.env, PROCESS_SECRETS.start);
 } catch (err) {
   fatal(log, err, 'invalid configuration');
 }
@@ -66,10 +72,15 @@ async function demoSale(): Promise<void> {
   redis.disconnect();
 }
 
+// Compiled (dist/bin/start.js), the children are the compiled entry files run by node itself; from
+// source, the TypeScript ones through tsx.
+const compiled = import.meta.url.endsWith('.js');
+
 /** A child process of the stack, kept running: restarted with backoff when it dies (bin/supervisor.ts). */
 function supervised(script: string, name: string, env: NodeJS.ProcessEnv = process.env): Supervised {
-  const file = fileURLToPath(new URL(script, import.meta.url));
-  return new Supervised(name, () => fork(file, [], { execArgv: ['--import', 'tsx'], env, stdio: 'inherit' }), (line) => console.log(line));
+  const file = fileURLToPath(new URL(compiled ? script.replace(/\.ts$/, '.js') : script, import.meta.url));
+  const execArgv = compiled ? [] : ['--import', 'tsx'];
+  return new Supervised(name, () => fork(file, [], { execArgv, env, stdio: 'inherit' }), (line) => console.log(line));
 }
 
 await check();

@@ -9,7 +9,7 @@ import { closeContext, createContext } from './context.js';
 // the inventory and admission scripts.
 const ctx = createContext(loadConfig({
   NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: testPrefix(),
-  ADMIN_TOKEN: 'context-admin-token', BUYER_JWT_SECRET: 'context-buyer-secret', STRIPE_SECRET_KEY: 'sk_test_context',
+  ADMIN_TOKEN: 'context-admin-token', BUYER_JWT_SECRET: 'context-buyer-secret', STRIPE_SECRET_KEY: 'sk_test_context', STRIPE_WEBHOOK_SECRET: 'whsec_context',
 }), silentLog);
 afterAll(() => closeContext(ctx));
 

@@ -31,7 +31,7 @@ for (const sale of await ctx.sales.loadAll(log)) ctx.saleCache.markKnown(sale.id
 const guard = new RedisGuard(ctx.sales, log, config.REDIS_GUARD_MS);
 guard.start();
 const admitter = new Admitter(ctx.redis, config.REDIS_PREFIX, ctx.inventory, { tickMs: config.TICK_MS, leaseMs: 2000, batch: 1000, log });
-if (process.env.RUN_ADMITTER !== '0') admitter.start();
+if (config.RUN_ADMITTER) admitter.start();
 const gateway = await startGateway(ctx);
 log.info({ port: gateway.port, pid: process.pid }, 'gateway listening');
 process.send?.({ ready: true, port: gateway.port });

@@ -2,32 +2,43 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyerVerifier } from './auth.js';
-import { BUYER_SECRET, startStack, type Stack } from '../tests/helpers/stack.js';
+import { startStack, type Stack } from '../tests/helpers/stack.js';
 import { databaseUrl, redisUrl, silentLog, testPrefix } from '../tests/helpers/env.js';
 import { loadConfig } from '../shared/config.js';
 import { closeContext, createContext, type Context } from './context.js';
 import { startGateway, type Gateway } from './server.js';
 
 let stack: Stack;
-// A production gateway in this process: the pages need neither migrations nor the sales of the run.
-let production: { ctx: Context; gateway: Gateway };
+// Gateways in this process, one per NODE_ENV the stack does not run (it runs 'test'): the pages need
+// neither migrations nor the sales of the run.
+const inProcess: { ctx: Context; gateway: Gateway }[] = [];
+let production: Gateway;
+let development: Gateway;
+async function gatewayIn(env: NodeJS.ProcessEnv): Promise<Gateway> {
+  const ctx = createContext(loadConfig({
+    HOST: '127.0.0.1', PORT: '0', REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: testPrefix(), STRIPE_API_URL: stack.standIn.url, ...env,
+  }), silentLog);
+  const gateway = await startGateway(ctx);
+  inProcess.push({ ctx, gateway });
+  return gateway;
+}
 beforeAll(async () => {
   stack = await startStack({ workers: 0 });
-  const config = loadConfig({
-    NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl(), REDIS_PREFIX: testPrefix(),
-    ADMIN_TOKEN: 'prod-admin-token-xyz', BUYER_JWT_SECRET: 'prod-buyer-secret-xyz', STRIPE_SECRET_KEY: 'sk_live_like', STRIPE_WEBHOOK_SECRET: 'whsec_prod_like_xyz', STRIPE_API_URL: stack.standIn.url,
+  production = await gatewayIn({
+    NODE_ENV: 'production', ADMIN_TOKEN: 'prod-admin-token-xyz', BUYER_JWT_SECRET: 'prod-buyer-secret-of-at-least-32-bytes',
+    STRIPE_SECRET_KEY: 'sk_live_like', STRIPE_WEBHOOK_SECRET: 'whsec_prod_like_xyz',
   });
-  const ctx = createContext(config, silentLog);
-  production = { ctx, gateway: await startGateway(ctx) };
+  // Development with no secret given: the development defaults, as under `npm start`.
+  development = await gatewayIn({ NODE_ENV: 'development' });
 });
 afterAll(async () => {
-  if (production) {
-    await production.gateway.close();
-    await closeContext(production.ctx);
+  for (const { ctx, gateway } of inProcess) {
+    await gateway.close();
+    await closeContext(ctx);
   }
   await stack?.close();
 });
-const prod = (path: string) => `http://127.0.0.1:${production.gateway.port}${path}`;
+const on = (g: Gateway) => (path: string) => `http://127.0.0.1:${g.port}${path}`;
 
 describe('the buyer page and the console', () => {
   it.each(['/s/demo', '/console'])('%s is HTML whose scripts are files of this origin only (CSP without inline script)', async (path) => {
@@ -65,23 +76,25 @@ describe('the buyer page and the console', () => {
     }
   });
 
-  it('outside production the buyer page offers test cards, and /dev/buyer-token mints a valid buyer JWT', async () => {
-    expect(await (await fetch(stack.url('/s/demo'))).text()).toContain('<meta name="fs-env" content="test">');
-    const res = await fetch(stack.url('/dev/buyer-token?buyer=ada.l_1'));
+  it('with NODE_ENV=development the buyer page offers test cards, and /dev/buyer-token mints a valid buyer JWT', async () => {
+    const url = on(development);
+    expect(await (await fetch(url('/s/demo'))).text()).toContain('<meta name="fs-env" content="development">');
+    const res = await fetch(url('/dev/buyer-token?buyer=ada.l_1'));
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body.buyer).toBe('ada.l_1');
-    expect(buyerVerifier(BUYER_SECRET)(body.token)).toEqual({ id: 'ada.l_1' });
-    const bad = await fetch(stack.url('/dev/buyer-token?buyer=no%20spaces'));
+    expect(buyerVerifier('dev-buyer-secret')(body.token)).toEqual({ id: 'ada.l_1' });
+    const bad = await fetch(url('/dev/buyer-token?buyer=no%20spaces'));
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe('invalid_request');
   });
 
-  it('with NODE_ENV=production the development token route does not exist and the page says production', async () => {
-    const res = await fetch(prod('/dev/buyer-token?buyer=mallory'));
+  it.each(['production', 'test'])('with NODE_ENV=%s the development token route does not exist and the page says so', async (nodeEnv) => {
+    const url = nodeEnv === 'production' ? on(production) : stack.url;
+    const res = await fetch(url('/dev/buyer-token?buyer=mallory'));
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe('not_found');
-    const page = await (await fetch(prod('/s/demo'))).text();
-    expect(page).toContain('<meta name="fs-env" content="production">');
+    const page = await (await fetch(url('/s/demo'))).text();
+    expect(page).toContain(`<meta name="fs-env" content="${nodeEnv}">`);
   });
 });

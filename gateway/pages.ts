@@ -45,8 +45,8 @@ const HEADERS = {
 
 /** The buyer page of a sale and the operator console, both static HTML talking to the contract's API. */
 export function mountPages(app: TemplatedApp, ctx: Context): void {
-  // The page shows test cards and the made-up-buyer form only outside production.
-  const buyerHtml = buyerPage.replace('{{NODE_ENV}}', ctx.config.NODE_ENV);
+  // The page shows test cards and the made-up-buyer form only in development.
+  const buyerHtml = buyerPage.replace('{{NODE_ENV}}', ctx.config.NODE_ENV ?? 'unset');
   app.get('/s/:id', (res) => send(reply(res), 200, buyerHtml, 'text/html; charset=utf-8', HEADERS));
   app.get('/console', (res) => send(reply(res), 200, consolePage, 'text/html; charset=utf-8', HEADERS));
   app.get('/assets/:name', (res, req) => {
@@ -57,8 +57,8 @@ export function mountPages(app: TemplatedApp, ctx: Context): void {
     send(r, 200, asset.body, asset.type, { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
   });
   // Development only: a buyer token for a made-up buyer name, so the demo page works without a shop
-  // backend. The route does not exist at all when NODE_ENV=production.
-  if (ctx.config.NODE_ENV !== 'production') {
+  // backend. The route exists only with NODE_ENV=development: anywhere else anyone could mint tokens.
+  if (ctx.config.NODE_ENV === 'development') {
     app.get('/dev/buyer-token', (res, req) => {
       const buyer = new URLSearchParams(req.getQuery() ?? '').get('buyer') ?? '';
       const r = reply(res);

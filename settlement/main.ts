@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, PROCESS_SECRETS } from '../shared/config.js';
 import { registry } from '../shared/metrics.js';
 import { createLogger } from '../shared/logger.js';
 import { createDb, KEYED_STATEMENT_SETTINGS, migrate } from '../shared/db.js';
@@ -24,7 +24,7 @@ const log = createLogger('settlement');
 survivesConnectionLoss(log);
 let config;
 try {
-  config = loadConfig();
+  config = loadConfig(process.env, PROCESS_SECRETS.worker);
   await migrate(config.DATABASE_URL, log);
 } catch (err) {
   fatal(log, err, 'settlement worker refused to start');

@@ -100,25 +100,9 @@ export class PaymentProvider {
 async function timed<T>(call: string, fn: () => Promise<T>): Promise<T> {
   const end = metrics.providerLatency.startTimer({ call });
   try {
-    return await withoutCallSiteStack(fn);
+    return await fn();
   } finally {
     end();
   }
 }
 
-/**
- * Starts an SDK call without the call-site stack the SDK captures on every request (`new Error().stack`,
- * kept only to decorate its errors). Under tsx every frame of it is source-mapped, ~7 % of a worker's
- * CPU in the settle bench; our errors are judged by type and code, never by that stack. Only the
- * synchronous start of the call runs with the limit at 0: errors made later (the SDK's own, on the
- * answer) keep their stacks.
- */
-function withoutCallSiteStack<T>(fn: () => Promise<T>): Promise<T> {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return fn();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { REDIS_DEFAULTS } from './redis.js';
 
-// Development defaults that must never reach production: with NODE_ENV=production each of these has
-// to be given explicitly, or the process exits naming the variable (contract: "Running it").
+/**
+ * Development defaults of the secrets, used only with NODE_ENV=development (`npm start` sets it when it
+ * is unset). Any other process started without a secret it needs exits naming it (contract: "Running it"):
+ * a server that forgot NODE_ENV must not accept `dev-admin-token` or let anyone mint buyer tokens.
+ */
 const DEV_SECRETS = {
   ADMIN_TOKEN: 'dev-admin-token',
   BUYER_JWT_SECRET: 'dev-buyer-secret',
@@ -10,10 +13,31 @@ const DEV_SECRETS = {
   STRIPE_WEBHOOK_SECRET: 'whsec_dev',
 } as const;
 
-const port = z.coerce.number().int().min(0).max(65535);
+export type SecretName = keyof typeof DEV_SECRETS;
+export const SECRET_NAMES = Object.keys(DEV_SECRETS) as SecretName[];
+
+/**
+ * The secrets each process reads; it is given no others (a worker's config holds no admin token).
+ * `start` runs the gateway and the worker as children with its own environment, so it needs theirs.
+ */
+export const PROCESS_SECRETS = {
+  gateway: SECRET_NAMES,
+  worker: ['STRIPE_SECRET_KEY'],
+  start: SECRET_NAMES,
+  none: [],
+} as const satisfies Record<string, readonly SecretName[]>;
+
+/** HS256 wants a key at least as long as its hash (RFC 7518 §3.2): 32 bytes. */
+const MIN_PRODUCTION_JWT_SECRET_BYTES = 32;
+
+// Digits only: z.coerce.number() reads '' and ' ' as 0, and port 0 is a random port.
+const int = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+const port = int(0, 65535);
 
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** Unset is not development: the development defaults are opt-in. */
+  NODE_ENV: z.enum(['development', 'production', 'test']).optional(),
   PORT: port.default(9001),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
@@ -22,7 +46,7 @@ const schema = z.object({
    * A Redis request unanswered this long fails (the buyer is told `unavailable`, a step is retried)
    * instead of waiting on a connection that died silently. Not for blocking or pub/sub clients.
    */
-  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(REDIS_DEFAULTS.commandTimeoutMs),
+  REDIS_COMMAND_TIMEOUT_MS: int(100, 60_000).default(REDIS_DEFAULTS.commandTimeoutMs),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/test'),
   ADMIN_TOKEN: z.string().min(8).optional(),
   BUYER_JWT_SECRET: z.string().min(8).optional(),
@@ -30,8 +54,10 @@ const schema = z.object({
   STRIPE_API_URL: z.string().url().optional(),
   STRIPE_WEBHOOK_SECRET: z.string().min(8).optional(),
   /** Per provider call; a slower answer counts as a timeout and the job retries with the same key. */
-  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  STRIPE_TIMEOUT_MS: int(100, 120_000).default(10_000),
   STAND_IN_PORT: port.default(12111),
+  /** Where the stand-in's own process (settlement/stripe-stand-in/main.ts) listens. */
+  STAND_IN_HOST: z.string().min(1).default('127.0.0.1'),
   METRICS_PORT: port.optional(),
   /**
    * Payment jobs one settlement worker runs at once. A job spends most of its time waiting for the
@@ -39,61 +65,92 @@ const schema = z.object({
    * worker: 200 in flight at ~0.5 s a payment is ~400 payments/s. Group commit keeps the Postgres
    * connections a worker needs far below it (its pool stays at 40).
    */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(200),
+  WORKER_CONCURRENCY: int(1, 1000).default(200),
   /** How often reconciliation looks for payments that did not finish. */
-  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(2000),
+  RECONCILE_INTERVAL_MS: int(50, 600_000).default(2000),
   /** A payment, hold or capture untouched this long is reconciliation's to finish. */
-  RECONCILE_AFTER_MS: z.coerce.number().int().min(200).max(3_600_000).default(10_000),
+  RECONCILE_AFTER_MS: int(200, 3_600_000).default(10_000),
   /** A dead-lettered payment that never reached the provider waits this long for an operator's replay, then its hold is given back. */
-  DEAD_LETTER_RELEASE_MS: z.coerce.number().int().min(0).max(86_400_000).default(120_000),
+  DEAD_LETTER_RELEASE_MS: int(0, 86_400_000).default(120_000),
   /** A payment job's lock; a worker killed mid-payment gives its job up to another after this. */
-  PAYMENT_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
-  OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  PAYMENT_LOCK_MS: int(1000, 600_000).default(10_000),
+  OUTBOX_POLL_MS: int(10, 60_000).default(250),
   /** How often every process compares Redis with the ledger (a lost or stale Redis is healed within about this). */
-  REDIS_GUARD_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
-  TICK_MS: z.coerce.number().int().min(10).max(5000).default(100),
-  MAX_FRAME_BYTES: z.coerce.number().int().min(256).max(65536).default(4096),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1048576).default(65536),
+  REDIS_GUARD_MS: int(100, 60_000).default(1000),
+  TICK_MS: int(10, 5000).default(100),
+  /** `0`: this gateway never takes an admitter lease. */
+  RUN_ADMITTER: z.enum(['0', '1']).default('1').transform((v) => v === '1'),
+  MAX_FRAME_BYTES: int(256, 65536).default(4096),
+  MAX_BODY_BYTES: int(1024, 1048576).default(65536),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 /** Every variable the zod schema reads (deployment files are checked against this list). */
 export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof typeof schema.shape)[];
 
-export type Config = Omit<z.infer<typeof schema>, keyof typeof DEV_SECRETS> & {
-  [K in keyof typeof DEV_SECRETS]: string;
-};
+type Parsed = z.infer<typeof schema>;
+/** The configuration of a process that needs the secrets `S` (by default all four: the gateway's). */
+export type Config<S extends SecretName = SecretName> = Omit<Parsed, SecretName> & { [K in S]: string };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses the environment once at start; throws a ConfigError naming the variable that is wrong. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid environment: ${lines.join('; ')}`);
+/**
+ * An empty (or blank) variable is unset: `PORT=` in a shell or `PORT: ""` in a compose file means "the
+ * default", as an absent one does, never port 0 or an empty secret.
+ */
+function givenOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') out[k] = v;
+  return out;
+}
+
+/**
+ * Parses the environment once at start. Every problem is found before any is reported: the one
+ * ConfigError names each wrong or missing variable, so a deployment is fixed in one go.
+ */
+export function loadConfig<S extends SecretName = SecretName>(
+  env: NodeJS.ProcessEnv = process.env,
+  secrets: readonly S[] = SECRET_NAMES as S[],
+): Config<S> {
+  const given = givenOnly(env);
+  const parsed = schema.safeParse(given);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // Read from the raw environment too, so a wrong PORT and a missing secret are reported together.
+  const nodeEnv = parsed.success ? parsed.data.NODE_ENV : given.NODE_ENV;
+  const dev = nodeEnv === 'development';
+  const missing = dev ? [] : secrets.filter((name) => given[name] === undefined);
+  if (missing.length > 0) {
+    problems.push(`${missing.join(', ')} must be set (NODE_ENV is ${nodeEnv ?? 'unset'}; the development defaults apply only with NODE_ENV=development, as under npm start)`);
   }
-  const c = parsed.data;
-  const out = { ...c } as { -readonly [K in keyof Config]: Config[K] };
-  for (const [name, dev] of Object.entries(DEV_SECRETS) as [keyof typeof DEV_SECRETS, string][]) {
-    const given = c[name];
-    if (given === undefined || given === '') {
-      if (c.NODE_ENV === 'production') {
-        throw new ConfigError(`${name} must be set when NODE_ENV=production (the development default is refused)`);
-      }
-      out[name] = dev;
-    } else {
-      if (c.NODE_ENV === 'production' && given === dev) {
-        throw new ConfigError(`${name} must be set when NODE_ENV=production (the development default is refused)`);
-      }
-      out[name] = given;
+  if (nodeEnv === 'production') {
+    for (const name of secrets) {
+      if (given[name] === DEV_SECRETS[name]) problems.push(`${name} is its development default, refused when NODE_ENV=production`);
+    }
+    const jwt = given.BUYER_JWT_SECRET;
+    if ((secrets as readonly SecretName[]).includes('BUYER_JWT_SECRET') && jwt !== undefined && Buffer.byteLength(jwt) < MIN_PRODUCTION_JWT_SECRET_BYTES) {
+      problems.push(`BUYER_JWT_SECRET has ${Buffer.byteLength(jwt)} bytes; NODE_ENV=production wants at least ${MIN_PRODUCTION_JWT_SECRET_BYTES}`);
     }
   }
-  // Outside production the SDK talks to the local stand-in unless told otherwise.
-  if (out.STRIPE_API_URL === undefined && c.NODE_ENV !== 'production') {
-    out.STRIPE_API_URL = `http://127.0.0.1:${c.STAND_IN_PORT}`;
-  }
-  return out;
+  if (!parsed.success || problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+  const c = parsed.data;
+  const out: Record<string, unknown> = { ...c };
+  // A process holds only the secrets it uses.
+  for (const name of SECRET_NAMES) delete out[name];
+  for (const name of secrets) out[name] = c[name] ?? DEV_SECRETS[name];
+  // In development the SDK talks to the local stand-in unless told otherwise; anywhere else an unset
+  // STRIPE_API_URL is the real Stripe API.
+  if (out.STRIPE_API_URL === undefined && dev) out.STRIPE_API_URL = `http://127.0.0.1:${c.STAND_IN_PORT}`;
+  return out as Config<S>;
+}
+
+/** The variables the Stripe stand-in's own process reads, from the same schema (it needs no secret). */
+export const STAND_IN_KEYS = ['STAND_IN_PORT', 'STAND_IN_HOST', 'LOG_LEVEL'] as const;
+const standInSchema = schema.pick({ STAND_IN_PORT: true, STAND_IN_HOST: true, LOG_LEVEL: true });
+
+export function loadStandInConfig(env: NodeJS.ProcessEnv = process.env): z.infer<typeof standInSchema> {
+  const parsed = standInSchema.safeParse(givenOnly(env));
+  if (!parsed.success) throw new ConfigError(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }

@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 /** Structured logs; tokens, secrets and card data are redacted wherever they appear by these names. */
-export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level = process.env.LOG_LEVEL?.trim() || 'info'): Logger {
   return pino({
     name,
     level,

@@ -4,7 +4,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const saleId = decodeURIComponent(location.pathname.split('/')[2] || '');
-  const dev = document.querySelector('meta[name="fs-env"]').content !== 'production';
+  const dev = document.querySelector('meta[name="fs-env"]').content === 'development';
   const store = window.sessionStorage;
 
   // Everything the page shows comes from this object; frames change it, render() draws it.

@@ -1,6 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Cluster, Redis } from 'ioredis';
@@ -132,7 +134,9 @@ export interface Child {
 
 /**
  * Starts one of our entry points (TypeScript, through tsx) as a child process and waits for its
- * "ready" IPC message; a child that dies first fails the bench with its stderr.
+ * "ready" IPC message; a child that dies first fails the bench with its stderr. With BENCH_DIST=dir
+ * (a `npm run build --out-dir`, e.g. dist), the product's entry points run compiled, by node alone, as
+ * in the Docker image; the bench's own children stay TypeScript.
  */
 const running = new Set<ChildProcess>();
 // A bench that dies or times out must not leave gateways and workers behind (they hold ports,
@@ -144,7 +148,9 @@ process.on('exit', () => {
 export function startChild(script: string, env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<Child> {
   // BENCH_CPU_PROF=dir: every child writes a V8 CPU profile there when it exits (docs/performance.md).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], { execArgv: [...prof, ...execArgv, '--import', 'tsx'], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const file = compiledEntry(fileURLToPath(new URL(script, import.meta.url)));
+  const tsx = file.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = fork(file, [], { execArgv: [...prof, ...execArgv, ...tsx], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
   let err = '';
@@ -162,6 +168,18 @@ export function startChild(script: string, env: NodeJS.ProcessEnv, execArgv: str
       resolve({ child, port: m.port ?? 0, pid: child.pid!, inspectorUrl, stop: () => stopChild(child) });
     });
   });
+}
+
+/** The compiled twin of a product entry file under BENCH_DIST, else the file itself. */
+function compiledEntry(file: string): string {
+  const dist = process.env.BENCH_DIST;
+  if (!dist) return file;
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const rel = relative(root, file);
+  if (rel.startsWith('loadtest')) return file;
+  const compiled = fileURLToPath(new URL(`${dist.replace(/\/?$/, '/')}${rel.replace(/\.ts$/, '.js')}`, new URL('../../', import.meta.url)));
+  if (!existsSync(compiled)) throw new Error(`BENCH_DIST=${dist}: no ${compiled} (run npm run build first)`);
+  return compiled;
 }
 
 export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -194,7 +212,7 @@ export function stackEnv(o: { redisUrl: string; databaseUrl: string; prefix: str
     PATH: process.env.PATH, HOME: process.env.HOME,
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
     REDIS_URL: o.redisUrl, DATABASE_URL: o.databaseUrl, REDIS_PREFIX: o.prefix,
-    ADMIN_TOKEN: BENCH_ADMIN_TOKEN, BUYER_JWT_SECRET: BENCH_BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_bench', STRIPE_API_URL: o.standInUrl,
+    ADMIN_TOKEN: BENCH_ADMIN_TOKEN, BUYER_JWT_SECRET: BENCH_BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_bench', STRIPE_WEBHOOK_SECRET: 'whsec_bench', STRIPE_API_URL: o.standInUrl,
     ...o.extra,
   };
 }

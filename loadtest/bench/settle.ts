@@ -22,7 +22,7 @@ const WORKERS = 2;
  * Payment jobs one worker runs at once: the production default (WORKER_CONCURRENCY), not a bench
  * setting. Group commit keeps the connections a worker needs far below its jobs in flight.
  */
-const WORKER_CONCURRENCY = loadConfig({}).WORKER_CONCURRENCY;
+const WORKER_CONCURRENCY = loadConfig({ NODE_ENV: 'development' }, []).WORKER_CONCURRENCY;
 /** The baseline's writes in flight: 50, as when it was introduced, whatever the workers' concurrency. */
 const BASELINE_IN_FLIGHT = 50;
 

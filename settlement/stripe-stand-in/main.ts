@@ -1,21 +1,18 @@
-import { z } from 'zod';
+import { loadStandInConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
+import { fatal } from '../../shared/process.js';
 import { startStandIn } from './server.js';
 
-// Digits only: z.coerce would turn an empty STAND_IN_PORT into port 0 and silently pick a random port.
-const envSchema = z.object({
-  STAND_IN_PORT: z.string().regex(/^\d+$/, 'must be a port number').default('12111').transform(Number).pipe(z.number().int().min(0).max(65535)),
-  STAND_IN_HOST: z.string().min(1).default('127.0.0.1'),
-});
-
+// The shared schema's STAND_IN_PORT and STAND_IN_HOST: an empty one is unset (the default), never port 0.
 const log = createLogger('stripe-stand-in');
-const env = envSchema.safeParse(process.env);
-if (!env.success) {
-  log.fatal({ issues: env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid stand-in environment');
-  process.exit(1);
+let env;
+try {
+  env = loadStandInConfig();
+} catch (err) {
+  fatal(log, err, 'stripe stand-in refused to start');
 }
 
-const standIn = await startStandIn({ port: env.data.STAND_IN_PORT, host: env.data.STAND_IN_HOST, logger: log });
+const standIn = await startStandIn({ port: env.STAND_IN_PORT, host: env.STAND_IN_HOST, logger: log });
 log.info({ url: standIn.url }, 'stripe stand-in listening');
 
 let stopping = false;

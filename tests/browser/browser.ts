@@ -60,6 +60,13 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/**
+ * The stack of the page tests runs as `npm start` does, with NODE_ENV=development: the buyer page's
+ * made-up-buyer form, test cards and its token route (`/dev/buyer-token`) exist only there. A shop's
+ * `?token=` link, the production way in, has its own test (buyer-page.test.ts).
+ */
+export const DEMO_STACK = { env: { NODE_ENV: 'development' } };
+
 /** Signs in on the buyer page of `saleId` as a made-up buyer (the development token route). */
 export async function buyerPage(page: Page, base: string, saleId: string, buyer: string): Promise<void> {
   await page.goto(`${base}/s/${saleId}`);

@@ -3,11 +3,11 @@ import { createSale, pay, stats, useStack, type Buyers } from '../e2e/kit.js';
 import { uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, type Stack } from '../helpers/stack.js';
 import { mintBuyerToken } from '../../shared/buyer-token.js';
-import { buyerPage, DESKTOP, headline, PHONE, screenshot, usePages } from './browser.js';
+import { buyerPage, DEMO_STACK, DESKTOP, headline, PHONE, screenshot, usePages } from './browser.js';
 
 let stack: Stack;
 let buyers: Buyers;
-useStack((s, b) => { stack = s; buyers = b; });
+useStack((s, b) => { stack = s; buyers = b; }, DEMO_STACK);
 const { open } = usePages();
 
 describe('the buyer page in Chromium', () => {

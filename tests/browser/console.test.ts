@@ -3,10 +3,10 @@ import type { Page } from 'playwright-core';
 import { createSale, stats, useStack } from '../e2e/kit.js';
 import { uniqueId } from '../helpers/env.js';
 import { ADMIN_TOKEN, type Stack } from '../helpers/stack.js';
-import { buyerPage, consolePage, DESKTOP, headline, PHONE, screenshot, usePages } from './browser.js';
+import { buyerPage, consolePage, DEMO_STACK, DESKTOP, headline, PHONE, screenshot, usePages } from './browser.js';
 
 let stack: Stack;
-useStack((s) => { stack = s; });
+useStack((s) => { stack = s; }, DEMO_STACK);
 const { open } = usePages();
 
 /** Signs in and selects `saleId` in the sales table; resolves when its detail shows live numbers. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CONFIG_KEYS, loadConfig } from '../../shared/config.js';
+import { CONFIG_KEYS, loadConfig, loadStandInConfig, PROCESS_SECRETS, STAND_IN_KEYS } from '../../shared/config.js';
 
 /**
  * No Docker engine runs here, so `docker compose up` cannot be tried: this file checks what can go
@@ -34,10 +34,15 @@ const svc = (name: string): Service => {
 const env = (name: string) => Object.fromEntries(Object.entries(svc(name).environment ?? {}).map(([k, v]) => [k, String(v)]));
 const containerPorts = (name: string) => (svc(name).ports ?? []).map((p) => Number(p.split(':').pop()));
 
-/** The entry file a compose command runs (`node --import tsx FILE`). */
+/**
+ * The source file of the compiled entry a compose command runs (`node dist/X.js` → `X.ts`): node
+ * itself, no tsx at run time.
+ */
 function entryOf(command: string[] | undefined): string {
-  expect(command?.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-  return command![3]!;
+  expect(command).toHaveLength(2);
+  expect(command![0]).toBe('node');
+  expect(command![1]).toMatch(/^dist\/.+\.js$/);
+  return command![1]!.replace(/^dist\//, '').replace(/\.js$/, '.ts');
 }
 
 describe('docker-compose.yml', () => {
@@ -54,10 +59,13 @@ describe('docker-compose.yml', () => {
     expect(svc(service).build).toBe('.');
   });
 
-  it.each(['gateway', 'worker'])('%s: every variable is one the zod schema reads, and the schema accepts them', (service) => {
+  it.each([['gateway', PROCESS_SECRETS.gateway], ['worker', PROCESS_SECRETS.worker]] as const)('%s: every variable is one the zod schema reads, and the schema accepts them', (service, secrets) => {
     const e = env(service);
     for (const key of Object.keys(e)) expect(CONFIG_KEYS as string[], `${service}: ${key}`).toContain(key);
-    expect(() => loadConfig(e)).not.toThrow();
+    expect(() => loadConfig(e, secrets)).not.toThrow();
+    // The stack of compose is the demo (the stand-in, development secrets): it says so, rather than
+    // leaving NODE_ENV to the image's `production`, which would refuse those secrets.
+    expect(e.NODE_ENV).toBe('development');
   });
 
   it.each(['redis', 'postgres', 'stand-in', 'gateway', 'worker', 'prometheus', 'grafana'])('%s is long-running and comes back when it dies (restart policy)', (service) => {
@@ -88,11 +96,12 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('the stand-in is given only variables its entry file reads, and listens where it is published', () => {
-    const source = read(entryOf(svc('stand-in').command));
-    for (const key of Object.keys(env('stand-in'))) expect(source, key).toContain(key);
-    expect(containerPorts('stand-in')).toEqual([Number(env('stand-in').STAND_IN_PORT)]);
-    expect(env('stand-in').STAND_IN_HOST).toBe('0.0.0.0');
+  it('the stand-in is given only variables it reads, and listens where it is published', () => {
+    expect(read(entryOf(svc('stand-in').command))).toContain('loadStandInConfig');
+    for (const key of Object.keys(env('stand-in'))) expect(STAND_IN_KEYS as readonly string[], key).toContain(key);
+    const c = loadStandInConfig(env('stand-in'));
+    expect(containerPorts('stand-in')).toEqual([c.STAND_IN_PORT]);
+    expect(c.STAND_IN_HOST).toBe('0.0.0.0');
   });
 
   it('Redis never evicts and keeps an append-only file on a volume; Postgres keeps its data on a volume', () => {
@@ -203,21 +212,31 @@ describe('Dockerfile', () => {
     expect(runtime.filter((l) => l.startsWith('RUN '))).toEqual([]);
   });
 
-  it('copies every folder the compose commands import, and its default command is the gateway', () => {
-    const copied = runtime.filter((l) => l.startsWith('COPY ') && !l.includes('--from')).map((l) => l.split(/\s+/)[1]);
-    for (const dir of ['shared', 'admission', 'inventory', 'settlement', 'gateway']) expect(copied).toContain(dir);
-    for (const service of ['gateway', 'worker', 'stand-in']) expect(copied).toContain(entryOf(svc(service).command).split('/')[0]);
-    expect(runtime[runtime.length - 1]).toBe('CMD ["node", "--import", "tsx", "gateway/main.ts"]');
+  it('a build stage compiles every folder tsconfig.build.json names with `npm run build`; the runtime takes its dist/', () => {
+    const build = lines.slice(stages.find(([l]) => / AS build$/.test(l))![1], stages[stages.length - 1]![1]);
+    const copiedToBuild = build.filter((l) => l.startsWith('COPY ')).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    const compiled = (JSON.parse(read('tsconfig.build.json')) as { include: string[] }).include;
+    for (const dir of compiled) expect(copiedToBuild, dir).toContain(dir);
+    expect(copiedToBuild).toEqual(expect.arrayContaining(['tsconfig.json', 'tsconfig.build.json']));
+    expect(build).toContain('RUN npm run build');
+    expect(pkg.scripts.build).toBeDefined();
+    expect(runtime).toContain('COPY --from=build /app/dist ./dist');
+    // Every compose command's entry is compiled: its source lies in a folder the build compiles.
+    for (const service of ['gateway', 'worker', 'stand-in']) expect(compiled).toContain(entryOf(svc(service).command).split('/')[0]);
+  });
+
+  it('runs compiled JavaScript with node alone (no tsx at run time), the gateway by default', () => {
+    expect(runtime[runtime.length - 1]).toBe('CMD ["node", "dist/gateway/main.js"]');
+    expect(runtime.join('\n')).not.toContain('tsx');
   });
 
   it('what the gateway serves from node_modules (the console\'s chart) is a production dependency', () => {
     const pages = read('gateway/pages.ts');
     for (const m of pages.matchAll(/require\.resolve\('([^/']+)\//g)) expect(Object.keys(pkg.dependencies)).toContain(m[1]);
-    expect(pkg.dependencies.tsx).toBeDefined();
   });
 
   it('.dockerignore keeps tests, artefacts and local modules out of the build context', () => {
     const ignored = read('.dockerignore').split('\n');
-    for (const p of ['node_modules', 'tests', 'test-artifacts', '**/*.test.ts']) expect(ignored).toContain(p);
+    for (const p of ['node_modules', 'tests', 'test-artifacts', '**/*.test.ts', 'dist']) expect(ignored).toContain(p);
   });
 });

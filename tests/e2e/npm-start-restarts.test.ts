@@ -60,6 +60,7 @@ it('a gateway killed with SIGKILL comes back, the start process stays up, and SI
       PORT: String(port), STAND_IN_PORT: String(standInPort), METRICS_PORT: String(metricsPort),
       REDIS_URL: redisUrl(), REDIS_PREFIX: testPrefix(), DATABASE_URL: await isolatedDatabase(),
       ADMIN_TOKEN, BUYER_JWT_SECRET: BUYER_SECRET, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_SECRET_KEY: 'sk_test_start',
+      STRIPE_API_URL: `http://127.0.0.1:${standInPort}`,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
