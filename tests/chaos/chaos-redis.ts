@@ -5,6 +5,7 @@ import type { RedisClient } from '../../shared/redis.js';
 import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
 import { PrivateCluster } from '../../loadtest/bench/private-cluster.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { redisMode } from '../helpers/env.js';
 
 /**
  * The Redis a chaos case breaks, private to its file: one redis-server, or a Redis Cluster of its own
@@ -15,13 +16,8 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 export type RedisMode = 'single' | 'cluster';
 
-/**
- * Which Redis the chaos cases of this run use. Read from FS_TEST_REDIS_MODE until the vitest project
- * "cluster" provides it (then: `inject('redisMode')`); one place, so the switch is one line.
- */
-export function redisMode(): RedisMode {
-  return process.env.FS_TEST_REDIS_MODE === 'cluster' ? 'cluster' : 'single';
-}
+/** Which Redis the chaos cases of this run use: the vitest project's (`inject('redisMode')`). */
+export { redisMode } from '../helpers/env.js';
 
 export interface ChaosRedisOptions {
   /** Cluster only: replicas per master (a failover needs one; a restart from a snapshot wants none). */
