@@ -10,6 +10,8 @@ import { WaitingRoom } from '../../admission/waiting-room.js';
 import type { SaleInput } from '../../admission/sale-schema.js';
 
 export const redisUrl = () => inject('redisUrl');
+/** 'single' in the "redis" project, 'cluster' in the "cluster" one (vitest.config.ts). */
+export const redisMode = () => inject('redisMode');
 export const databaseUrl = () => inject('databaseUrl');
 
 /** A migrated database of one's own (copied from the run's template), dropped with the run's. */
@@ -37,7 +39,11 @@ export async function isolatedDatabase(): Promise<string> {
   return u.toString();
 }
 
-/** A key prefix of its own for each test file, so files running side by side never share keys. */
+/**
+ * A key prefix of its own for each test file, so files running side by side never share keys. It
+ * carries no hash tag: on a Cluster each key's slot comes from the tag its module puts in the name
+ * (`{sale:ID}`, `{sale:ID:pN}`, …), so a file's keys spread over the nodes as production's do.
+ */
 export function testPrefix(): string {
   return `t${randomBytes(4).toString('hex')}:`;
 }
