@@ -12,27 +12,59 @@ export interface HoldSamples {
   broken: string[];
 }
 
+type Row = [stock: number, available: number, held: number, paying: number, sold: number];
+
+/** Every pool's counters in one MULTI: one moment of the whole sale (a single Redis server). */
+async function readAtOnce(redis: RedisClient, keys: string[]): Promise<Row[] | null> {
+  const m = redis.multi();
+  for (const k of keys) m.hmget(k, 'stock', 'available', 'held', 'paying', 'sold');
+  const rows = await m.exec();
+  if (!rows) return null;
+  return rows.map(([err, r]) => {
+    if (err) throw err;
+    return (r as (string | null)[]).map(Number) as Row;
+  });
+}
+
 /**
- * Samples a sale's pools continuously on its own Redis client until stopped: every pool's counters in
- * one MULTI, so each sample is one moment of the whole sale (a single Redis server, as the tests run).
- * Sampling on another client than the processes under test means their pauses do not pause it.
+ * On a Cluster the pools live on different nodes and no MULTI spans them: each pool's HMGET is atomic
+ * on its own, all are sent at once, and a sample counts only when two reads in a row agree: a sum of
+ * one pool read before an admission or release and another after it would need that change undone
+ * before the second read. Each pool's own equation is exact either way.
+ */
+async function readSettled(redis: RedisClient, keys: string[]): Promise<Row[] | null> {
+  const once = () => Promise.all(keys.map(async (k) => (await redis.hmget(k, 'stock', 'available', 'held', 'paying', 'sold')).map(Number) as Row));
+  let last = await once();
+  for (let i = 0; i < 5; i++) {
+    const next = await once();
+    if (JSON.stringify(next) === JSON.stringify(last)) return next;
+    last = next;
+  }
+  return null;
+}
+
+/**
+ * Samples a sale's pools continuously on its own Redis client until stopped, each sample one moment of
+ * the whole sale (readAtOnce on one server, readSettled on a Cluster). Sampling on another client than
+ * the processes under test means their pauses do not pause it.
  * `gapMs` between samples keeps it from hogging a small shared machine; an admission's unit stays
  * held far longer than that, so an excess cannot slip between two samples.
  */
 export function sampleHolds(redis: RedisClient, inventory: Inventory, saleId: string, pools: number, gapMs = 2): { seen: HoldSamples; stop(): Promise<HoldSamples> } {
   const seen: HoldSamples = { samples: 0, maxActive: 0, minAvailable: Number.POSITIVE_INFINITY, broken: [] };
+  const keys = Array.from({ length: pools }, (_, p) => inventory.keys(saleId, p).pool);
+  const read = 'isCluster' in redis && redis.isCluster ? readSettled : readAtOnce;
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const m = redis.multi();
-      for (let p = 0; p < pools; p++) m.hmget(inventory.keys(saleId, p).pool, 'stock', 'available', 'held', 'paying', 'sold');
-      const rows = await m.exec();
-      if (!rows) continue;
+      const rows = await read(redis, keys);
+      if (!rows) {
+        await new Promise((r) => setTimeout(r, gapMs));
+        continue;
+      }
       let stock = 0, available = 0, held = 0, paying = 0, sold = 0;
-      for (const [err, r] of rows) {
-        if (err) throw err;
-        const [st, av, he, pa, so] = (r as (string | null)[]).map(Number);
-        stock += st!; available += av!; held += he!; paying += pa!; sold += so!;
+      for (const [st, av, he, pa, so] of rows) {
+        stock += st; available += av; held += he; paying += pa; sold += so;
       }
       seen.samples++;
       seen.maxActive = Math.max(seen.maxActive, held + paying);
