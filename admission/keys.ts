@@ -54,12 +54,17 @@ export function salesIndexKey(prefix: string): string {
   return `${prefix}fs:sales`;
 }
 
-/** Pattern matching every sale's event channel, for one PSUBSCRIBE per gateway. */
+/** Pattern matching every sale's event channel, for one PSUBSCRIBE per gateway (single Redis). */
 export function eventsPattern(prefix: string): string {
   return `${prefix}fs:{sale:*}:events`;
 }
 
+/**
+ * The sale of an event channel: the sale's own (`fs:{sale:ID}:events`) or, on a Redis Cluster, one of
+ * its pools' (`fs:{sale:ID:pN}:events`, inventory/keys.ts: a pool script publishes in its own slot).
+ */
 export function saleIdOfChannel(prefix: string, channel: string): string | null {
-  const m = /^fs:\{sale:([a-z0-9-]{1,64})\}:events$/.exec(channel.slice(prefix.length));
+  if (!channel.startsWith(prefix)) return null;
+  const m = /^fs:\{sale:([a-z0-9-]{1,64})(?::p\d{1,4})?\}:events$/.exec(channel.slice(prefix.length));
   return m ? m[1]! : null;
 }

@@ -2,18 +2,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { services, saleInput, uniqueId } from '../tests/helpers/env.js';
 import { PaymentStore } from '../settlement/payment-store.js';
 import { recordOrder } from './waiting-room.js';
+import { deleteKeys, scanKeys } from '../shared/redis.js';
 
 const s = services();
 afterAll(() => s.close());
 
 /** Deletes every key under the test prefix: what a Redis restart without persistence does. */
 async function loseRedis(): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await (s.redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${s.prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await s.redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeys(s.redis, await scanKeys(s.redis, `${s.prefix}*`));
 }
 
 describe('Redis rebuilt from the Postgres ledger after a loss', () => {

@@ -39,14 +39,14 @@ export class RedisGuard {
   /** One pass over every sale; resolves when the sales it found wrong are healed (or left to the next pass). */
   async check(): Promise<void> {
     const ledger = await this.sales.store.ledgerMarks();
-    const runId = await this.sales.healer.runId();
+    const runIdOf = await this.sales.healer.runIds();
     metrics.salesQuarantined.set(ledger.filter((l) => l.quarantined).length);
     const stockDiffered = this.stockDiffers;
     this.stockDiffers = new Set();
     await Promise.all(ledger.map(async (l) => {
       // A quarantined sale stays as it is until an operator's resume finds its ledger clean.
       if (l.quarantined) return;
-      const reason = await this.sales.healer.findLoss(l, runId);
+      const reason = await this.sales.healer.findLoss(l, runIdOf);
       if (reason === null) return;
       if (reason === 'stock' && !stockDiffered.has(l.id)) {
         this.stockDiffers.add(l.id);

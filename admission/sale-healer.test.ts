@@ -1,8 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { isolatedDatabase, services, saleInput, silentLog, testPrefix, uniqueId } from '../tests/helpers/env.js';
+import { isolatedDatabase, redisUrl, services, saleInput, silentLog, testPrefix, uniqueId } from '../tests/helpers/env.js';
+import { SaleSubscriptions } from './sale-subscriptions.js';
+import type { SaleEvent } from './sale-events.js';
 import { PaymentStore } from '../settlement/payment-store.js';
 import { auditSale } from '../settlement/audit.js';
 import { Inventory } from '../inventory/inventory-service.js';
+import { deleteKeys } from '../shared/redis.js';
 import { saleKeys } from './keys.js';
 import { SaleQuarantinedError, SaleService } from './sale-service.js';
 import { lossReason, type RedisMarks } from './sale-healer.js';
@@ -21,7 +24,7 @@ async function loseSale(saleId: string, pools: number): Promise<void> {
     const holds = await s.redis.smembers(k.holds);
     keys.push(k.pool, k.deadlines, k.paying, k.holds, ...holds.map((h) => k.hold(h)));
   }
-  await s.redis.del(...keys);
+  await deleteKeys(s.redis, keys);
 }
 
 /** Pays for a hold in the ledger only (attempt + order through the fence), as a worker does before Redis hears of it. */
@@ -37,7 +40,7 @@ async function orderInLedger(sale: Sale, holdId: string, buyer: string): Promise
 const ledger = (over: Partial<LedgerMarks> = {}): LedgerMarks => ({ id: 's', pools: 2, generation: 3, quarantined: false, stock: [5, 5], sold: [1, 0], ...over });
 const marks = (over: Partial<RedisMarks> = {}): RedisMarks => ({
   sale: { generation: 3, runId: 'r1', healing: false },
-  pools: [{ generation: 3, stock: 5, sold: 1, paying: 0 }, { generation: 3, stock: 5, sold: 0, paying: 0 }],
+  pools: [{ generation: 3, stock: 5, sold: 1, paying: 0, runId: '' }, { generation: 3, stock: 5, sold: 0, paying: 0, runId: '' }],
   ...over,
 });
 
@@ -56,6 +59,16 @@ describe('lossReason: when a Redis copy is not to be trusted', () => {
     expect(lossReason(ledger({ sold: [2, 0] }), marks(), 'r1')).toBe('behind_ledger');
     expect(lossReason(ledger({ stock: [6, 5] }), marks(), 'r1')).toBe('stock');
   });
+  it('on a Cluster, each key against the master that holds it now: the sale hash and every pool', () => {
+    const onCluster = marks({ pools: marks().pools.map((p, i) => ({ ...p!, runId: `m${i}` })) });
+    expect(lossReason(ledger(), onCluster, { sale: 'r1', pools: ['m0', 'm1'] })).toBeNull();
+    // One master restarted (or failed over): only its keys tell, and that is enough.
+    expect(lossReason(ledger(), onCluster, { sale: 'r1', pools: ['m0', 'm1-restarted'] })).toBe('restarted');
+    expect(lossReason(ledger(), onCluster, { sale: 'r1-restarted', pools: ['m0', 'm1'] })).toBe('restarted');
+    // A master whose run id could not be read, or a pool not marked yet: nothing to compare.
+    expect(lossReason(ledger(), onCluster, { sale: null, pools: [null, 'm1'] })).toBeNull();
+    expect(lossReason(ledger(), marks(), { sale: 'r1', pools: ['m0', 'm1'] })).toBeNull();
+  });
 });
 
 describe('healing a sale from the ledger', () => {
@@ -69,7 +82,7 @@ describe('healing a sale from the ledger', () => {
     await orderInLedger(sale, a, 'buyer-a');
     await orderInLedger(sale, b, 'buyer-b');
     const marks = (await s.sales.store.ledgerMarks(sale.id))[0]!;
-    expect(lossReason(marks, await s.sales.healer.readMarks(sale.id, 1), await s.sales.healer.runId())).toBe('behind_ledger');
+    expect(lossReason(marks, await s.sales.healer.readMarks(sale.id, 1), s.sales.healer.serversOf(await s.sales.healer.runIds(), sale.id, 1))).toBe('behind_ledger');
 
     const r = await s.sales.ensureRedis(sale);
     expect(r).toMatchObject({ outcome: 'healed', generation: 2 });
@@ -87,10 +100,14 @@ describe('healing a sale from the ledger', () => {
     await s.inventory.take(sale.id, 1, paid, 'buyer-p', 60);
     await s.inventory.beginPay(sale.id, paid, 'buyer-p');
     const orderId = await orderInLedger(sale, paid, 'buyer-p');
-    const sub = s.redis.duplicate();
-    const heard: string[] = [];
-    await sub.subscribe(saleKeys(s.prefix, sale.id).channel);
-    sub.on('message', (_c, m) => heard.push(m));
+    // Listening as a gateway does (a pattern, or the sale's channels on a Cluster).
+    const heard: SaleEvent[] = [];
+    const sub = new SaleSubscriptions({
+      redisUrl: redisUrl(), prefix: s.prefix, log: silentLog, name: 'test-sub', publisher: s.redis,
+      poolsOf: async () => 2, onEvent: (_id, e) => heard.push(e), onResubscribed: () => {},
+    });
+    await sub.start();
+    await sub.ensure(sale.id);
     await loseSale(sale.id, 2);
 
     expect(await s.sales.ensureRedis(sale)).toMatchObject({ outcome: 'healed' });
@@ -100,8 +117,8 @@ describe('healing a sale from the ledger', () => {
     expect(await s.room.status(sale.id, 'buyer-p')).toEqual({ kind: 'sold', holdId: paid, orderId });
     expect(await s.room.join(sale.id, 'buyer-p')).toEqual({ kind: 'sold', holdId: paid, orderId });
     expect((await s.room.join(sale.id, uniqueId('new'))).kind).toMatch(/^(waiting|pre)$/);
-    await expect.poll(() => heard.some((m) => JSON.parse(m).t === 'healed')).toBe(true);
-    sub.disconnect();
+    await expect.poll(() => heard.some((e) => e.t === 'healed')).toBe(true);
+    sub.close();
   });
 
   it('runs once when many processes find the same loss at the same moment', async () => {
@@ -121,7 +138,7 @@ describe('healing a sale from the ledger', () => {
   it('a heal cut short (healing left set) is found and finished; the admitter skips the sale meanwhile', async () => {
     const sale = await s.sales.create(saleInput({ stock: 3, pools: 1 }));
     await s.redis.hset(saleKeys(s.prefix, sale.id).sale, 'healing', '1');
-    expect(lossReason((await s.sales.store.ledgerMarks(sale.id))[0]!, await s.sales.healer.readMarks(sale.id, 1), await s.sales.healer.runId())).toBe('interrupted');
+    expect(lossReason((await s.sales.store.ledgerMarks(sale.id))[0]!, await s.sales.healer.readMarks(sale.id, 1), s.sales.healer.serversOf(await s.sales.healer.runIds(), sale.id, 1))).toBe('interrupted');
     expect(await s.sales.ensureRedis(sale)).toMatchObject({ outcome: 'healed' });
     expect(await s.redis.hget(saleKeys(s.prefix, sale.id).sale, 'healing')).toBe('0');
   });
@@ -130,7 +147,7 @@ describe('healing a sale from the ledger', () => {
     const sale = await s.sales.create(saleInput({ stock: 3, pools: 1 }));
     await s.redis.hset(saleKeys(s.prefix, sale.id).sale, 'runId', 'f'.repeat(40));
     expect(await s.sales.ensureRedis(sale)).toMatchObject({ outcome: 'healed' });
-    expect(await s.redis.hget(saleKeys(s.prefix, sale.id).sale, 'runId')).toBe(await s.sales.healer.runId());
+    expect(await s.redis.hget(saleKeys(s.prefix, sale.id).sale, 'runId')).toBe((await s.sales.healer.runIds())(saleKeys(s.prefix, sale.id).sale));
     expect(await s.sales.ensureRedis(sale)).toBeNull();
   });
 });
@@ -185,7 +202,7 @@ describe('RedisGuard', () => {
     try {
       await guard.check();
       const lostAt = Date.now();
-      await own.redis.del(saleKeys(own.prefix, sale.id).sale, ...[0, 1, 2].map((p) => own.inventory.keys(sale.id, p).pool));
+      await deleteKeys(own.redis, [saleKeys(own.prefix, sale.id).sale, ...[0, 1, 2].map((p) => own.inventory.keys(sale.id, p).pool)]);
       // Healed = the new generation committed in the ledger (the last step of a heal).
       await expect.poll(async () => (await own.sales.store.ledgerMarks(sale.id))[0]!.generation, { timeout: 5000, interval: 20 }).toBe(2);
       expect(Date.now() - lostAt).toBeLessThan(5000);

@@ -1,7 +1,6 @@
-import { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.js';
 import type { Db } from '../shared/db.js';
-import type { RedisClient } from '../shared/redis.js';
+import { isCluster, serverRunIds, type RedisClient, type RunIdOf } from '../shared/redis.js';
 import { metrics } from '../shared/metrics.js';
 import type { Inventory, PoolMark } from '../inventory/inventory-service.js';
 import { poolOfHold } from '../inventory/keys.js';
@@ -16,6 +15,12 @@ import type { Sale } from './sale-schema.js';
 /** Why a sale's Redis copy is not to be trusted (a label of fs_redis_loss_detected_total). */
 export type LossReason = 'missing' | 'generation' | 'behind_ledger' | 'stock' | 'restarted' | 'interrupted';
 
+/**
+ * The run ids of the servers that hold a sale's copy now: one for everything (single Redis; null when
+ * unknown), or on a Cluster the master of the sale's hash and of each pool.
+ */
+export type ServerRunIds = string | null | { sale: string | null; pools: (string | null)[] };
+
 /** What Redis says of one sale, read for a comparison with the ledger. */
 export interface RedisMarks {
   sale: { generation: number; runId: string; healing: boolean } | null;
@@ -29,13 +34,16 @@ export interface RedisMarks {
  * writes, it is not merely late. Stock is compared too; a restock writes Postgres first, so the caller
  * only believes a stock difference that lasts (see RedisGuard).
  */
-export function lossReason(ledger: LedgerMarks, redis: RedisMarks, runId: string | null): LossReason | null {
+export function lossReason(ledger: LedgerMarks, redis: RedisMarks, servers: ServerRunIds): LossReason | null {
   if (!redis.sale || redis.pools.length !== ledger.pools || redis.pools.some((p) => p === null)) return 'missing';
   if (redis.sale.healing) return 'interrupted';
   if (redis.sale.generation !== ledger.generation || redis.pools.some((p) => p!.generation !== ledger.generation)) return 'generation';
   // A copy written on another Redis server (a restart from a snapshot, a failover) may miss recent holds
-  // and joins that no ledger knows of: heal it once, which tells the buyers who lost something.
-  if (runId !== null && redis.sale.runId !== '' && redis.sale.runId !== runId) return 'restarted';
+  // and joins that no ledger knows of: heal it once, which tells the buyers who lost something. On a
+  // Cluster each key is checked against the master that holds it now (the sale's and each pool's).
+  const now = typeof servers === 'string' || servers === null ? { sale: servers, pools: [] } : servers;
+  const moved = (written: string, server: string | null | undefined) => server != null && written !== '' && written !== server;
+  if (moved(redis.sale.runId, now.sale) || redis.pools.some((p, i) => moved(p!.runId, now.pools[i]))) return 'restarted';
   if (redis.pools.some((p, i) => p!.sold + p!.paying < (ledger.sold[i] ?? 0))) return 'behind_ledger';
   if (redis.pools.some((p, i) => p!.stock !== ledger.stock[i])) return 'stock';
   return null;
@@ -70,11 +78,29 @@ export interface HealerDeps {
 export class SaleHealer {
   constructor(private readonly d: HealerDeps, private readonly log?: Logger) {}
 
-  /** The Redis server's run id (a restart or a failover changes it); null on a Cluster (per node). */
+  /**
+   * The servers' run ids (a restart or a failover changes one): read once, then looked up per key
+   * (serverRunIds; on a Cluster each master's, by slot).
+   */
+  runIds(): Promise<RunIdOf> {
+    return serverRunIds(this.d.redis);
+  }
+
+  /** The Redis server's run id on a single Redis; null on a Cluster (see runIds: one per master). */
   async runId(): Promise<string | null> {
-    if (!(this.d.redis instanceof Redis)) return null;
-    const info = await this.d.redis.info('server');
-    return /run_id:([0-9a-f]+)/.exec(info)?.[1] ?? null;
+    return isCluster(this.d.redis) ? null : (await this.runIds())('');
+  }
+
+  /** What a sale's copy must say of its servers now (lossReason): one id, or one per key on a Cluster. */
+  serversOf(runIdOf: RunIdOf, saleId: string, pools: number): ServerRunIds {
+    const k = saleKeys(this.d.prefix, saleId);
+    if (!isCluster(this.d.redis)) return runIdOf(k.sale);
+    return { sale: runIdOf(k.sale), pools: Array.from({ length: pools }, (_, i) => runIdOf(this.d.inventory.keys(saleId, i).pool)) };
+  }
+
+  /** Writes the servers' marks of a new or healed copy: the sale hash's runId is written by the caller; the pools' here (Cluster). */
+  async markPools(runIdOf: RunIdOf, saleId: string, pools: number): Promise<void> {
+    if (isCluster(this.d.redis)) await this.d.inventory.markServers(saleId, runIdOf, pools);
   }
 
   async readMarks(saleId: string, pools: number): Promise<RedisMarks> {
@@ -87,8 +113,9 @@ export class SaleHealer {
   }
 
   /** Reads the sale's copy and compares it with the ledger's marks (lossReason). */
-  async findLoss(ledger: LedgerMarks, runId: string | null): Promise<LossReason | null> {
-    return lossReason(ledger, await this.readMarks(ledger.id, ledger.pools), runId);
+  async findLoss(ledger: LedgerMarks, runIdOf: RunIdOf | null): Promise<LossReason | null> {
+    const servers = runIdOf ? this.serversOf(runIdOf, ledger.id, ledger.pools) : null;
+    return lossReason(ledger, await this.readMarks(ledger.id, ledger.pools), servers);
   }
 
   async heal(saleId: string, reason: string): Promise<HealResult> {
@@ -104,10 +131,10 @@ export class SaleHealer {
         return { outcome: (await this.d.store.get(saleId)) ? 'busy' : 'missing', ms: ms() };
       }
       const { sale, stock, sold } = locked;
-      const runId = await this.runId();
+      const runIdOf = await this.runIds();
       // Another process may have healed it while this one waited for its turn: look again.
       if (reason !== 'forced') {
-        const again = await this.findLoss({ id: sale.id, pools: sale.pools, generation: locked.generation, quarantined: !!sale.quarantine, stock, sold }, runId);
+        const again = await this.findLoss({ id: sale.id, pools: sale.pools, generation: locked.generation, quarantined: !!sale.quarantine, stock, sold }, runIdOf);
         if (again === null) {
           await c.query('COMMIT');
           return { outcome: 'clean', ms: ms() };
@@ -138,9 +165,10 @@ export class SaleHealer {
           this.d.redis.hsetnx(k.buyers, h.buyer, `h:0:${h.holdId}`),
         ]));
       }
+      await this.markPools(runIdOf, sale.id, sale.pools);
       const totals = await this.d.inventory.stats(sale.id, sale.pools);
       await this.d.scripts.putSale(k, 'heal', {
-        ...this.d.fieldsOf(sale), gen: generation, runId: runId ?? '', healing: '0',
+        ...this.d.fieldsOf(sale), gen: generation, runId: runIdOf(k.sale) ?? '', healing: '0',
         soldOut: totals.available + totals.held + totals.paying === 0 ? '1' : '0',
       });
       await this.d.redis.sadd(salesIndexKey(this.d.prefix), sale.id);

@@ -62,8 +62,10 @@ export class SaleService {
     if (!stored) throw new SaleExistsError(`a sale with id ${sale.id} exists`);
     // A new sale's copy is its first generation: settings, then its pools (empty of holds).
     const k = saleKeys(this.prefix, stored.id);
-    await this.scripts.putSale(k, 'create', { ...redisFields(stored), gen: 1, runId: (await this.healer.runId()) ?? '' });
+    const runIdOf = await this.healer.runIds();
+    await this.scripts.putSale(k, 'create', { ...redisFields(stored), gen: 1, runId: runIdOf(k.sale) ?? '' });
     await this.inventory.healPools(stored.id, splitUnits(stored.stock, stored.pools), [], 1);
+    await this.healer.markPools(runIdOf, stored.id, stored.pools);
     await this.redis.sadd(salesIndexKey(this.prefix), stored.id);
     return stored;
   }
@@ -79,7 +81,7 @@ export class SaleService {
     }
     // Every sale has its fence rows from its insert on (a sale without them is healed, which finds out).
     const [marks] = await this.store.ledgerMarks(sale.id);
-    const reason = marks ? await this.healer.findLoss(marks, await this.healer.runId()) : 'missing';
+    const reason = marks ? await this.healer.findLoss(marks, await this.healer.runIds()) : 'missing';
     if (reason === null) {
       await this.redis.sadd(salesIndexKey(this.prefix), sale.id);
       return null;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { scanKeys } from '../shared/redis.js';
 import { checkedServices, pollUntil, redisNow } from '../inventory/lua-test-support.js';
 import { admit, joinAll, makeSale, record, waitingLine, type TestSale } from './lua-test-support.js';
 
@@ -17,13 +18,7 @@ describe('the waiting line', () => {
     const sale = await makeSale(s, { takeLease: false });
     await joinAll(s, sale, Array.from({ length: 300 }, (_, i) => `m${i}`));
     await scripts.leave(sale.k, 'm7');
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await (s.redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${s.prefix}fs:{sale:${sale.id}}:*`, 'COUNT', 1000);
-      keys.push(...found);
-      cursor = next;
-    } while (cursor !== '0');
+    const keys = await scanKeys(s.redis, `${s.prefix}fs:{sale:${sale.id}}:*`);
     expect(keys.sort()).toEqual([sale.k.buyers, sale.k.line, sale.k.sale].sort());
     expect(await s.redis.hlen(sale.k.buyers)).toBe(300);
     expect(await s.redis.hget(sale.k.sale, 'waiting')).toBe('299');

@@ -73,6 +73,11 @@ export class BuyerHub {
   private readonly windows = new Map<string, SaleWindow>();
   private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
   app!: TemplatedApp;
+  /**
+   * Resolves once this gateway receives the sale's events (SaleSubscriptions.ensure: at once on a single
+   * Redis; the sale's first socket subscribes it on a Cluster).
+   */
+  subscribeSale: (saleId: string) => Promise<void> = () => Promise.resolve();
   readonly payTimer = new PayTimer();
   /** Frames refused because Redis or Postgres went away: thousands at once in an outage, so rate-limited. */
   private readonly lostConnection: (err: unknown) => void;
@@ -93,6 +98,8 @@ export class BuyerHub {
     ws.subscribe(saleTopic(d.saleId));
     metrics.wsConnections.inc();
     this.enqueue(ws, async () => {
+      // Subscribed before the first read: an event after the read is then never missed.
+      await this.subscribeSale(d.saleId);
       const frame = await this.openFrames.get(d.saleId);
       if (frame) this.sendRaw(ws, frame);
       // A reconnecting buyer gets their state back at once: place, hold or order.
@@ -155,6 +162,8 @@ export class BuyerHub {
 
   private async handle(ws: Ws, f: BuyerFrameIn, received: bigint): Promise<void> {
     const { saleId, buyer } = ws.getUserData();
+    // A subscription that failed at the socket's open (Cluster node away) is tried again first.
+    await this.subscribeSale(saleId);
     switch (f.type) {
       case 'join':
         await this.answer(ws, () => this.ctx.room.join(saleId, buyer));
@@ -314,7 +323,7 @@ export class BuyerHub {
   }
 
   /** Every socket of one sale still waiting for news reads its state again (resyncSocket); the sale frame is sent afresh. */
-  private resyncSale(saleId: string): void {
+  resyncSale(saleId: string): void {
     this.ctx.saleCache.forget(saleId);
     this.openFrames.forget(saleId);
     this.publishSaleFrame(saleId).catch((err) => this.ctx.log.warn({ err, sale: saleId }, 'could not publish the sale frame'));

@@ -1,7 +1,6 @@
 import { createRedis } from '../shared/redis.js';
+import { SaleSubscriptions } from '../admission/sale-subscriptions.js';
 import { metrics, registry } from '../shared/metrics.js';
-import { eventsPattern, saleIdOfChannel } from '../admission/keys.js';
-import type { SaleEvent } from '../admission/sale-events.js';
 import { mountAdminApi, toHttpError } from './admin-api.js';
 import { buyerVerifier } from './auth.js';
 import { BuyerHub, newSocketData, type SocketData } from './buyer-hub.js';
@@ -122,31 +121,20 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     sendError(reply(res), new ApiError('not_found', `no route ${req.getMethod().toUpperCase()} ${url}`));
   });
 
-  // One pattern subscription per gateway carries every sale's events.
-  const sub = createRedis(ctx.config.REDIS_URL, { subscriber: true, name: 'gateway-sub', log: ctx.log });
-  const prefix = ctx.config.REDIS_PREFIX;
-  sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
-    const saleId = saleIdOfChannel(prefix, channel);
-    if (!saleId) return;
-    try {
-      hub.onSaleEvent(saleId, JSON.parse(message) as SaleEvent);
-    } catch (err) {
-      ctx.log.error({ err, channel }, 'bad sale event');
-    }
+  // Sale events: one pattern subscription on a single Redis, each sale's channels on a Cluster (see
+  // SaleSubscriptions). A lost subscription, once back, makes the buyers re-read what they missed.
+  const subs = new SaleSubscriptions({
+    redisUrl: ctx.config.REDIS_URL,
+    prefix: ctx.config.REDIS_PREFIX,
+    log: ctx.log,
+    name: 'gateway-sub',
+    publisher: ctx.redis,
+    poolsOf: async (saleId) => (await ctx.saleCache.get(saleId))?.pools ?? 1,
+    onEvent: (saleId, ev) => hub.onSaleEvent(saleId, ev),
+    onResubscribed: (saleId) => (saleId === null ? hub.resync() : hub.resyncSale(saleId)),
   });
-  // After a reconnect ioredis subscribes again by itself; our own psubscribe's answer is the moment the
-  // subscription is certainly active again, from which on nothing is missed: then the buyers re-read
-  // what they may have missed meanwhile (hub.resync).
-  let subscribed = false;
-  sub.on('ready', () => {
-    if (!subscribed) return;
-    sub.psubscribe(eventsPattern(prefix)).then(
-      () => hub.resync(),
-      (err: unknown) => ctx.log.warn({ err }, 'could not resubscribe to sale events; the next reconnect tries again'),
-    );
-  });
-  await sub.psubscribe(eventsPattern(prefix));
-  subscribed = true;
+  hub.subscribeSale = (saleId) => subs.ensure(saleId);
+  await subs.start();
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
     app.listen(ctx.config.HOST, ctx.config.PORT, (s) => (s ? resolve(s) : reject(new Error(`could not listen on ${ctx.config.HOST}:${ctx.config.PORT} (port in use?)`))));
@@ -159,7 +147,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       uws.us_listen_socket_close(listenSocket as never);
       live.stop();
       liveRedis.disconnect();
-      sub.disconnect();
+      subs.close();
     },
   };
 }

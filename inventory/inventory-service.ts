@@ -1,4 +1,4 @@
-import type { RedisClient } from '../shared/redis.js';
+import { isCluster, type RedisClient } from '../shared/redis.js';
 import { checkReply, InventoryError } from './errors.js';
 import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
 import { splitUnits } from './pool-split.js';
@@ -20,6 +20,8 @@ export interface PoolMark {
   stock: number;
   sold: number;
   paying: number;
+  /** The run id of the Redis server the pool was written on (Cluster: its master's); '' when not marked. */
+  runId: string;
 }
 
 export type HoldState = 'held' | 'paying' | 'sold' | 'expired' | 'released';
@@ -94,10 +96,22 @@ export class Inventory {
 
   /** What the Redis guard compares with the ledger, per pool: null for a pool Redis does not have. */
   async poolMarks(saleId: string, pools: number): Promise<(PoolMark | null)[]> {
-    const rows = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.hmget(this.keys(saleId, i).pool, 'gen', 'stock', 'sold', 'paying')));
-    return rows.map(([gen, stock, sold, paying]) => (stock === null
+    const rows = await Promise.all(Array.from({ length: pools }, (_, i) => this.redis.hmget(this.keys(saleId, i).pool, 'gen', 'stock', 'sold', 'paying', 'runId')));
+    return rows.map(([gen, stock, sold, paying, runId]) => (stock === null
       ? null
-      : { generation: Number(gen ?? 0), stock: Number(stock), sold: Number(sold ?? 0), paying: Number(paying ?? 0) }));
+      : { generation: Number(gen ?? 0), stock: Number(stock), sold: Number(sold ?? 0), paying: Number(paying ?? 0), runId: runId ?? '' }));
+  }
+
+  /**
+   * Marks each existing pool with the run id of the server that holds it (a Redis Cluster: a pool's
+   * master may restart or fail over apart from the sale's). One HSET per pool, in its slot.
+   */
+  async markServers(saleId: string, runIdOf: (key: string) => string | null, pools: number): Promise<void> {
+    await Promise.all(Array.from({ length: pools }, (_, i) => {
+      const key = this.keys(saleId, i).pool;
+      const runId = runIdOf(key);
+      return runId ? this.redis.hset(key, 'runId', runId) : 0;
+    }));
   }
 
   async poolStats(saleId: string, pools: number): Promise<PoolStats[]> {
@@ -157,11 +171,14 @@ export class Inventory {
 
   /**
    * paying -> sold; `changed` is false when it was sold already. `notify` is published in the same
-   * step, only by the call that changed it, so the buyer is told once and never before the sale.
+   * step, only by the call that changed it, so the buyer is told once and never before the sale. On a
+   * Redis Cluster the sale's channel is in another slot than the pool: the message goes to the pool's
+   * own channel instead (SPUBLISH in the pool's slot), to which the sale's subscribers also listen.
    */
   async settle(saleId: string, holdId: string, orderId: string, notify?: Notice): Promise<{ orderId: string; changed: boolean }> {
     const { k } = this.holdKeys(saleId, holdId);
-    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId, notify));
+    const notice = notify && isCluster(this.redis) ? { channel: k.channel, message: notify.message, sharded: true } : notify;
+    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId, notice));
     return { orderId: String(id), changed: changed === 1 };
   }
 

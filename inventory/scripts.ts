@@ -14,10 +14,15 @@ export interface LedgerHold {
   attempts?: number;
 }
 
-/** A message to publish together with a state change (the channel is not a key: any slot may publish). */
+/**
+ * A message to publish together with a state change. With PUBLISH the channel is not a key: any slot
+ * may publish. `sharded` (a Redis Cluster): SPUBLISH, whose channel belongs to a slot like a key, so it
+ * must be the pool's own channel (PoolKeys.channel).
+ */
 export interface Notice {
   channel: string;
   message: string;
+  sharded?: boolean;
 }
 
 const LUA = loadLuaDir(join(dirname(fileURLToPath(import.meta.url)), 'lua'), 'inv');
@@ -45,7 +50,7 @@ export class InventoryScripts {
     return runScript<number>(this.redis, 'invBeginPay', [k.pool, k.hold(holdId), k.deadlines, k.paying], [buyer]);
   }
   settle(k: PoolKeys, holdId: string, orderId: string, notify?: Notice) {
-    return runScript<[string, number] | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId), k.paying], notify ? [orderId, notify.channel, notify.message] : [orderId]);
+    return runScript<[string, number] | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId), k.paying], notify ? [orderId, notify.channel, notify.message, notify.sharded ? 's' : ''] : [orderId]);
   }
   payFailed(k: PoolKeys, holdId: string, attemptNo: number) {
     return runScript<[string, number] | number>(this.redis, 'invPayFailed', [k.pool, k.hold(holdId), k.deadlines, k.paying], [attemptNo]);

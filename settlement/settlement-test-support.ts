@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect } from 'vitest';
 import { isolatedDatabase, redisUrl, saleInput, services, silentLog, testPrefix, uniqueId, type Services } from '../tests/helpers/env.js';
-import { createRedis } from '../shared/redis.js';
-import { eventsPattern, saleKeys } from '../admission/keys.js';
-import type { BuyerFrame, SaleEvent } from '../admission/sale-events.js';
+import { deleteKeys, scanKeys } from '../shared/redis.js';
+import type { BuyerFrame } from '../admission/sale-events.js';
+import { SaleSubscriptions } from '../admission/sale-subscriptions.js';
 import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
 import { createStripe } from './stripe-client.js';
 import { PaymentProvider } from './payment-provider.js';
@@ -41,28 +41,33 @@ export function settlementFixture(): SettlementFixture {
   const f = {} as SettlementFixture;
   const heard: { sale: string; b: string; f: BuyerFrame }[] = [];
   const waiters = new Set<() => void>();
-  let sub: ReturnType<typeof createRedis>;
+  let subs: SaleSubscriptions;
   beforeAll(async () => {
     const prefix = testPrefix();
     f.s = services(prefix, await isolatedDatabase());
     f.standIn = await startStandIn({ port: 0 });
     f.deps = { redis: f.s.redis, prefix, inventory: f.s.inventory, store: new PaymentStore(f.s.db), provider: new PaymentProvider(createStripe('sk_test_settlement', f.standIn.url)), log: silentLog };
-    sub = createRedis(redisUrl(), { subscriber: true, name: 'test-sub' });
-    await sub.psubscribe(eventsPattern(prefix));
-    sub.on('pmessage', (_p: string, channel: string, msg: string) => {
-      const e = JSON.parse(msg) as SaleEvent;
-      if (e.t === 'buyer') heard.push({ sale: channel, b: e.b, f: e.f });
-      for (const w of waiters) w();
+    // The sales' events as a gateway hears them (one pattern, or each sale's channels on a Cluster).
+    subs = new SaleSubscriptions({
+      redisUrl: redisUrl(), prefix, log: silentLog, name: 'test-sub', publisher: f.s.redis,
+      poolsOf: async (id) => (await f.s.sales.get(id))?.pools ?? 1,
+      onEvent: (saleId, e) => {
+        if (e.t === 'buyer') heard.push({ sale: saleId, b: e.b, f: e.f });
+        for (const w of waiters) w();
+      },
+      onResubscribed: () => {},
     });
+    await subs.start();
   });
   afterAll(async () => {
-    sub?.disconnect();
+    subs?.close();
     await f.standIn?.close();
     await f.s?.close();
   });
   f.payingHold = async (o = {}) => {
     const buyer = o.buyer ?? uniqueId('b');
     const sale = await f.s.sales.create(saleInput({ stock: 2, pools: 1, perBuyerLimit: o.perBuyerLimit ?? 1, holdSeconds: o.holdSeconds ?? 60 }));
+    await subs.ensure(sale.id);
     const holdId = f.s.inventory.holdId(0, uniqueId('h').replace('-', '_'));
     expect(await f.s.inventory.take(sale.id, 0, holdId, buyer, o.holdSeconds ?? 60)).not.toBeNull();
     const attemptNo = await f.s.inventory.beginPay(sale.id, holdId, buyer);
@@ -70,18 +75,10 @@ export function settlementFixture(): SettlementFixture {
   };
   f.resoldHold = async () => {
     const sale = await f.s.sales.create(saleInput({ stock: 1, pools: 1 }));
+    await subs.ensure(sale.id);
     const poolKey = f.s.inventory.keys(sale.id, 0).pool;
     const match = `${poolKey.slice(0, -'pool'.length)}*`;
-    const keysNow = async () => {
-      const keys: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = await f.s.redis.scan(cursor, 'MATCH', match, 'COUNT', 10_000);
-        keys.push(...batch);
-        cursor = next;
-      } while (cursor !== '0');
-      return keys;
-    };
+    const keysNow = () => scanKeys(f.s.redis, match);
     const snapshot = await Promise.all((await keysNow()).map(async (k) => [k, await f.s.redis.dumpBuffer(k)] as const));
     const jobOf = async () => {
       const buyer = uniqueId('b');
@@ -92,13 +89,13 @@ export function settlementFixture(): SettlementFixture {
     };
     expect(await settlePayment(f.deps, await jobOf())).toBe('sold');
     const now = await keysNow();
-    if (now.length > 0) await f.s.redis.del(...now);
+    await deleteKeys(f.s.redis, now);
     for (const [k, v] of snapshot) if (v) await f.s.redis.restore(k, 0, v);
     return { saleId: sale.id, job: await jobOf() };
   };
   f.chargesOf = (holdId) => f.standIn.charges().filter((c) => c.metadata.holdId === holdId);
   f.ordersOf = async (holdId) => (await f.s.db.query<{ id: string; capture_status: string }>('SELECT id, capture_status FROM orders WHERE hold_id = $1', [holdId])).rows;
-  f.framesTo = (saleId, buyer) => heard.filter((h) => h.sale === saleKeys(f.s.prefix, saleId).channel && h.b === buyer).map((h) => h.f);
+  f.framesTo = (saleId, buyer) => heard.filter((h) => h.sale === saleId && h.b === buyer).map((h) => h.f);
   f.frame = (saleId, buyer, type, timeoutMs = 10_000) => new Promise((resolve, reject) => {
     const check = () => {
       const hit = f.framesTo(saleId, buyer).find((x) => x.type === type);

@@ -201,3 +201,26 @@ export function runScript<T = Reply>(client: RedisClient, name: string, keys: st
   if (typeof fn !== 'function') throw new Error(`redis script ${name} is not defined on this client`);
   return fn.call(client, ...keys, ...args);
 }
+
+/** The run id of the Redis server that holds a key (null when it cannot be told). */
+export type RunIdOf = (key: string) => string | null;
+
+const RUN_ID = /run_id:([0-9a-f]+)/;
+
+/**
+ * The servers' run ids, read once (a restart or a failover changes a server's run id): one server's
+ * for every key, or on a Cluster each master's, looked up by the key's slot in the client's slot map.
+ * A FLUSHALL or a restart of one master of a Cluster thus shows on the keys of that master only.
+ */
+export async function serverRunIds(client: RedisClient): Promise<RunIdOf> {
+  if (!isCluster(client)) {
+    const id = RUN_ID.exec(await client.info('server'))?.[1] ?? null;
+    return () => id;
+  }
+  const ids = new Map<string, string | null>(await Promise.all(client.nodes('master').map(async (n) =>
+    [`${n.options.host}:${n.options.port}`, RUN_ID.exec(await n.info('server'))?.[1] ?? null] as const)));
+  return (key) => {
+    const node = client.slots[keySlot(key)]?.[0];
+    return node ? ids.get(node) ?? null : null;
+  };
+}
