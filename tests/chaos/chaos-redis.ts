@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
+import { inject } from 'vitest';
 import type { RedisClient } from '../../shared/redis.js';
 import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
 import { PrivateCluster } from '../../loadtest/bench/private-cluster.js';
@@ -16,10 +17,13 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 export type RedisMode = 'single' | 'cluster';
 
 /**
- * Which Redis the chaos cases of this run use. Read from FS_TEST_REDIS_MODE until the vitest project
- * "cluster" provides it (then: `inject('redisMode')`); one place, so the switch is one line.
+ * Which Redis the chaos cases of this run use: what the vitest project provides (`inject('redisMode')`,
+ * "cluster" or "single"); without it, FS_TEST_REDIS_MODE=cluster. One place, so dropping the variable
+ * later is one line.
  */
 export function redisMode(): RedisMode {
+  const provided = (inject as (key: string) => unknown)('redisMode');
+  if (provided === 'cluster' || provided === 'single') return provided;
   return process.env.FS_TEST_REDIS_MODE === 'cluster' ? 'cluster' : 'single';
 }
 
