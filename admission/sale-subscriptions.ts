@@ -51,7 +51,7 @@ export class SaleSubscriptions {
   private closed = false;
 
   constructor(private readonly o: SaleSubscriptionsOptions) {
-    this.sub = createRedis(o.redisUrl, { subscriber: true, name: o.name, log: o.log });
+    this.sub = createRedis(o.redisUrl, { subscriber: true, sharded: true, name: o.name, log: o.log });
     this.cluster = isCluster(this.sub);
     const deliver = (channel: string, message: string) => {
       const saleId = saleIdOfChannel(o.prefix, channel);
