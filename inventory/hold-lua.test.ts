@@ -122,7 +122,7 @@ describe('settle-3.lua', () => {
     // A Redis Cluster: SPUBLISH on the pool's own channel (in the script's slot), whatever channel was asked.
     const cluster = isCluster(inv.redis);
     const channel = cluster ? k.channel : `${saleId}:test-notices`;
-    const sub = cluster ? createRedis(redisUrl(), { subscriber: true, log: silentLog }) : inv.redis.duplicate();
+    const sub = cluster ? createRedis(redisUrl(), { subscriber: true, sharded: true, log: silentLog }) : inv.redis.duplicate();
     const got: string[] = [];
     let sentinelSeen!: () => void;
     const sentinel = new Promise<void>((r) => (sentinelSeen = r));

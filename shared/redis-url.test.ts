@@ -35,8 +35,10 @@ describe('REDIS_URL', () => {
     } finally {
       c.disconnect();
     }
-    const sub = createRedis(`redis://:pw@${NOBODY}?cluster=1`, { subscriber: true, log: silentLog });
+    const sub = createRedis(`redis://:pw@${NOBODY}?cluster=1`, { subscriber: true, sharded: true, log: silentLog });
+    const blocking = createRedis(`redis://:pw@${NOBODY}?cluster=1`, { subscriber: true, log: silentLog });
     try {
+      expect((blocking as Cluster).options.shardedSubscribers).toBe(false);
       const o = (sub as Cluster).options;
       expect(o.shardedSubscribers).toBe(true);
       expect(o.enableAutoPipelining).toBe(false);
@@ -44,6 +46,7 @@ describe('REDIS_URL', () => {
       expect(o.redisOptions).not.toHaveProperty('tls');
     } finally {
       sub.disconnect();
+      blocking.disconnect();
     }
   });
 

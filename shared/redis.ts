@@ -10,6 +10,12 @@ export interface RedisClientOptions {
    * long as they must, so no command timeout, and `maxRetriesPerRequest: null` (BullMQ requires it).
    */
   subscriber?: boolean;
+  /**
+   * A pub/sub client (with `subscriber`): on a Cluster it uses sharded pub/sub, one connection per
+   * master that owns a subscribed channel's slot (ioredis `shardedSubscribers`). Not for BullMQ's
+   * blocking clients, which would open a connection to every master for nothing.
+   */
+  sharded?: boolean;
   /** CLIENT SETNAME, so `CLIENT LIST` tells which role of which process a connection is. */
   name?: string;
   autoPipelining?: boolean;
@@ -89,8 +95,8 @@ export function isCluster(client: RedisClient): client is Cluster {
  * and a reconnect strategy that never gives up; commands fail while Redis is away and work again once
  * it is back, without a restart.
  *
- * On a Cluster a subscriber client uses sharded pub/sub (`shardedSubscribers`: one connection per master
- * that owns a subscribed channel's slot, SSUBSCRIBE), as the sale events do (gateway/sale-subscriptions.ts).
+ * On a Cluster a `sharded` subscriber client uses sharded pub/sub (`shardedSubscribers`: one connection per
+ * master that owns a subscribed channel's slot, SSUBSCRIBE), as the sale events do (admission/sale-subscriptions.ts).
  */
 export function createRedis(url: string, opts: RedisClientOptions = {}): RedisClient {
   const t = parseRedisUrl(url);
@@ -116,7 +122,7 @@ export function createRedis(url: string, opts: RedisClientOptions = {}): RedisCl
       // master share a round trip (ioredis groups them by the slots' node).
       enableAutoPipelining: autoPipelining,
       clusterRetryStrategy: (times) => reconnectDelay(times),
-      shardedSubscribers: !!opts.subscriber,
+      shardedSubscribers: !!(opts.subscriber && opts.sharded),
     });
   } else {
     client = new Redis({ ...common, host: t.host, port: t.port, db: t.db ?? 0 });

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
+import { inject } from 'vitest';
 import type { RedisClient } from '../../shared/redis.js';
 import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
 import { PrivateCluster } from '../../loadtest/bench/private-cluster.js';
