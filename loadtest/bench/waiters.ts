@@ -58,6 +58,8 @@ export interface PhaseFigures {
   admittedFramesPerSecond: number;
   errorFrames: number;
   stillWaiting: number;
+  /** Sockets closed by the other side (not by the bench), by close code, from joining to the window's end. */
+  droppedSockets: Record<string, number>;
   /**
    * Where the time went during the window: cores used by all gateways together and by all load
    * processes together (CPU s per s), the worst gateway event-loop delay p99, and the machine's
@@ -232,6 +234,10 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         admittedFramesPerSecond: Math.round((sum(last.map((x) => x.admitted)) / spanS) * 10) / 10,
         errorFrames: sum(last.map((x) => x.errorFrames)),
         stillWaiting: sum(last.map((x) => x.waiting)),
+        droppedSockets: last.reduce<Record<string, number>>((a, x) => {
+          for (const [code, n] of Object.entries(x.closes)) a[code] = (a[code] ?? 0) + n;
+          return a;
+        }, {}),
         window,
       };
     };
