@@ -8,7 +8,7 @@ import { makeLine, type BenchLine } from './json-line.js';
 import {
   adminCall, BENCH_BUYER_SECRET, benchPrefix, collectGarbage, cpuMs, INSPECT_ARGV, ownDatabase, rssBytes, startChild, stackEnv, type Child,
 } from './infra.js';
-import { figures, mergeSparse, type HistogramFigures } from './ms-histogram.js';
+import { BUCKET_MS, figures, mergeSparse, type HistogramFigures } from './ms-histogram.js';
 import { PrivateCluster } from './private-cluster.js';
 import type { FromHerd, ToHerd } from './waiter-herd.js';
 
@@ -58,6 +58,11 @@ export interface PhaseFigures {
   admittedFramesPerSecond: number;
   errorFrames: number;
   stillWaiting: number;
+  /**
+   * At the window's end, per load process (herd h talks to gateway h mod G): waiting buyers whose last
+   * position frame is older than 5 s, and the p99 age — a gateway that stopped pushing shows here.
+   */
+  lastSampleByHerd: { stale: number; p99: number }[];
   /** Sockets closed by the other side (not by the bench), by close code, from joining to the window's end. */
   droppedSockets: Record<string, number>;
   /**
@@ -238,6 +243,10 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         admittedFramesPerSecond: Math.round((sum(last.map((x) => x.admitted)) / spanS) * 10) / 10,
         errorFrames: sum(last.map((x) => x.errorFrames)),
         stillWaiting: sum(last.map((x) => x.waiting)),
+        lastSampleByHerd: last.map((x) => {
+          const h = mergeSparse([x.ages]);
+          return { stale: x.ages.filter(([b]) => b * BUCKET_MS >= 5000).reduce((a, [, c]) => a + c, 0), p99: figures(h, 1000).p99 };
+        }),
         droppedSockets: last.reduce<Record<string, number>>((a, x) => {
           for (const [code, n] of Object.entries(x.closes)) a[code] = (a[code] ?? 0) + n;
           return a;
