@@ -85,10 +85,28 @@ export class SaleSubscriptions {
     }
   }
 
-  /** Single Redis: subscribes to every sale at once. Cluster: nothing yet (see ensure). */
+  /**
+   * Single Redis: subscribes to every sale at once. Cluster: waits for ioredis' first set of sharded
+   * subscribers (its first `subscribersReady` once connected; at most a few seconds), so that one is
+   * not taken for a lost subscription; sales are subscribed by `ensure`.
+   */
   async start(): Promise<void> {
     if (!this.cluster) await this.sub.psubscribe(eventsPattern(this.o.prefix));
+    else await this.firstSubscribers(5000);
     this.started = true;
+  }
+
+  private firstSubscribers(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxMs);
+      const onReady = () => this.sub.once('subscribersReady', done);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      if (this.sub.status === 'ready') onReady();
+      else this.sub.once('ready', onReady);
+    });
   }
 
   /**
