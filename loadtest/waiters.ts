@@ -45,6 +45,8 @@ try {
   process.exit(2);
 }
 const note = (m: string) => process.stderr.write(`${m}\n`);
+// Ctrl-C or a timeout: exit, so the exit hooks kill every child (gateways, load processes, Redis nodes).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 try {
   const { lines, few, many } = await waitersBench({
     waiters: o.waiters,

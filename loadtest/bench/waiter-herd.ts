@@ -19,9 +19,9 @@ export type ToHerd =
 export type FromHerd =
   | { type: 'ready' }
   | { type: 'progress'; open: number; queued: number; failed: number }
-  | { type: 'connected'; open: number; queued: number; failed: number; errors: string[]; joinToQueued: SparseHistogram }
+  | { type: 'connected'; open: number; queued: number; failed: number; errors: string[]; joinToQueued: SparseHistogram; closes: Record<string, number> }
   /** Ages (now − last `queued` frame) of every socket still waiting; pushes and gaps since `measure`. */
-  | { type: 'sample'; waiting: number; ages: SparseHistogram; gaps: SparseHistogram; positionFrames: number; admitted: number; errorFrames: number }
+  | { type: 'sample'; waiting: number; ages: SparseHistogram; gaps: SparseHistogram; positionFrames: number; admitted: number; errorFrames: number; closes: Record<string, number> }
   | { type: 'closed' }
   | { type: 'failed'; error: string };
 
@@ -49,6 +49,9 @@ let measuring = false;
 let positionFrames = 0;
 let admitted = 0;
 let errorFrames = 0;
+/** Sockets the herd did not close itself, by close code (a gateway that drops waiters shows here). */
+const closes: Record<string, number> = {};
+let closing = false;
 
 function onFrame(i: number, data: Buffer): void {
   const now = performance.timeOrigin + performance.now();
@@ -117,7 +120,10 @@ async function connect(m: Extract<ToHerd, { cmd: 'connect' }>): Promise<void> {
       sockets[i] = ws;
       state[i] = OPEN;
       ws.on('message', (data: Buffer) => onFrame(i, data));
-      ws.on('close', () => (state[i] = DONE));
+      ws.on('close', (code) => {
+        state[i] = DONE;
+        if (!closing) closes[code] = (closes[code] ?? 0) + 1;
+      });
       joinSentAt[i] = performance.timeOrigin + performance.now();
       ws.send('{"type":"join"}');
     }
@@ -127,7 +133,7 @@ async function connect(m: Extract<ToHerd, { cmd: 'connect' }>): Promise<void> {
   const until = Date.now() + 60_000;
   while (count(OPEN) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
   clearInterval(progress);
-  post({ type: 'connected', open: count(OPEN) + count(QUEUED), queued: count(QUEUED), failed, errors, joinToQueued: toSparse(joinToQueued) });
+  post({ type: 'connected', open: count(OPEN) + count(QUEUED), queued: count(QUEUED), failed, errors, joinToQueued: toSparse(joinToQueued), closes });
 }
 
 /** From now on, count pushes, their intervals, admissions and errors (the measured window). */
@@ -149,16 +155,19 @@ function sample(): void {
     waiting++;
     record(ages, now - lastQueuedAt[i]!);
   }
-  post({ type: 'sample', waiting, ages: toSparse(ages), gaps: toSparse(gaps), positionFrames, admitted, errorFrames });
+  post({ type: 'sample', waiting, ages: toSparse(ages), gaps: toSparse(gaps), positionFrames, admitted, errorFrames, closes });
 }
 
 async function close(): Promise<void> {
+  closing = true;
   await Promise.all(sockets.map((ws) => ws && new Promise<void>((r) => {
     if (ws.readyState === WebSocket.CLOSED) return r();
     ws.once('close', () => r());
     ws.terminate();
   })));
   sockets = [];
+  closing = false;
+  for (const k of Object.keys(closes)) delete closes[k];
   post({ type: 'closed' });
 }
 

@@ -8,7 +8,7 @@ import { makeLine, type BenchLine } from './json-line.js';
 import {
   adminCall, BENCH_BUYER_SECRET, benchPrefix, collectGarbage, cpuMs, INSPECT_ARGV, ownDatabase, rssBytes, startChild, stackEnv, type Child,
 } from './infra.js';
-import { figures, mergeSparse, type HistogramFigures } from './ms-histogram.js';
+import { BUCKET_MS, figures, mergeSparse, type HistogramFigures } from './ms-histogram.js';
 import { PrivateCluster } from './private-cluster.js';
 import type { FromHerd, ToHerd } from './waiter-herd.js';
 
@@ -58,6 +58,13 @@ export interface PhaseFigures {
   admittedFramesPerSecond: number;
   errorFrames: number;
   stillWaiting: number;
+  /**
+   * At the window's end, per load process (herd h talks to gateway h mod G): waiting buyers whose last
+   * position frame is older than 5 s, and the p99 age — a gateway that stopped pushing shows here.
+   */
+  lastSampleByHerd: { stale: number; p99: number }[];
+  /** Sockets closed by the other side (not by the bench), by close code, from joining to the window's end. */
+  droppedSockets: Record<string, number>;
   /**
    * Where the time went during the window: cores used by all gateways together and by all load
    * processes together (CPU s per s), the worst gateway event-loop delay p99, and the machine's
@@ -151,6 +158,10 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
     await Promise.all(herds.map((h) => h.ask(null, 'ready')));
     o.note(`waiters: ${o.gateways} gateways (pids ${gateways.map((g) => g.pid).join(', ')}), ${o.herds} load processes`);
     const base = `http://127.0.0.1:${gateways[0]!.port}`;
+    // Memory is measured from fresh processes: after a phase's sockets close, a gateway's RSS does not
+    // go back to where it was (V8 and the allocator keep pages), and a delta from there reads low or
+    // even negative. What the few phase leaves on gateway 0 counts in the many phase's figure (a few MB).
+    const start = { gw: await gatewayMemory(gateways) };
 
     /** One sale with `n` waiters on the first `on` gateways; memory is read on those gateways only. */
     const phase = async (label: string, n: number, on: number): Promise<PhaseFigures> => {
@@ -162,7 +173,7 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         admitPerSecond: o.rate, maxActiveHolds: Math.max(10_000, o.rate * (o.windowS + 10) * 2), holdSeconds: 600,
       });
       await adminCall(base, 'POST', `/v1/admin/sales/${saleId}/pause`);
-      const mem0 = { gw: await gatewayMemory(used), redis: await usedMemory(redis) };
+      const mem0 = { rss: sum(start.gw.rss.slice(0, on)), heap: sum(start.gw.heap.slice(0, on)), redis: await usedMemory(redis) };
       // Herd h connects to used gateway h mod G, from every source address (~28k ports each towards one gateway).
       const sources = sourceAddresses(o.sources);
       const t0 = Date.now();
@@ -183,8 +194,8 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         const gw1 = await gatewayMemory(used);
         const redis1 = await usedMemory(redis);
         memory = {
-          gatewayRssPerWaiter: Math.round((sum(gw1.rss) - sum(mem0.gw.rss)) / queued),
-          gatewayHeapPerWaiter: Math.round((sum(gw1.heap) - sum(mem0.gw.heap)) / queued),
+          gatewayRssPerWaiter: Math.round((sum(gw1.rss) - mem0.rss) / queued),
+          gatewayHeapPerWaiter: Math.round((sum(gw1.heap) - mem0.heap) / queued),
           redisPerWaiter: Math.round((redis1 - mem0.redis) / queued),
           gatewayRssMB: gw1.rss.map((b) => Math.round(b / 1e6)),
           redisUsedMB: Math.round(redis1 / 1e6),
@@ -232,6 +243,14 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         admittedFramesPerSecond: Math.round((sum(last.map((x) => x.admitted)) / spanS) * 10) / 10,
         errorFrames: sum(last.map((x) => x.errorFrames)),
         stillWaiting: sum(last.map((x) => x.waiting)),
+        lastSampleByHerd: last.map((x) => {
+          const h = mergeSparse([x.ages]);
+          return { stale: x.ages.filter(([b]) => b * BUCKET_MS >= 5000).reduce((a, [, c]) => a + c, 0), p99: figures(h, 1000).p99 };
+        }),
+        droppedSockets: last.reduce<Record<string, number>>((a, x) => {
+          for (const [code, n] of Object.entries(x.closes)) a[code] = (a[code] ?? 0) + n;
+          return a;
+        }, {}),
         window,
       };
     };

@@ -61,6 +61,16 @@ describe('summary', () => {
     expect(s.ok).toBe(false);
   });
 
+  it('counts buyers per gateway and reconnects that moved to another, only with several gateways', () => {
+    const spread = [buyer({ gateway: 0 }), buyer({ gateway: 1, gatewaySwitches: 1 }), buyer({ gateway: 1, gatewaySwitches: 2 }), buyer({ gateway: 2 })];
+    const urls = ['http://a:1', 'http://b:2', 'http://c:3'];
+    const s = summarise('stampede', 's', spread, ledger({ sold: 0, orders: 0, charges: 0 }), { ...extra, gateways: urls });
+    expect(s.gateways).toEqual({ urls, buyers: [1, 2, 1], switches: 3 });
+    expect(renderTable(s)).toContain('| buyers per gateway');
+    expect(renderTable(s)).toContain('1 / 2 / 1 (3 reconnects moved to another gateway)');
+    expect(summarise('stampede', 's', spread, ledger(), { ...extra, gateways: ['http://a:1'] }).gateways).toBeUndefined();
+  });
+
   it('renders a table with every figure the issue asks for', () => {
     const t = renderTable(summarise('stampede', 's1', results, ledger(), extra));
     for (const row of ['joined', 'admitted', 'paid', 'declined', 'expired', 'sold out', 'stuck', 'connect p50/p95/p99', 'join→queued p50/p95/p99', 'admitted→confirmed p50/p95/p99', 'oversell check', 'FAIL']) {
