@@ -1,4 +1,4 @@
-import { isCluster, type RedisClient } from '../shared/redis.js';
+import type { RedisClient } from '../shared/redis.js';
 import type { Notice } from '../inventory/scripts.js';
 import { saleKeys } from './keys.js';
 
@@ -23,24 +23,24 @@ export type SaleEvent =
   /** The sale's Redis copy was healed from the ledger: gateways resync their sockets of the sale. */
   | { t: 'healed'; generation: number }
   /**
-   * A subscriber's own test message (Cluster): its return proves the channel's subscription is active
-   * again after a lost one (SaleSubscriptions). Everyone else ignores it.
+   * A subscriber's own heartbeat (Cluster), on a channel of its own: its return proves the subscription
+   * active (SaleSubscriptions). Everyone else ignores it.
    */
   | { t: 'probe'; n: string };
 
 const buyerEvent = (buyer: string, frame: BuyerFrame): SaleEvent => ({ t: 'buyer', b: buyer, f: frame });
 
 /**
- * Publishing on a sale's channel. A single Redis: PUBLISH (every gateway has one PSUBSCRIBE for every
- * sale). A Redis Cluster: SPUBLISH, sharded pub/sub, so a message goes to the master of the channel's
- * slot and its subscribers only, not over the whole cluster bus (see docs/decisions.md, Redis Cluster).
+ * Publishing on a sale's channel: PUBLISH, on a single Redis and on a Cluster (every gateway has one
+ * PSUBSCRIBE for every sale; on a Cluster the message crosses the cluster bus to every node, see
+ * docs/decisions.md, Redis Cluster, for why not sharded pub/sub).
  */
 export class SaleEvents {
   constructor(readonly redis: RedisClient, readonly prefix: string) {}
 
   publish(saleId: string, event: SaleEvent): Promise<number> {
     const n = this.notice(saleId, event);
-    return isCluster(this.redis) ? (this.redis.spublish(n.channel, n.message) as Promise<number>) : this.redis.publish(n.channel, n.message);
+    return this.redis.publish(n.channel, n.message);
   }
 
   /** The channel and message of an event, for a script that publishes it in the same step as a change. */

@@ -104,7 +104,7 @@ describe('healing a sale from the ledger', () => {
     const heard: SaleEvent[] = [];
     const sub = new SaleSubscriptions({
       redisUrl: redisUrl(), prefix: s.prefix, log: silentLog, name: 'test-sub', publisher: s.redis,
-      poolsOf: async () => 2, onEvent: (_id, e) => heard.push(e), onResubscribed: () => {},
+      onEvent: (_id, e) => heard.push(e), onResubscribed: () => {},
     });
     await sub.start();
     await sub.ensure(sale.id);

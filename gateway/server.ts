@@ -129,7 +129,6 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     log: ctx.log,
     name: 'gateway-sub',
     publisher: ctx.redis,
-    poolsOf: async (saleId) => (await ctx.saleCache.get(saleId))?.pools ?? 1,
     onEvent: (saleId, ev) => hub.onSaleEvent(saleId, ev),
     onResubscribed: (saleId) => (saleId === null ? hub.resync() : hub.resyncSale(saleId)),
   });

@@ -1,4 +1,4 @@
-import { isCluster, type RedisClient } from '../shared/redis.js';
+import type { RedisClient } from '../shared/redis.js';
 import { checkReply, InventoryError } from './errors.js';
 import { makeHoldId, poolKeys, poolOfHold } from './keys.js';
 import { splitUnits } from './pool-split.js';
@@ -171,14 +171,12 @@ export class Inventory {
 
   /**
    * paying -> sold; `changed` is false when it was sold already. `notify` is published in the same
-   * step, only by the call that changed it, so the buyer is told once and never before the sale. On a
-   * Redis Cluster the sale's channel is in another slot than the pool: the message goes to the pool's
-   * own channel instead (SPUBLISH in the pool's slot), to which the sale's subscribers also listen.
+   * step, only by the call that changed it, so the buyer is told once and never before the sale (PUBLISH
+   * names no key, so a pool's script publishes on the sale's channel on a Cluster too).
    */
   async settle(saleId: string, holdId: string, orderId: string, notify?: Notice): Promise<{ orderId: string; changed: boolean }> {
     const { k } = this.holdKeys(saleId, holdId);
-    const notice = notify && isCluster(this.redis) ? { channel: k.channel, message: notify.message, sharded: true } : notify;
-    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId, notice));
+    const [id, changed] = checkReply(await this.scripts.settle(k, holdId, orderId, notify));
     return { orderId: String(id), changed: changed === 1 };
   }
 

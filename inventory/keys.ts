@@ -9,11 +9,6 @@ export interface PoolKeys {
   paying: string;
   holds: string;
   holdPrefix: string;
-  /**
-   * The pool's event channel, on a Redis Cluster only: a script of the pool's slot can SPUBLISH a
-   * buyer's frame in the same step as the change (settle-3); gateways subscribe to it with the sale's.
-   */
-  channel: string;
   hold(holdId: string): string;
 }
 
@@ -25,7 +20,6 @@ export function poolKeys(prefix: string, saleId: string, pool: number): PoolKeys
     paying: `${base}paying`,
     holds: `${base}holds`,
     holdPrefix: `${base}h:`,
-    channel: `${base}events`,
     hold: (holdId: string) => `${base}h:${holdId}`,
   };
 }

@@ -15,14 +15,12 @@ export interface LedgerHold {
 }
 
 /**
- * A message to publish together with a state change. With PUBLISH the channel is not a key: any slot
- * may publish. `sharded` (a Redis Cluster): SPUBLISH, whose channel belongs to a slot like a key, so it
- * must be the pool's own channel (PoolKeys.channel).
+ * A message to publish together with a state change. PUBLISH names no key: a script of any slot may
+ * publish on any channel, on a Redis Cluster too.
  */
 export interface Notice {
   channel: string;
   message: string;
-  sharded?: boolean;
 }
 
 const LUA = loadLuaDir(join(dirname(fileURLToPath(import.meta.url)), 'lua'), 'inv');
@@ -50,7 +48,7 @@ export class InventoryScripts {
     return runScript<number>(this.redis, 'invBeginPay', [k.pool, k.hold(holdId), k.deadlines, k.paying], [buyer]);
   }
   settle(k: PoolKeys, holdId: string, orderId: string, notify?: Notice) {
-    return runScript<[string, number] | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId), k.paying], notify ? [orderId, notify.channel, notify.message, notify.sharded ? 's' : ''] : [orderId]);
+    return runScript<[string, number] | number>(this.redis, 'invSettle', [k.pool, k.hold(holdId), k.paying], notify ? [orderId, notify.channel, notify.message] : [orderId]);
   }
   payFailed(k: PoolKeys, holdId: string, attemptNo: number) {
     return runScript<[string, number] | number>(this.redis, 'invPayFailed', [k.pool, k.hold(holdId), k.deadlines, k.paying], [attemptNo]);

@@ -50,7 +50,6 @@ export function settlementFixture(): SettlementFixture {
     // The sales' events as a gateway hears them (one pattern, or each sale's channels on a Cluster).
     subs = new SaleSubscriptions({
       redisUrl: redisUrl(), prefix, log: silentLog, name: 'test-sub', publisher: f.s.redis,
-      poolsOf: async (id) => (await f.s.sales.get(id))?.pools ?? 1,
       onEvent: (saleId, e) => {
         if (e.t === 'buyer') heard.push({ sale: saleId, b: e.b, f: e.f });
         for (const w of waiters) w();

@@ -6,8 +6,6 @@
   ARGV[1] order id
   ARGV[2], ARGV[3] optional: a channel and a message, published only when this call sold the hold
   (the buyer's confirmation: told once, by the caller that made the change, in the same step).
-  ARGV[4] optional: 's' to SPUBLISH (sharded pub/sub on a Redis Cluster: the channel must then be the
-  pool's own, in KEYS' slot), else PUBLISH.
   Returns {order id of the hold, 1 if this call sold it | 0 if it was already sold}.
   -1 no such hold, -6 hold is not paying (held, expired or released: no payment of it can finish).
 ]]
@@ -19,5 +17,5 @@ redis.call('HSET', KEYS[2], 'state', 'sold', 'orderId', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'paying', -1)
 redis.call('HINCRBY', KEYS[1], 'sold', 1)
 redis.call('ZREM', KEYS[3], string.match(KEYS[2], ':h:([^:]+)$'))
-if ARGV[2] then redis.call(ARGV[4] == 's' and 'SPUBLISH' or 'PUBLISH', ARGV[2], ARGV[3]) end
+if ARGV[2] then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return {ARGV[1], 1}

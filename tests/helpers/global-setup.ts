@@ -27,9 +27,10 @@ const dockerAvailable = () => existsSync('/var/run/docker.sock') && process.env.
 
 /**
  * Tests run against a real Redis (or Redis Cluster) and a real Postgres. Missing services fail the
- * run loudly: nothing is skipped. vitest.config.ts names this file three times: the root project's
- * run makes the Postgres database both projects share; project "redis" brings a single Redis, project
- * "cluster" a Redis Cluster. Each returns its own teardown.
+ * run loudly: nothing is skipped. vitest.config.ts names this file three times: the root's run only
+ * readies the page tests' browser; project "redis" brings a single Redis, project "cluster" a Redis
+ * Cluster, and each its own Postgres database: both run at once, and a test that names a fixed hold id
+ * or reads every sale of the ledger must not meet the other project's rows. Each returns its own teardown.
  */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: Stop[] = [];
@@ -37,9 +38,12 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
     for (const stop of stops.reverse()) await stop().catch(() => {});
   };
   try {
-    if (project.name === 'cluster') await provideCluster(project, stops);
-    else if (project.name === 'redis') await provideSingleRedis(project, stops);
-    else await providePostgres(project, stops);
+    if (project.name === 'cluster' || project.name === 'redis') {
+      await (project.name === 'cluster' ? provideCluster(project, stops) : provideSingleRedis(project, stops));
+      await providePostgres(project, stops);
+    } else {
+      await readyChromium();
+    }
   } catch (err) {
     await teardown();
     throw err;
@@ -99,7 +103,7 @@ async function providePostgres(project: TestProject, stops: Stop[]): Promise<voi
   baseDbUrl ??= 'postgres://postgres@127.0.0.1:5432/test';
 
   // A database of our own per run, so runs never collide; dropped afterwards.
-  const dbName = `fs_test_${Date.now()}_${process.pid}`;
+  const dbName = `fs_test_${project.name}_${Date.now()}_${process.pid}`;
   const admin = new pg.Client({ connectionString: baseDbUrl, connectionTimeoutMillis: 3000 });
   try {
     await admin.connect();
@@ -129,13 +133,17 @@ async function providePostgres(project: TestProject, stops: Stop[]): Promise<voi
   await creator.query(`CREATE DATABASE ${templateDb}`);
   await creator.end();
   await migrate(tpl.toString());
-  // Without a system Chromium the page tests use @sparticuz/chromium's, which unpacks itself into the
-  // temp dir on first use, not atomically: unpack it once here, before test files run side by side.
-  if (!process.env.CHROMIUM_PATH && !existsSync('/usr/bin/chromium')) {
-    const { default: packaged } = await import('@sparticuz/chromium');
-    await packaged.executablePath();
-  }
   project.provide('databaseUrl', databaseUrl);
   project.provide('baseDatabaseUrl', baseDbUrl);
   project.provide('templateDb', templateDb);
+}
+
+/**
+ * Without a system Chromium the page tests use @sparticuz/chromium's, which unpacks itself into the
+ * temp dir on first use, not atomically: unpack it once, before test files run side by side.
+ */
+async function readyChromium(): Promise<void> {
+  if (process.env.CHROMIUM_PATH || existsSync('/usr/bin/chromium')) return;
+  const { default: packaged } = await import('@sparticuz/chromium');
+  await packaged.executablePath();
 }
