@@ -1,4 +1,6 @@
 import type { RedisClient } from '../shared/redis.js';
+import { RedisCopyLostError } from '../shared/connection-errors.js';
+import { poolOfHold } from '../inventory/keys.js';
 import type { Inventory, Hold } from '../inventory/inventory-service.js';
 import { AdmissionCode, AdmissionError, checkAdmission } from './errors.js';
 import { saleKeys } from './keys.js';
@@ -120,15 +122,27 @@ export class WaitingRoom {
     if (reply[0] !== 'holding') return this.simple(reply);
     const holdId = String(reply[1]);
     const hold = await this.inventory.getHold(saleId, holdId);
-    if (!hold) throw new Error(`buyer ${buyer} points at missing hold ${holdId}`);
-    const hv = holdView(hold);
-    if (mode === 'status' || hold.state === 'held' || hold.state === 'paying') return hv;
+    const hv = hold ? holdView(hold) : await this.lostHold(saleId, holdId);
+    if (mode === 'status' || hv.kind === 'held' || hv.kind === 'paying') return hv;
     // The hold ended (expired, released or sold): a join may take a new place if the limit allows.
     const again = await this.joinReply(saleId, { buyer, mode: 'join', endedHoldId: holdId });
     if (again === AdmissionCode.SoldOut) return hv;
     reply = checkAdmission(again);
     if (reply[0] === 'done' && hv.kind === 'sold') return hv;
     return this.simple(reply);
+  }
+
+  /**
+   * The buyer's place names a hold its pool does not have: the pool's shard lost it (flushed, or back
+   * from an older copy). Until the Redis guard has healed the pool from the ledger (it brings back every
+   * hold being paid or sold) nothing can be said: "try again". Once healed, a hold still missing was
+   * only held, and the heal gave its unit back: for the buyer, an expired hold.
+   */
+  private async lostHold(saleId: string, holdId: string): Promise<BuyerView> {
+    const pool = poolOfHold(holdId);
+    const healed = pool !== null && (await this.inventory.redis.hget(this.inventory.keys(saleId, pool).pool, 'gen')) !== null;
+    if (!healed) throw new RedisCopyLostError(`the pool of hold ${holdId} of sale ${saleId} is not in Redis; the Redis guard heals it`);
+    return { kind: 'expired', holdId };
   }
 
   private simple(reply: (string | number)[]): BuyerView {

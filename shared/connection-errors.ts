@@ -31,12 +31,21 @@ export function rateLimitedWarn(log: Logger, msg: string, fields: Record<string,
 }
 
 /**
+ * A Redis copy that is not to be trusted yet (a pool key gone with its shard, before the Redis guard has
+ * healed it from the ledger, which it does within REDIS_GUARD_MS): like a lost connection, "try again".
+ */
+export class RedisCopyLostError extends Error {
+  override name = 'RedisCopyLostError';
+}
+
+/**
  * Whether an error means "the connection to Redis or Postgres went away" (or did not answer in time),
  * as opposed to a bug. Such an error is retried, answered `unavailable`, or left to the next pass;
  * it never ends a process.
  */
 export function isConnectionLoss(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  if (err instanceof RedisCopyLostError) return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
     // Sockets: refused while the server restarts, reset or broken when it dies or a client is killed.
@@ -45,8 +54,9 @@ export function isConnectionLoss(err: unknown): boolean {
     // now (starting up), 08xxx connection exceptions.
     if (['57P01', '57P02', '57P03'].includes(code) || code.startsWith('08')) return true;
   }
-  // ioredis and pg say so in words only.
-  return /Connection is closed|Connection terminated|Command timed out|Reached the max retries per request|connect ETIMEDOUT|Client has encountered a connection error|timeout exceeded when trying to connect|Stream isn't writeable|Client was closed/i.test(err.message);
+  // ioredis and pg say so in words only; a Redis Cluster also while it moves slots or fails a master
+  // over (CLUSTERDOWN, TRYAGAIN, a MOVED or ASK ioredis could not follow, a pipeline built on the old map).
+  return /CLUSTERDOWN|TRYAGAIN|^MOVED \d|^ASK \d|All keys in the pipeline should belong|None of startup nodes is available|Failed to refresh slots cache|Connection is closed|Connection terminated|Command timed out|Reached the max retries per request|connect ETIMEDOUT|Client has encountered a connection error|timeout exceeded when trying to connect|Stream isn't writeable|Client was closed/i.test(err.message);
 }
 
 /**
