@@ -36,43 +36,54 @@ export interface SaleSubscriptionsOptions {
  *   node killed, a cut link) without a reliable event for it. So a heartbeat: every `probeRetryMs` a probe
  *   of our own is published on a channel under the pattern; one not back within that time (or a node
  *   error / lost node the client reports) marks the subscription lost, and the first probe that comes
- *   back afterwards proves it active again.
+ *   back afterwards proves it active again. A subscriber silent for REPLACE_AFTER_MISSED heartbeats is
+ *   replaced by a new connection.
  *
  * Sharded pub/sub (SSUBSCRIBE per sale) was tried and dropped: ioredis 5.11 does not restore sharded
  * subscriptions after a master failover (reproduced with ioredis alone; docs/decisions.md).
  */
+/** Heartbeats in a row without their probe back before the subscriber connection is replaced (Cluster). */
+const REPLACE_AFTER_MISSED = 5;
+
 export class SaleSubscriptions {
-  readonly sub: RedisClient;
+  sub: RedisClient;
   private readonly cluster: boolean;
   private readonly probeChannel: string;
   /** The probe in flight (Cluster): its nonce and when it was sent. */
   private probe: { nonce: string; sentAt: number } | null = null;
   private lost = false;
+  /** Heartbeats in a row whose probe did not come back. */
+  private missed = 0;
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private closed = false;
 
   constructor(private readonly o: SaleSubscriptionsOptions) {
-    this.sub = createRedis(o.redisUrl, { subscriber: true, name: o.name, log: o.log });
+    this.sub = this.connect();
     this.cluster = isCluster(this.sub);
     // Under the pattern, but no sale's: saleIdOfChannel refuses the '.' of the name.
     this.probeChannel = `${o.prefix}fs:{sale:probe.${randomBytes(6).toString('hex')}}:events`;
-    this.sub.on('pmessage', (_p: string, channel: string, message: string) => this.deliver(channel, message));
-    if (this.cluster) {
+  }
+
+  private connect(): RedisClient {
+    const sub = createRedis(this.o.redisUrl, { subscriber: true, name: this.o.name, log: this.o.log });
+    sub.on('pmessage', (_p: string, channel: string, message: string) => this.deliver(channel, message));
+    if (isCluster(sub)) {
       const markLost = () => {
         if (this.started) this.lost = true;
       };
-      this.sub.on('node error', markLost);
-      this.sub.on('-node', markLost);
+      sub.on('node error', markLost);
+      sub.on('-node', markLost);
     } else {
-      this.sub.on('ready', () => {
+      sub.on('ready', () => {
         if (!this.started || this.closed) return;
-        this.sub.psubscribe(eventsPattern(o.prefix)).then(
-          () => o.onResubscribed(null),
-          (err: unknown) => o.log.warn({ err }, 'could not resubscribe to sale events; the next reconnect tries again'),
+        sub.psubscribe(eventsPattern(this.o.prefix)).then(
+          () => this.o.onResubscribed(null),
+          (err: unknown) => this.o.log.warn({ err }, 'could not resubscribe to sale events; the next reconnect tries again'),
         );
       });
     }
+    return sub;
   }
 
   private deliver(channel: string, message: string): void {
@@ -112,7 +123,11 @@ export class SaleSubscriptions {
 
   private heartbeat(): void {
     if (this.closed) return;
-    if (this.probe) this.lost = true; // the last probe did not come back within a period
+    if (this.probe) {
+      // The last probe did not come back within a period.
+      this.lost = true;
+      if (++this.missed >= REPLACE_AFTER_MISSED) this.replace();
+    }
     const nonce = randomBytes(8).toString('hex');
     this.probe = { nonce, sentAt: Date.now() };
     const message = JSON.stringify({ t: 'probe', n: nonce } satisfies SaleEvent);
@@ -131,9 +146,23 @@ export class SaleSubscriptions {
     }
     if (!this.probe || this.probe.nonce !== n) return;
     this.probe = null;
+    this.missed = 0;
     if (!this.lost) return;
     this.lost = false;
     this.o.onResubscribed(null);
+  }
+
+  /**
+   * A subscriber that stays deaf (seen when every master of a Cluster restarted at once: ioredis kept a
+   * subscriber connection that never subscribed again) is replaced by a new client and subscription.
+   */
+  private replace(): void {
+    this.missed = 0;
+    this.o.log.warn('sale events subscription silent; replacing the subscriber connection');
+    const old = this.sub;
+    this.sub = this.connect();
+    old.disconnect();
+    this.sub.psubscribe(eventsPattern(this.o.prefix)).catch((err: unknown) => this.o.log.warn({ err: (err as Error).message }, 'could not subscribe to sale events; the heartbeat tries again'));
   }
 
   close(): void {
