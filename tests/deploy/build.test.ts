@@ -1,8 +1,9 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedDatabase, redisUrl, testPrefix } from '../helpers/env.js';
+import { freePort } from '../e2e/kit.js';
 import { startStandIn, type StandIn } from '../../settlement/stripe-stand-in/server.js';
 
 /**
@@ -75,5 +76,34 @@ describe('npm run build', () => {
       body: JSON.stringify({ name: 'Build', sku: 'SKU-BUILD', price: { amount: 100, currency: 'eur' }, stock: 3, admitPerSecond: 10, maxActiveHolds: 3, holdSeconds: 60, perBuyerLimit: 1 }),
     });
     expect(res.status).toBe(201);
+  });
+
+  it('the compiled `npm start` (node <out>/bin/start.js) runs the compiled gateway and worker, and stops them on SIGTERM', async () => {
+    const [port, standInPort] = [await freePort(), await freePort()];
+    const start = spawn(process.execPath, [out('bin/start.js')], {
+      // NODE_ENV unset: start opts into development itself, and says so.
+      env: { ...(await env()), NODE_ENV: undefined, PORT: String(port), STAND_IN_PORT: String(standInPort), METRICS_PORT: String(await freePort()), STRIPE_API_URL: undefined },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(start);
+    let said = '';
+    start.stdout.on('data', (d: Buffer) => (said += d.toString()));
+    start.stderr.on('data', (d: Buffer) => (said += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`start did not say it is running in 150 s: ${said}`)), 150_000);
+      start.once('exit', (code) => reject(new Error(`start exited (${code}): ${said}`)));
+      start.stdout.on('data', () => said.includes('Flash-sale admission layer is running') && (clearTimeout(t), resolve()));
+    });
+    expect(said).toContain('NODE_ENV was unset: running with NODE_ENV=development');
+    const forked = execFileSync('pgrep', ['-P', String(start.pid)], { encoding: 'utf8' }).trim().split(/\s+/)
+      .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
+    expect(forked.map((argv) => argv.slice(1))).toEqual(expect.arrayContaining([[out('gateway/main.js')], [out('settlement/main.js')]]));
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    // Development: the buyer page's token route exists, with the development secret.
+    expect((await fetch(`http://127.0.0.1:${port}/dev/buyer-token?buyer=ada`)).status).toBe(200);
+    start.removeAllListeners('exit');
+    const exited = new Promise<number | null>((r) => start.once('exit', r));
+    start.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
