@@ -31,22 +31,17 @@ describe('REDIS_URL', () => {
       const o = (c as Cluster).options;
       expect(o.redisOptions).toMatchObject({ username: 'app', password: 'pw', tls: {}, connectionName: 'url-test' });
       expect(o.enableAutoPipelining).toBe(true);
-      expect(o.shardedSubscribers).toBe(false);
     } finally {
       c.disconnect();
     }
-    const sub = createRedis(`redis://:pw@${NOBODY}?cluster=1`, { subscriber: true, sharded: true, log: silentLog });
-    const blocking = createRedis(`redis://:pw@${NOBODY}?cluster=1`, { subscriber: true, log: silentLog });
+    const sub = createRedis(`redis://:pw@${NOBODY}?cluster=1`, { subscriber: true, log: silentLog });
     try {
-      expect((blocking as Cluster).options.shardedSubscribers).toBe(false);
       const o = (sub as Cluster).options;
-      expect(o.shardedSubscribers).toBe(true);
       expect(o.enableAutoPipelining).toBe(false);
       expect(o.redisOptions).toMatchObject({ password: 'pw', maxRetriesPerRequest: null });
       expect(o.redisOptions).not.toHaveProperty('tls');
     } finally {
       sub.disconnect();
-      blocking.disconnect();
     }
   });
 

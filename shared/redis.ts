@@ -10,12 +10,6 @@ export interface RedisClientOptions {
    * long as they must, so no command timeout, and `maxRetriesPerRequest: null` (BullMQ requires it).
    */
   subscriber?: boolean;
-  /**
-   * A pub/sub client (with `subscriber`): on a Cluster it uses sharded pub/sub, one connection per
-   * master that owns a subscribed channel's slot (ioredis `shardedSubscribers`). Not for BullMQ's
-   * blocking clients, which would open a connection to every master for nothing.
-   */
-  sharded?: boolean;
   /** CLIENT SETNAME, so `CLIENT LIST` tells which role of which process a connection is. */
   name?: string;
   autoPipelining?: boolean;
@@ -94,9 +88,7 @@ export function isCluster(client: RedisClient): client is Cluster {
  * Every client gets an 'error' listener (rate-limited: ioredis emits one per failed reconnect attempt)
  * and a reconnect strategy that never gives up; commands fail while Redis is away and work again once
  * it is back, without a restart.
- *
- * On a Cluster a `sharded` subscriber client uses sharded pub/sub (`shardedSubscribers`: one connection per
- * master that owns a subscribed channel's slot, SSUBSCRIBE), as the sale events do (admission/sale-subscriptions.ts).
+
  */
 export function createRedis(url: string, opts: RedisClientOptions = {}): RedisClient {
   const t = parseRedisUrl(url);
@@ -122,7 +114,6 @@ export function createRedis(url: string, opts: RedisClientOptions = {}): RedisCl
       // master share a round trip (ioredis groups them by the slots' node).
       enableAutoPipelining: autoPipelining,
       clusterRetryStrategy: (times) => reconnectDelay(times),
-      shardedSubscribers: !!(opts.subscriber && opts.sharded),
     });
   } else {
     client = new Redis({ ...common, host: t.host, port: t.port, db: t.db ?? 0 });
