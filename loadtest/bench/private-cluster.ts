@@ -1,18 +1,13 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { startRedisServer } from './redis-server-process.js';
 
 const run = promisify(execFile);
-
-// A test process that dies without its afterAll must not leave servers behind.
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
 
 export interface ClusterNode {
   port: number;
@@ -99,32 +94,11 @@ export class PrivateCluster {
   private async spawn(port: number): Promise<void> {
     const dir = join(this.dir, String(port));
     await mkdir(dir, { recursive: true });
-    const child = spawn('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--cluster-enabled', 'yes',
-      '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '1000',
-      '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning',
+    const child = await startRedisServer(port, [
+      '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '1000',
       ...(this.hostname ? ['--cluster-announce-hostname', this.hostname, '--cluster-preferred-endpoint-type', 'hostname'] : []),
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    const spawned = await new Promise<Error | null>((r) => {
-      child.once('error', (e) => r(e));
-      child.once('spawn', () => r(null));
-    });
-    if (spawned) throw new Error(`cannot start redis-server (apt-get install redis-server): ${spawned.message}`);
+    ]);
     this.children.set(port, child);
-    running.add(child);
-    child.once('exit', () => running.delete(child));
-    for (let i = 0; i < 100; i++) {
-      if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited (${child.exitCode}): ${err}`);
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on('error', () => {});
-      const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
-      probe.disconnect();
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`redis-server on ${port} did not answer PING within 5 s: ${err}`);
   }
 
   /** A client of one node (not a Cluster client). */

@@ -1,15 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './infra.js';
-
-// A test process that dies without its afterAll must not leave servers behind.
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
+import { startRedisServer } from './redis-server-process.js';
 
 /**
  * A redis-server of one's own: the faults a chaos test causes (kill -9, a restart from an old
@@ -49,31 +44,7 @@ export class PrivateRedis {
   }
 
   private async spawn(): Promise<void> {
-    const child = spawn('redis-server', [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb',
-      '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    const spawned = await new Promise<Error | null>((r) => {
-      child.once('error', (e) => r(e));
-      child.once('spawn', () => r(null));
-    });
-    if (spawned) throw new Error(`cannot start redis-server (is it installed? apt-get install redis-server): ${spawned.message}`);
-    this.child = child;
-    running.add(child);
-    child.once('exit', () => running.delete(child));
-    // Ready once it answers PING (loading a large RDB answers LOADING first).
-    for (let i = 0; i < 100; i++) {
-      if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited (${child.exitCode}): ${err}`);
-      const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on('error', () => {});
-      const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
-      probe.disconnect();
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`redis-server on ${this.port} did not answer PING within 5 s: ${err}`);
+    this.child = await startRedisServer(this.port, ['--dir', this.dir, '--dbfilename', 'dump.rdb']);
   }
 
   /** SAVE: the snapshot a later `restart()` comes back from. Returns the RDB's size in bytes. */
