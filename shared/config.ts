@@ -80,6 +80,22 @@ const schema = z.object({
   TICK_MS: int(10, 5000).default(100),
   /** `0`: this gateway never takes an admitter lease. */
   RUN_ADMITTER: z.enum(['0', '1']).default('1').transform((v) => v === '1'),
+  /**
+   * Origins (`scheme://host[:port]`, comma list) whose pages may open a buyer WebSocket or call the
+   * operator API; a request with an `Origin` header not listed is refused `403 forbidden_origin`. Unset:
+   * only the gateway's own origin. A request without `Origin` (apps, k6, curl) is not affected.
+   */
+  ALLOWED_ORIGINS: z.string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin is scheme://host[:port], no path')).min(1))
+    .optional(),
+  /** Open buyer sockets per buyer (`sub`) per gateway; one more is refused `429 too_many_connections`. */
+  MAX_SOCKETS_PER_BUYER: int(1, 1000).default(4),
+  /** When set, a buyer token's `iss` / `aud` must match (else the upgrade is refused `401`). */
+  BUYER_JWT_ISSUER: z.string().min(1).optional(),
+  BUYER_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** When set, `/metrics` asks for `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16).optional(),
   MAX_FRAME_BYTES: int(256, 65536).default(4096),
   MAX_BODY_BYTES: int(1024, 1048576).default(65536),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
