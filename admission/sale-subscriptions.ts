@@ -50,8 +50,10 @@ export class SaleSubscriptions {
   private readonly cluster: boolean;
   private readonly probeChannel: string;
   /** The probe in flight (Cluster): its nonce and when it was sent. */
-  private probe: { nonce: string; sentAt: number } | null = null;
+  private probe: { nonce: string } | null = null;
   private lost = false;
+  /** Heartbeat probes that came back (Cluster), for tests and diagnosis. */
+  probesBack = 0;
   /** Heartbeats in a row whose probe did not come back. */
   private missed = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -108,8 +110,7 @@ export class SaleSubscriptions {
     await this.sub.psubscribe(eventsPattern(this.o.prefix));
     this.started = true;
     if (this.cluster) {
-      this.timer = setInterval(() => this.heartbeat(), this.o.probeRetryMs ?? 1000);
-      this.timer.unref();
+      this.sendProbe();
     }
   }
 
@@ -121,19 +122,40 @@ export class SaleSubscriptions {
     return Promise.resolve();
   }
 
+  /**
+   * A probe is judged a full period after Redis acknowledged its PUBLISH, and only after one more turn
+   * of reading the sockets (setImmediate runs after the event loop's poll phase). So a busy loop (a
+   * gateway pushing positions to 17,000 sockets; autopipelining itself writes the PUBLISH only on a
+   * later turn) never calls a probe missed whose answer sits unread in the socket. With a fixed
+   * interval a late timer did: every buyer was resynced, and the loop got busier still.
+   */
   private heartbeat(): void {
     if (this.closed) return;
-    if (this.probe) {
-      // The last probe did not come back within a period.
-      this.lost = true;
-      if (++this.missed >= REPLACE_AFTER_MISSED) this.replace();
-    }
+    setImmediate(() => {
+      if (this.closed) return;
+      if (this.probe) {
+        // The last probe did not come back within a period.
+        this.lost = true;
+        if (++this.missed >= REPLACE_AFTER_MISSED) this.replace();
+      }
+      this.sendProbe();
+    });
+  }
+
+  private sendProbe(): void {
     const nonce = randomBytes(8).toString('hex');
-    this.probe = { nonce, sentAt: Date.now() };
+    const probe = { nonce };
+    this.probe = probe;
     const message = JSON.stringify({ t: 'probe', n: nonce } satisfies SaleEvent);
-    this.o.publisher.publish(this.probeChannel, message).catch((err: unknown) => {
+    const next = () => {
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.heartbeat(), this.o.probeRetryMs ?? 1000);
+      this.timer.unref();
+    };
+    this.o.publisher.publish(this.probeChannel, message).then(next, (err: unknown) => {
       this.lost = true;
       this.o.log.warn({ err: (err as Error).message }, 'could not probe the sale events subscription; retrying');
+      next();
     });
   }
 
@@ -146,6 +168,7 @@ export class SaleSubscriptions {
     }
     if (!this.probe || this.probe.nonce !== n) return;
     this.probe = null;
+    this.probesBack++;
     this.missed = 0;
     if (!this.lost) return;
     this.lost = false;
@@ -167,7 +190,7 @@ export class SaleSubscriptions {
 
   close(): void {
     this.closed = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.sub.disconnect();
   }
 }

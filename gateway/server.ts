@@ -130,7 +130,10 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     name: 'gateway-sub',
     publisher: ctx.redis,
     onEvent: (saleId, ev) => hub.onSaleEvent(saleId, ev),
-    onResubscribed: (saleId) => (saleId === null ? hub.resync() : hub.resyncSale(saleId)),
+    onResubscribed: () => {
+      metrics.saleEventResyncs.inc();
+      hub.resync();
+    },
   });
   hub.subscribeSale = (saleId) => subs.ensure(saleId);
   await subs.start();

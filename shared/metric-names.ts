@@ -29,6 +29,7 @@ export const METRIC = {
   liveConsoles: 'fs_admin_live_consoles',
   redisLossDetected: 'fs_redis_loss_detected_total',
   redisHeals: 'fs_redis_heals_total',
+  saleEventResyncs: 'fs_sale_event_resyncs_total',
   salesQuarantined: 'fs_sales_quarantined',
 } as const;
 
@@ -64,5 +65,6 @@ export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
   liveConsoles: 'gateway',
   redisLossDetected: 'gateway',
   redisHeals: 'gateway',
+  saleEventResyncs: 'gateway',
   salesQuarantined: 'gateway',
 };

@@ -33,6 +33,7 @@ export const metrics = {
   liveConsoles: new client.Gauge({ name: METRIC.liveConsoles, help: 'Operator consoles connected to the live channel of this gateway', registers: r }),
   redisLossDetected: new client.Counter({ name: METRIC.redisLossDetected, help: 'Sales whose Redis copy this process found lost or stale, by reason (missing, generation, behind_ledger, stock, restarted, interrupted)', labelNames: ['reason'], registers: r }),
   redisHeals: new client.Counter({ name: METRIC.redisHeals, help: 'Sales healed from the Postgres ledger by this process', registers: r }),
+  saleEventResyncs: new client.Counter({ name: METRIC.saleEventResyncs, help: 'Times this gateway lost its sale events subscription and made every waiting buyer read their state again', registers: r }),
   salesQuarantined: new client.Gauge({ name: METRIC.salesQuarantined, help: 'Sales quarantined because their ledger cannot be reconciled', registers: r }),
   admitterTicks: new client.Counter({ name: METRIC.admitterTicks, help: 'Admitter ticks run while holding a sale lease', registers: r }),
 };

@@ -21,7 +21,7 @@ export type FromHerd =
   | { type: 'progress'; open: number; queued: number; failed: number }
   | { type: 'connected'; open: number; queued: number; failed: number; errors: string[]; joinToQueued: SparseHistogram; closes: Record<string, number> }
   /** Ages (now − last `queued` frame) of every socket still waiting; pushes and gaps since `measure`. */
-  | { type: 'sample'; waiting: number; ages: SparseHistogram; gaps: SparseHistogram; positionFrames: number; admitted: number; errorFrames: number; closes: Record<string, number> }
+  | { type: 'sample'; waiting: number; ages: SparseHistogram; gaps: SparseHistogram; positionFrames: number; admitted: number; errorFrames: number; errorCodes: Record<string, number>; closes: Record<string, number> }
   | { type: 'closed' }
   | { type: 'failed'; error: string };
 
@@ -49,6 +49,8 @@ let measuring = false;
 let positionFrames = 0;
 let admitted = 0;
 let errorFrames = 0;
+/** Error frames of the measured window by code (what a waiter was refused tells why). */
+let errorCodes: Record<string, number> = {};
 /** Sockets the herd did not close itself, by close code (a gateway that drops waiters shows here). */
 const closes: Record<string, number> = {};
 let closing = false;
@@ -80,6 +82,10 @@ function onFrame(i: number, data: Buffer): void {
       return;
     case 'er': // error: a join refused for now is sent again a moment later
       errorFrames++;
+      if (measuring) {
+        const code = String((JSON.parse(String(data)) as { code?: string }).code);
+        errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+      }
       if (state[i] === OPEN) setTimeout(() => sockets[i]?.readyState === WebSocket.OPEN && sockets[i]!.send('{"type":"join"}'), 500 + Math.random() * 1000);
       return;
   }
@@ -144,6 +150,7 @@ function startMeasuring(): void {
   positionFrames = 0;
   admitted = 0;
   errorFrames = 0;
+  errorCodes = {};
 }
 
 function sample(): void {
@@ -155,7 +162,7 @@ function sample(): void {
     waiting++;
     record(ages, now - lastQueuedAt[i]!);
   }
-  post({ type: 'sample', waiting, ages: toSparse(ages), gaps: toSparse(gaps), positionFrames, admitted, errorFrames, closes });
+  post({ type: 'sample', waiting, ages: toSparse(ages), gaps: toSparse(gaps), positionFrames, admitted, errorFrames, errorCodes, closes });
 }
 
 async function close(): Promise<void> {

@@ -57,6 +57,10 @@ export interface PhaseFigures {
   admissionsPerSecond: number;
   admittedFramesPerSecond: number;
   errorFrames: number;
+  /** The window's error frames by code. */
+  errorCodes: Record<string, number>;
+  /** Times a gateway lost its sale events subscription and resynced every buyer, during the whole phase. */
+  resyncs: number;
   stillWaiting: number;
   /**
    * At the window's end, per load process (herd h talks to gateway h mod G): waiting buyers whose last
@@ -166,6 +170,7 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
     /** One sale with `n` waiters on the first `on` gateways; memory is read on those gateways only. */
     const phase = async (label: string, n: number, on: number): Promise<PhaseFigures> => {
       const used = gateways.slice(0, on);
+      const resyncs0 = sum(await Promise.all(gateways.map((g) => gatewayGauge(g, 'fs_sale_event_resyncs_total'))));
       const saleId = `waiters-${label}-${randomBytes(3).toString('hex')}`;
       // Stock and holds far beyond what the window admits: only the rate limits admissions.
       await adminCall(base, 'POST', '/v1/admin/sales', {
@@ -242,6 +247,11 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
         admissionsPerSecond: Math.round(((a1 - a0) / spanS) * 10) / 10,
         admittedFramesPerSecond: Math.round((sum(last.map((x) => x.admitted)) / spanS) * 10) / 10,
         errorFrames: sum(last.map((x) => x.errorFrames)),
+        errorCodes: last.reduce<Record<string, number>>((a, x) => {
+          for (const [k, v] of Object.entries(x.errorCodes)) a[k] = (a[k] ?? 0) + v;
+          return a;
+        }, {}),
+        resyncs: sum(await Promise.all(gateways.map((g) => gatewayGauge(g, 'fs_sale_event_resyncs_total')))) - resyncs0,
         stillWaiting: sum(last.map((x) => x.waiting)),
         lastSampleByHerd: last.map((x) => {
           const h = mergeSparse([x.ages]);
