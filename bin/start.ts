@@ -97,7 +97,11 @@ if (config.NODE_ENV !== 'production' && ['127.0.0.1', 'localhost'].includes(apiU
 }
 await demoSale();
 const children = [
-  supervised('../gateway/main.ts', 'gateway'),
+  // The load tools (npm run stampede, k6) run against this stack and open thousands of sockets from a
+  // few loopback addresses: in development the per-address upgrade limit is off unless set.
+  supervised('../gateway/main.ts', 'gateway', config.NODE_ENV === 'development'
+    ? { ...process.env, UPGRADES_PER_ADDRESS_PER_SECOND: process.env.UPGRADES_PER_ADDRESS_PER_SECOND?.trim() || '0' }
+    : process.env),
   // The worker's own /metrics (orders, payment attempts, provider latency) for Prometheus.
   supervised('../settlement/main.ts', 'settlement worker', { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9101' }),
 ];

@@ -6,11 +6,11 @@ import { SaleConflictError, SaleExistsError, SaleQuarantinedError } from '../adm
 import { SaleOversoldError } from '../admission/sale-store.js';
 import { auditSale } from '../settlement/audit.js';
 import { listDeadLetters, replayDeadLetter } from '../settlement/dead-letters.js';
-import { adminChecker } from './auth.js';
 import { ApiError } from './errors.js';
 import { parseJson, readBody, reply, sendError, sendJson, type Reply } from './http.js';
 import { describeError, isConnectionLoss } from '../shared/connection-errors.js';
 import type { Context } from './context.js';
+import type { OperatorGate } from './operator-gate.js';
 
 type Handler = (c: { params: string[]; body: unknown; r: Reply }) => Promise<[number, unknown]>;
 
@@ -23,9 +23,8 @@ function validate<T>(schema: z.ZodType<T>, body: unknown): T {
   return p.data;
 }
 
-/** The operator API of the contract: Bearer admin token first, then validation, then the change. */
-export function mountAdminApi(app: TemplatedApp, ctx: Context): void {
-  const isAdmin = adminChecker(ctx.config.ADMIN_TOKEN);
+/** The operator API of the contract: the operator gate first (throttle, origin, admin token), then validation, then the change. */
+export function mountAdminApi(app: TemplatedApp, ctx: Context, gate: OperatorGate): void {
   const { sales } = ctx;
 
   const withStats = async (s: Sale) => ({ ...publicSale(s), stats: await sales.stats(s) });
@@ -40,10 +39,10 @@ export function mountAdminApi(app: TemplatedApp, ctx: Context): void {
       const started = process.hrtime.bigint();
       // Everything needed from req is copied now: uWS invalidates it after the first await.
       const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
-      const authorized = isAdmin(req.getHeader('authorization'));
+      const refused = gate(res, req);
       const r = reply(res);
       const run = async () => {
-        if (!authorized) throw new ApiError('unauthorized', 'missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)');
+        if (refused) throw refused;
         const body = needsBody ? parseJson(await readBody(r, ctx.config.MAX_BODY_BYTES)) : undefined;
         const [status, out] = await h({ params, body, r });
         sendJson(r, status, out);

@@ -1,9 +1,8 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import { adminChecker } from './auth.js';
 import { ApiError } from './errors.js';
 import { reply, sendError } from './http.js';
 import type { LiveStats } from './live-stats.js';
-import type { Context } from './context.js';
+import type { OperatorGate } from './operator-gate.js';
 
 /** More consoles than this on one gateway is a mistake or an attack; each costs a socket and writes. */
 export const MAX_LIVE_CONSOLES = 64;
@@ -16,12 +15,11 @@ const STALL_MS = 30_000;
  * Authorization header as on every other operator route, never in a URL. Events:
  * `sale` (one per sale per second, see SaleLive) and `tick` (the ids of all sales, once a second).
  */
-export function mountAdminLive(app: TemplatedApp, ctx: Context, live: LiveStats): void {
-  const isAdmin = adminChecker(ctx.config.ADMIN_TOKEN);
+export function mountAdminLive(app: TemplatedApp, live: LiveStats, gate: OperatorGate): void {
   app.get('/v1/admin/live', (res, req) => {
-    const authorized = isAdmin(req.getHeader('authorization'));
+    const refused = gate(res, req);
     const r = reply(res);
-    if (!authorized) return sendError(r, new ApiError('unauthorized', 'missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)'));
+    if (refused) return sendError(r, refused);
     if (live.size >= MAX_LIVE_CONSOLES) return sendError(r, new ApiError('unavailable', `at most ${MAX_LIVE_CONSOLES} live consoles per gateway; close one and retry`));
     // From here the response is a stream that only ends when the console goes away.
     r.done = true;

@@ -65,6 +65,30 @@ describe('buyerVerifier (HS256, synchronous)', () => {
   });
 });
 
+describe('buyerVerifier with issuer and audience (BUYER_JWT_ISSUER / BUYER_JWT_AUDIENCE)', () => {
+  const strict = buyerVerifier(SECRET, { issuer: 'https://shop.example', audience: 'gw' });
+  const right = { ...good, iss: 'https://shop.example', aud: 'gw' };
+  it('accepts the right iss and aud (aud a string or an array naming it)', () => {
+    expect(strict(hand({ alg: 'HS256' }, right), NOW)).toEqual({ id: 'buyer-1' });
+    expect(strict(hand({ alg: 'HS256' }, { ...right, aud: ['x', 'gw'] }), NOW)).toEqual({ id: 'buyer-1' });
+  });
+  it.each([
+    ['iss wrong', { ...right, iss: 'https://evil.example' }],
+    ['iss missing', { ...right, iss: undefined }],
+    ['aud wrong', { ...right, aud: 'other' }],
+    ['aud missing', { ...right, aud: undefined }],
+    ['exp missing', { ...right, exp: undefined }],
+    ['nbf in the future', { ...right, nbf: now + 10 }],
+  ])('refuses %s', (_name, payload) => {
+    expect(() => strict(hand({ alg: 'HS256' }, payload), NOW)).toThrow(BuyerTokenError);
+  });
+  it('only the claim asked for is checked', () => {
+    const issOnly = buyerVerifier(SECRET, { issuer: 'https://shop.example' });
+    expect(issOnly(hand({ alg: 'HS256' }, { ...good, iss: 'https://shop.example' }), NOW)).toEqual({ id: 'buyer-1' });
+    expect(() => issOnly(hand({ alg: 'HS256' }, good), NOW)).toThrow(BuyerTokenError);
+  });
+});
+
 describe('adminChecker', () => {
   const ok = adminChecker('the-admin-token');
   it('accepts exactly "Bearer <token>"', () => {

@@ -30,7 +30,7 @@ describe('the error catalogue', () => {
   it('codes are snake_case and statuses are the contract\'s', () => {
     for (const [code, [status, message]] of Object.entries(ERRORS)) {
       expect(code).toMatch(/^[a-z]+(_[a-z]+)*$/);
-      expect([400, 401, 404, 405, 409, 413, 429, 500, 503]).toContain(status);
+      expect([400, 401, 403, 404, 405, 409, 413, 429, 500, 503]).toContain(status);
       expect(message.length).toBeGreaterThan(0);
     }
   });

@@ -8,6 +8,7 @@ export const ERRORS = {
   invalid_frame: [400, 'the frame does not match any buyer frame of the contract'],
   binary_not_supported: [400, 'frames are JSON text; binary frames are refused'],
   unauthorized: [401, 'missing or wrong credentials'],
+  forbidden_origin: [403, 'requests from this page origin are not allowed'],
   not_found: [404, 'no such resource'],
   sale_not_found: [404, 'no such sale'],
   hold_not_found: [404, 'no such hold for this buyer'],
@@ -24,6 +25,7 @@ export const ERRORS = {
   not_admitted: [409, 'this buyer has no hold to pay for'],
   payload_too_large: [413, 'the body or frame is too large'],
   rate_limited: [429, 'too many frames; slow down'],
+  too_many_auth_failures: [429, 'too many failed operator logins from this address; retry later'],
   not_ready: [503, 'a dependency (Redis or Postgres) is not reachable'],
   unavailable: [503, 'could not complete now; try again'],
   internal: [500, 'internal error'],
@@ -33,8 +35,15 @@ export type ErrorCode = keyof typeof ERRORS;
 
 export class ApiError extends Error {
   override name = 'ApiError';
+  /** Extra response headers (e.g. `retry-after` of a 429); HTTP only. */
+  headers: Record<string, string> = {};
   constructor(readonly code: ErrorCode, message?: string, readonly details?: unknown) {
     super(message ?? ERRORS[code][1]);
+  }
+  /** A 429's `Retry-After`, in whole seconds (at least 1). */
+  retryAfter(seconds: number): this {
+    this.headers['retry-after'] = String(Math.max(1, Math.ceil(seconds)));
+    return this;
   }
   get status(): number {
     return ERRORS[this.code][0];

@@ -3,7 +3,7 @@ import { ApiError, httpErrorBody } from './errors.js';
 import { BodyTooLarge, collectBody } from './uws.js';
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
   405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
@@ -39,7 +39,7 @@ export function sendJson(r: Reply, status: number, body: unknown): void {
 }
 
 export function sendError(r: Reply, e: ApiError): void {
-  send(r, e.status, httpErrorBody(e));
+  send(r, e.status, httpErrorBody(e), 'application/json', e.headers);
 }
 
 /** Reads the whole body under a size limit; over it, answers 413 and closes without reading more. */

@@ -63,7 +63,7 @@ export function mountPages(app: TemplatedApp, ctx: Context): void {
       const buyer = new URLSearchParams(req.getQuery() ?? '').get('buyer') ?? '';
       const r = reply(res);
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(buyer)) return sendError(r, new ApiError('invalid_request', 'buyer must match [A-Za-z0-9._-]{1,64}'));
-      mintBuyerToken(ctx.config.BUYER_JWT_SECRET, buyer, 3600).then((token) => sendJson(r, 200, { buyer, token }), () => sendError(r, new ApiError('internal')));
+      mintBuyerToken(ctx.config.BUYER_JWT_SECRET, buyer, 3600, { issuer: ctx.config.BUYER_JWT_ISSUER, audience: ctx.config.BUYER_JWT_AUDIENCE }).then((token) => sendJson(r, 200, { buyer, token }), () => sendError(r, new ApiError('internal')));
     });
   }
 }

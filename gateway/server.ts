@@ -3,6 +3,10 @@ import { SaleSubscriptions } from '../admission/sale-subscriptions.js';
 import { metrics, registry } from '../shared/metrics.js';
 import { mountAdminApi, toHttpError } from './admin-api.js';
 import { buyerVerifier } from './auth.js';
+import { bearerChecker } from '../shared/bearer.js';
+import { LoginThrottle, remoteKey, UpgradeLimiter } from './address-limits.js';
+import { originCheck } from './origin.js';
+import { operatorGate } from './operator-gate.js';
 import { BuyerHub, newSocketData, type SocketData } from './buyer-hub.js';
 import { ApiError } from './errors.js';
 import { reply, send, sendError, sendJson, readBody } from './http.js';
@@ -28,7 +32,12 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   const app = uws.App();
   const hub = new BuyerHub(ctx);
   hub.app = app;
-  const verify = buyerVerifier(ctx.config.BUYER_JWT_SECRET);
+  const { config } = ctx;
+  const verify = buyerVerifier(config.BUYER_JWT_SECRET, { issuer: config.BUYER_JWT_ISSUER, audience: config.BUYER_JWT_AUDIENCE });
+  const originOk = originCheck(config.ALLOWED_ORIGINS);
+  const upgrades = new UpgradeLimiter(config.UPGRADES_PER_ADDRESS_PER_SECOND, config.UPGRADE_BURST_PER_ADDRESS);
+  const gate = operatorGate(config.ADMIN_TOKEN, originOk, new LoginThrottle(config.ADMIN_AUTH_FAILURES_PER_MINUTE));
+  const metricsAllowed = config.METRICS_TOKEN === undefined ? () => true : bearerChecker(config.METRICS_TOKEN);
 
   app.ws<SocketData>('/v1/sales/:id/ws', {
     // Frames over MAX_FRAME_BYTES get an error frame; only absurd ones (over 64 KiB) close the socket.
@@ -37,6 +46,12 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
+      // Cheapest refusals first: a flood from one address costs no JWT check, a foreign page no more.
+      const wait = upgrades.enabled ? upgrades.take(remoteKey(res)) : 0;
+      if (wait > 0) return sendError(reply(res), new ApiError('rate_limited', 'too many connections from this address; retry shortly').retryAfter(wait));
+      if (!originOk(req.getHeader('origin'), req.getHeader('host'))) {
+        return sendError(reply(res), new ApiError('forbidden_origin', 'this page origin may not open buyer sockets (ALLOWED_ORIGINS)'));
+      }
       const saleId = req.getParameter(0) ?? '';
       const query = new URLSearchParams(req.getQuery() ?? '');
       const bearer = /^Bearer (.+)$/.exec(req.getHeader('authorization'));
@@ -77,11 +92,11 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     close: (ws) => hub.onClose(ws),
   });
 
-  mountAdminApi(app, ctx);
+  mountAdminApi(app, ctx, gate);
   // The console's stats read through a Redis connection of their own (see LiveStats).
   const liveRedis = createRedis(ctx.config.REDIS_URL, { name: 'gateway-live', commandTimeoutMs: ctx.config.REDIS_COMMAND_TIMEOUT_MS, log: ctx.log });
   const live = new LiveStats(ctx, new SaleService(ctx.db, liveRedis, ctx.config.REDIS_PREFIX, new Inventory(liveRedis, ctx.config.REDIS_PREFIX)));
-  mountAdminLive(app, ctx, live);
+  mountAdminLive(app, live, gate);
   mountPages(app, ctx);
 
   app.get('/healthz', (res) => sendJson(reply(res), 200, { status: 'ok' }));
@@ -92,8 +107,10 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       .then(() => sendJson(r, 200, { status: 'ready', redis: 'ok', postgres: 'ok' }))
       .catch((err) => sendError(r, new ApiError('not_ready', `not ready: ${(err as Error).message}`)));
   });
-  app.get('/metrics', (res) => {
+  app.get('/metrics', (res, req) => {
+    const allowed = metricsAllowed(req.getHeader('authorization'));
     const r = reply(res);
+    if (!allowed) return sendError(r, new ApiError('unauthorized', 'missing or wrong metrics token (Authorization: Bearer <METRICS_TOKEN>)'));
     registry.metrics().then((text) => send(r, 200, text, registry.contentType)).catch((err) => sendError(r, toHttpError(err, ctx)));
   });
   app.post('/v1/stripe/webhook', (res, req) => {

@@ -94,8 +94,22 @@ const schema = z.object({
   /** When set, a buyer token's `iss` / `aud` must match (else the upgrade is refused `401`). */
   BUYER_JWT_ISSUER: z.string().min(1).optional(),
   BUYER_JWT_AUDIENCE: z.string().min(1).optional(),
-  /** When set, `/metrics` asks for `Authorization: Bearer <METRICS_TOKEN>`. */
+  /** When set, `/metrics` (the gateway's and a worker's on METRICS_PORT) asks for `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(16).optional(),
+  /**
+   * Wrong or missing admin tokens one remote address may send in a minute; after that every operator
+   * request from it is refused `429 too_many_auth_failures` (even with the right token) until the minute
+   * that began with its first failure is over. `0`: off. Per gateway process (docs/security.md).
+   */
+  ADMIN_AUTH_FAILURES_PER_MINUTE: int(0, 1_000_000).default(20),
+  /**
+   * WebSocket upgrades one remote address may start, a token bucket: this many a second sustained, up
+   * to UPGRADE_BURST_PER_ADDRESS at once; more are refused `429 rate_limited`. Generous because buyers
+   * behind a carrier NAT share an address. `0`: off (behind a reverse proxy every buyer has the
+   * proxy's address: limit there instead). Per gateway process.
+   */
+  UPGRADES_PER_ADDRESS_PER_SECOND: int(0, 1_000_000).default(50),
+  UPGRADE_BURST_PER_ADDRESS: int(1, 1_000_000).default(500),
   MAX_FRAME_BYTES: int(256, 65536).default(4096),
   MAX_BODY_BYTES: int(1024, 1048576).default(65536),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

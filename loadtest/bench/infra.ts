@@ -213,6 +213,8 @@ export function stackEnv(o: { redisUrl: string; databaseUrl: string; prefix: str
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
     REDIS_URL: o.redisUrl, DATABASE_URL: o.databaseUrl, REDIS_PREFIX: o.prefix,
     ADMIN_TOKEN: BENCH_ADMIN_TOKEN, BUYER_JWT_SECRET: BENCH_BUYER_SECRET, STRIPE_SECRET_KEY: 'sk_test_bench', STRIPE_WEBHOOK_SECRET: 'whsec_bench', STRIPE_API_URL: o.standInUrl,
+    // A bench's crowd connects from a few loopback addresses: no per-address upgrade limit.
+    UPGRADES_PER_ADDRESS_PER_SECOND: '0',
     ...o.extra,
   };
 }

@@ -119,6 +119,10 @@ describe('docker-compose.yml', () => {
     // DNS service discovery finds every replica of the worker service.
     expect(job('worker').dns_sd_configs![0]).toMatchObject({ names: ['worker'], port: loadConfig(env('worker')).METRICS_PORT });
     expect(svc('prometheus').volumes).toContain('./grafana/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    // /metrics is public unless METRICS_TOKEN is set; a scrape job without credentials needs it unset.
+    for (const name of ['gateway', 'worker']) {
+      expect(loadConfig(env(name)).METRICS_TOKEN === undefined || 'authorization' in job(name), `${name}: METRICS_TOKEN set, scrape job without authorization`).toBe(true);
+    }
   });
 
   it('Grafana gets the provisioning folder and the dashboards folder, and opens on the dashboard', () => {

@@ -52,7 +52,8 @@ function baseEnv(prefix: string, standInUrl: string, redis: string, extra: Recor
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
     REDIS_URL: redis, REDIS_PREFIX: prefix,
     ADMIN_TOKEN, BUYER_JWT_SECRET: BUYER_SECRET, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_SECRET_KEY: 'sk_test_stack', STRIPE_API_URL: standInUrl,
-    TICK_MS: '50', ...extra,
+    // Tests open thousands of sockets from 127.0.0.1; tests/security/upgrade-flood.test.ts sets a limit.
+    TICK_MS: '50', UPGRADES_PER_ADDRESS_PER_SECOND: '0', ...extra,
   };
 }
 

@@ -1,0 +1,14 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Checks `Authorization: Bearer <token>` against one secret token in constant time (digests first, so
+ * lengths leak nothing). The operator API's admin token and `/metrics`'s METRICS_TOKEN both use it.
+ */
+export function bearerChecker(token: string): (authorization: string) => boolean {
+  const expected = createHash('sha256').update(token).digest();
+  return (authorization: string) => {
+    const m = /^Bearer (.+)$/.exec(authorization);
+    const given = createHash('sha256').update(m ? m[1]! : '').digest();
+    return timingSafeEqual(given, expected) && m !== null;
+  };
+}
