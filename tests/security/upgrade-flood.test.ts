@@ -37,14 +37,20 @@ function expectLimited(o: UpgradeOutcome): number {
 }
 
 describe('WebSocket upgrades per remote address', () => {
-  it(`the first ${BURST} open at once, the next is refused 429 with Retry-After; after it, one more opens`, async () => {
+  it(`the first ${BURST} open at once, more are refused 429 with Retry-After; after it, one more opens`, async () => {
     const from = '127.0.0.5';
-    // Tokens minted first and the burst sent at once: the bucket refills 1/s, so the next upgrade must
-    // come well within a second of the first for the refusal to be certain.
-    const urls = await Promise.all(Array.from({ length: BURST + 1 }, () => url()));
-    const burst = await Promise.all(urls.slice(0, BURST).map((u) => tryUpgrade(u, { localAddress: from })));
-    expect(burst.map((o) => o.opened)).toEqual(Array(BURST).fill(true));
-    const retryAfter = expectLimited(await tryUpgrade(urls[BURST]!, { localAddress: from }));
+    // Twice the burst at once, tokens minted first: the bucket refills 1/s, so on a machine busy enough
+    // to spread them over a few seconds a few more may open, never all.
+    const urls = await Promise.all(Array.from({ length: BURST * 2 }, () => url()));
+    const started = Date.now();
+    const burst = await Promise.all(urls.map((u) => tryUpgrade(u, { localAddress: from })));
+    const seconds = (Date.now() - started) / 1000;
+    const opened = burst.filter((o) => o.opened).length;
+    expect(opened).toBeGreaterThanOrEqual(BURST);
+    expect(opened).toBeLessThanOrEqual(BURST + Math.ceil(seconds));
+    const refused = burst.filter((o) => !o.opened);
+    expect(refused.length).toBeGreaterThan(0);
+    const retryAfter = Math.max(...refused.map(expectLimited));
     // Refused before the token is looked at: a flood of junk tokens costs no JWT check.
     expectLimited(await tryUpgrade(stack.wsUrl(saleId, 'junk'), { localAddress: from }));
     // Another address has its own bucket.
