@@ -30,6 +30,8 @@ export const METRIC = {
   redisLossDetected: 'fs_redis_loss_detected_total',
   redisHeals: 'fs_redis_heals_total',
   salesQuarantined: 'fs_sales_quarantined',
+  wsSlowReaders: 'fs_ws_slow_readers_total',
+  saleEntries: 'fs_gateway_sale_entries',
 } as const;
 
 /**
@@ -65,4 +67,6 @@ export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
   redisLossDetected: 'gateway',
   redisHeals: 'gateway',
   salesQuarantined: 'gateway',
+  wsSlowReaders: 'gateway',
+  saleEntries: 'gateway',
 };
