@@ -50,14 +50,14 @@ export function rssBytes(p: Proc): number {
   return Number(m[1]) * 1024;
 }
 
-/** Runs `fn` over `items` with at most `concurrency` at once; results in the items' order. */
-export async function pooled<T, R>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+/** Runs `fn` over `items` by `concurrency` workers (`worker` says which); results in the items' order. */
+export async function pooled<T, R>(items: readonly T[], concurrency: number, fn: (item: T, worker: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async (_, worker) => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!, i);
+      out[i] = await fn(items[i]!, worker);
     }
   }));
   return out;
