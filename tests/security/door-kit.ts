@@ -62,3 +62,45 @@ export async function pooled<T, R>(items: readonly T[], concurrency: number, fn:
   }));
   return out;
 }
+
+/**
+ * The V8 inspector of a process started with `NODE_OPTIONS=--inspect=127.0.0.1:0` (its address is read
+ * from the "Debugger listening on ws://..." line on its stderr): a full GC on demand and the heap in use
+ * after it, so memory is compared without the noise of garbage not yet collected.
+ */
+export class Inspector {
+  private id = 0;
+  private readonly pending = new Map<number, (result: any) => void>();
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { id?: number; result?: unknown };
+      if (m.id !== undefined) this.pending.get(m.id)?.(m.result);
+    });
+  }
+
+  static async of(p: Proc): Promise<Inspector> {
+    const m = /Debugger listening on (ws:\/\/\S+)/.exec(p.stderr());
+    if (!m) throw new Error(`pid ${p.child.pid} has no inspector (start it with NODE_OPTIONS=--inspect=127.0.0.1:0)`);
+    const ws = new WebSocket(m[1]!);
+    await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)));
+    return new Inspector(ws);
+  }
+
+  private call(method: string): Promise<any> {
+    const id = ++this.id;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.ws.send(JSON.stringify({ id, method }));
+    });
+  }
+
+  /** Runs a full garbage collection, then answers the V8 heap in use, in bytes. */
+  async heapAfterGc(): Promise<number> {
+    await this.call('HeapProfiler.collectGarbage');
+    return (await this.call('Runtime.getHeapUsage')).usedSize as number;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
