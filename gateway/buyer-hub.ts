@@ -1,5 +1,5 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import { metrics } from '../shared/metrics.js';
+import { countSaleEntriesWith, metrics } from '../shared/metrics.js';
 import { isConnectionLoss, rateLimitedWarn } from '../shared/connection-errors.js';
 import { InventoryError } from '../inventory/errors.js';
 import { AdmissionError } from '../admission/errors.js';
@@ -11,6 +11,7 @@ import { buyerFrame, renderView, eta, type BuyerFrameIn, type Phase } from './bu
 import { ApiError, wsErrorFrame } from './errors.js';
 import { PayTimer } from './pay-timer.js';
 import { BuyerSockets } from './buyer-sockets.js';
+import { BuyerSlots } from './buyer-slots.js';
 import { OpenFrames, type ReadFrame } from './open-frames.js';
 import type { Context } from './context.js';
 
@@ -40,6 +41,8 @@ export interface SocketData {
   tokens: number;
   /** clockMs() up to which tokens have been credited. */
   tokensAt: number;
+  /** Not reading: its send buffer went over BEHIND_BYTES; no frame is sent until it drains (onDrain). */
+  behind: boolean;
 }
 
 type Ws = WebSocket<SocketData>;
@@ -49,6 +52,17 @@ const FRAMES_PER_SECOND = 20;
 const MS_PER_FRAME = 1000 / FRAMES_PER_SECOND;
 const SOLD_OUT_FRAME = '{"type":"sold_out"}';
 const RESOLVED = Promise.resolve();
+/**
+ * A socket with more than this waiting in its send buffer is behind: it is sent nothing more until
+ * the buffer is down to CAUGHT_UP_BYTES, then its state once (onDrain). So a slow reader costs at most
+ * about this much (plus sale frames published to its topic, which uWS caps at maxBackpressure), and
+ * no frame is silently lost past uWS's cap: the catch-up says where the buyer stands.
+ */
+export const BEHIND_BYTES = 64 * 1024;
+const CAUGHT_UP_BYTES = 4 * 1024;
+/** uWS's answers to send(): written out at once; dropped (the buffer is over maxBackpressure). */
+const SEND_WRITTEN = 1;
+const SEND_DROPPED = 2;
 
 /** Milliseconds since this process started: a small integer for 24 days (Date.now() is a boxed double). */
 export const clockMs = (): number => Math.floor(performance.now());
@@ -57,7 +71,7 @@ const NEVER = -1e9;
 
 export function newSocketData(saleId: string, buyer: string): SocketData {
   return {
-    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(),
+    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(), behind: false,
   };
 }
 
@@ -68,6 +82,8 @@ const isWaiting = (phase: Phase) => phase === 'queued' || phase === 'pre';
 /** The buyer sockets of this gateway, by sale and buyer (several tabs of one buyer share a place). */
 export class BuyerHub {
   private readonly sockets = new BuyerSockets<Ws>();
+  /** Open and opening sockets per buyer (MAX_SOCKETS_PER_BUYER): taken by the upgrade, given back by the close. */
+  readonly slots: BuyerSlots;
   private readonly served = new Map<string, { served: number; rate: number }>();
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
@@ -84,6 +100,16 @@ export class BuyerHub {
 
   constructor(readonly ctx: Context) {
     this.lostConnection = rateLimitedWarn(ctx.log, 'buyer frames refused (unavailable): connection lost');
+    this.slots = new BuyerSlots(ctx.config.MAX_SOCKETS_PER_BUYER);
+    countSaleEntriesWith(() => this.saleEntries());
+  }
+
+  /**
+   * Entries kept by sale id: every one follows a sale that exists and has sockets here (or a read of
+   * the last second), so ids asked for that do not exist leave nothing behind (docs/security.md).
+   */
+  saleEntries(): number {
+    return this.ctx.saleCache.size() + this.openFrames.size() + this.sockets.saleCount() + this.served.size + this.windows.size;
   }
 
   count(): number {
@@ -111,7 +137,23 @@ export class BuyerHub {
     const d = ws.getUserData();
     d.closed = true;
     this.sockets.remove(d.saleId, d.buyer, ws);
+    this.slots.release(d.buyer);
     metrics.wsConnections.dec();
+  }
+
+  /**
+   * uWS wrote some of a socket's buffer. A socket that was behind and has caught up gets its state
+   * once, as a `status` frame would answer it (the sale frame, then place, hold or order): the frames
+   * it was not sent meanwhile are replaced by where it stands now.
+   */
+  onDrain(ws: Ws): void {
+    const d = ws.getUserData();
+    if (!d.behind || d.closed || ws.getBufferedAmount() > CAUGHT_UP_BYTES) return;
+    d.behind = false;
+    this.enqueue(ws, async () => {
+      await this.sendSaleFrame(ws);
+      await this.answer(ws, () => this.ctx.room.status(d.saleId, d.buyer));
+    });
   }
 
   onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
@@ -272,8 +314,9 @@ export class BuyerHub {
     const sale = await this.ctx.saleCache.get(saleId);
     if (!sale) return { frame: null, changesAt: Number.POSITIVE_INFINITY };
     const now = Date.now();
-    // The window buyers were told of: a start or end after this is announced by the next tick.
-    if (!this.windows.has(saleId)) this.windows.set(saleId, windowOf(sale, now));
+    // The window buyers were told of: a start or end after this is announced by the next tick. Kept
+    // only while the sale has sockets here (announceWindow drops it with the last one).
+    if (!this.windows.has(saleId) && this.sockets.hasSale(saleId)) this.windows.set(saleId, windowOf(sale, now));
     const soldOut = await this.ctx.sales.isSoldOut(saleId);
     const startsAt = Date.parse(sale.startsAt);
     const endsAt = Date.parse(sale.endsAt);
@@ -288,9 +331,19 @@ export class BuyerHub {
     if (frame) this.sendRaw(ws, frame);
   }
 
+  /**
+   * Sends one frame, unless the socket is behind (see BEHIND_BYTES): a buyer who does not read is not
+   * sent per-frame updates to pile up in memory, and is sent its state once it reads again (onDrain).
+   */
   private sendRaw(ws: Ws, frame: string): void {
-    if (ws.getUserData().closed) return;
-    ws.send(frame, false);
+    const d = ws.getUserData();
+    if (d.closed || d.behind) return;
+    const sent = ws.send(frame, false);
+    if (sent === SEND_WRITTEN) return;
+    if (sent === SEND_DROPPED || ws.getBufferedAmount() > BEHIND_BYTES) {
+      d.behind = true;
+      metrics.wsSlowReaders.inc();
+    }
   }
 
   /** Sends a frame to every socket of one buyer on this gateway and moves their phase along. */
@@ -340,7 +393,9 @@ export class BuyerHub {
     this.ctx.saleCache.markKnown(saleId);
     switch (ev.t) {
       case 'tick':
-        this.served.set(saleId, { served: ev.served, rate: ev.rate });
+        // Kept for sales with sockets here only (answer() reads it for their ETAs).
+        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, rate: ev.rate });
+        else this.served.delete(saleId);
         for (const { b, f } of ev.buyers) this.toBuyer(saleId, b, f);
         this.pushPositions(saleId, ev.served, ev.rate);
         this.announceWindow(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not announce the sale window'));

@@ -48,17 +48,26 @@ describe('BuyerSockets', () => {
     expect(r.count()).toBe(2);
   });
 
-  it('hands every socket of a sale the same sale id string, and keeps the sale listed after its last socket', () => {
+  it('hands every socket of a sale the same sale id string, and drops the sale with its last socket', () => {
     const r = new BuyerSockets<string>();
     const first = 'sale-' + 'x'.repeat(3);
     const second = ['sale', 'xxx'].join('-');
     expect(r.add(first, 'b1', 'a')).toBe(first);
     expect(r.add(second, 'b2', 'b')).toBe(first);
     r.remove(first, 'b1', 'a');
+    expect(r.hasSale('sale-xxx')).toBe(true);
     r.remove(first, 'b2', 'b');
     expect(r.count()).toBe(0);
-    expect(r.hasSale('sale-xxx')).toBe(true);
+    expect(r.hasSale('sale-xxx')).toBe(false);
     expect(r.hasSale('other')).toBe(false);
+    expect(r.saleIds()).toEqual([]);
+    expect(r.saleCount()).toBe(0);
+    // A second tab's array is emptied down to one socket, then to none: the sale goes too.
+    r.add('s2', 'b1', 'x');
+    r.add('s2', 'b1', 'y');
+    r.remove('s2', 'b1', 'x');
+    r.remove('s2', 'b1', 'y');
+    expect(r.saleCount()).toBe(0);
   });
 
   it('a socket removed while a sale is walked is not lost for the others', () => {

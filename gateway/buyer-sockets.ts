@@ -3,7 +3,8 @@
  * shape is about memory per socket (the `memory` bench): a buyer with one tab — nearly all of them —
  * is one map entry pointing at the socket itself, not a Set of one; a second tab turns the entry
  * into an array. Each sale's id is stored once and handed back to its sockets, so N sockets share one
- * string instead of keeping N copies of the URL parameter.
+ * string instead of keeping N copies of the URL parameter. A sale's entry goes with its last socket:
+ * nothing here outlives the sockets (sale ids come from buyers' URLs).
  */
 export class BuyerSockets<S> {
   private readonly sales = new Map<string, { readonly id: string; readonly buyers: Map<string, S | S[]> }>();
@@ -28,6 +29,7 @@ export class BuyerSockets<S> {
     if (!Array.isArray(had)) {
       if (had !== socket) return;
       buyers!.delete(buyer);
+      if (buyers!.size === 0) this.sales.delete(saleId);
     } else {
       const i = had.indexOf(socket);
       if (i < 0) return;
@@ -37,7 +39,7 @@ export class BuyerSockets<S> {
     this.size--;
   }
 
-  /** Whether this gateway has held a socket of the sale (the sale stays listed after its last one). */
+  /** Whether this gateway holds a socket of the sale now. */
   hasSale(saleId: string): boolean {
     return this.sales.has(saleId);
   }
@@ -55,7 +57,7 @@ export class BuyerSockets<S> {
     for (const s of [...had]) fn(s);
   }
 
-  /** The sales this gateway has held sockets of. */
+  /** The sales this gateway holds sockets of. */
   saleIds(): string[] {
     return [...this.sales.keys()];
   }
@@ -71,5 +73,10 @@ export class BuyerSockets<S> {
 
   count(): number {
     return this.size;
+  }
+
+  /** Sales with at least one socket here. */
+  saleCount(): number {
+    return this.sales.size;
   }
 }

@@ -61,6 +61,10 @@ export class SaleCache {
   forget(id: string): void {
     this.reads.forget(id);
   }
+  /** Entries kept by sale id: the known ids and the reads not yet expired (for the sale-entries gauge). */
+  size(): number {
+    return this.known.size + this.reads.size();
+  }
 }
 
 export function createContext(config: Config, log: Logger): Context {

@@ -26,6 +26,7 @@ export const ERRORS = {
   payload_too_large: [413, 'the body or frame is too large'],
   rate_limited: [429, 'too many frames; slow down'],
   too_many_auth_failures: [429, 'too many failed operator logins from this address; retry later'],
+  too_many_connections: [429, 'this buyer has too many open sockets on this gateway; close one'],
   not_ready: [503, 'a dependency (Redis or Postgres) is not reachable'],
   unavailable: [503, 'could not complete now; try again'],
   internal: [500, 'internal error'],

@@ -30,4 +30,8 @@ export class OpenFrames {
   forget(saleId: string): void {
     this.reads.forget(saleId);
   }
+
+  size(): number {
+    return this.reads.size();
+  }
 }

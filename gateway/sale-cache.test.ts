@@ -65,4 +65,29 @@ describe('SaleCache', () => {
     expect(await again).toBeNull();
     expect(cache.isKnown('s1')).toBe(false);
   });
+
+  it('keeps nothing for ids that do not exist once their answer has expired (a bounded negative cache)', async () => {
+    const s = store();
+    const cache = new SaleCache(s, 1000);
+    const asks: Promise<Sale | null>[] = [];
+    // Within one second: the misses are kept (repeats are answered without a read), at most ~2x.
+    for (let i = 0; i < 3000; i++) asks.push(cache.get(`nope-${i}`));
+    for (const r of s.reads) r.answer(null);
+    expect((await Promise.all(asks)).every((x) => x === null)).toBe(true);
+    expect(cache.isKnown('nope-1')).toBe(false);
+    const now = Date.now();
+    expect(cache.size()).toBeLessThanOrEqual(3000);
+    // Once expired they are gone, and a later stream of new ids never holds more than about twice the
+    // ids of the last second.
+    const later = (ms: number) => now + ms;
+    const reads = (cache as unknown as { reads: { size(n: number): number; get(id: string, n: number): Promise<unknown> } }).reads;
+    expect(reads.size(later(1001))).toBe(0);
+    let most = 0;
+    for (let i = 0; i < 10_000; i++) {
+      void reads.get(`later-${i}`, later(2000 + i));
+      most = Math.max(most, (reads as unknown as { entries: Map<string, unknown> }).entries.size);
+    }
+    for (const r of s.reads) r.answer(null);
+    expect(most).toBeLessThanOrEqual(2 * 1000 + 64);
+  });
 });

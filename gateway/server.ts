@@ -68,6 +68,9 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
         return sendError(r, new ApiError('unauthorized', 'missing, expired or forged buyer token'));
       }
       if (!/^[a-z0-9-]{1,64}$/.test(saleId)) return sendError(r, new ApiError('sale_not_found'));
+      // Taken before any await, so an upgrade in flight counts; given back by the socket's close, or
+      // below when the upgrade ends without a socket (BuyerSlots).
+      if (!hub.slots.take(buyer)) return sendError(r, new ApiError('too_many_connections', `at most ${hub.slots.max} open sockets per buyer on this gateway`));
       const data = () => newSocketData(saleId, buyer);
       // The usual case finishes inside this callback: uWS upgrades synchronously and safely. An
       // upgrade after an await must go through res.cork(), where the pinned uWS build may close the
@@ -81,14 +84,18 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       ctx.saleCache.get(saleId)
         .then((sale) => {
           if (!sale) throw new ApiError('sale_not_found');
-          if (r.aborted) return;
+          if (r.aborted) return hub.slots.release(buyer);
           r.done = true;
           res.cork(() => res.upgrade<SocketData>(data(), key, protocol, extensions, context));
         })
-        .catch((err) => sendError(r, toHttpError(err, ctx)));
+        .catch((err) => {
+          hub.slots.release(buyer);
+          sendError(r, toHttpError(err, ctx));
+        });
     },
     open: (ws) => void hub.onOpen(ws),
     message: (ws, message, isBinary) => hub.onMessage(ws, message, isBinary),
+    drain: (ws) => hub.onDrain(ws),
     close: (ws) => hub.onClose(ws),
   });
 

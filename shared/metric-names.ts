@@ -31,6 +31,8 @@ export const METRIC = {
   redisHeals: 'fs_redis_heals_total',
   saleEventResyncs: 'fs_sale_event_resyncs_total',
   salesQuarantined: 'fs_sales_quarantined',
+  wsSlowReaders: 'fs_ws_slow_readers_total',
+  saleEntries: 'fs_gateway_sale_entries',
 } as const;
 
 /**
@@ -67,4 +69,6 @@ export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
   redisHeals: 'gateway',
   saleEventResyncs: 'gateway',
   salesQuarantined: 'gateway',
+  wsSlowReaders: 'gateway',
+  saleEntries: 'gateway',
 };

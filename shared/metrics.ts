@@ -3,9 +3,16 @@ import { METRIC } from './metric-names.js';
 
 /** One registry per process, with Node's default metrics (event-loop lag, heap, GC) included. */
 export const registry = new client.Registry();
+
 client.collectDefaultMetrics({ register: registry });
 
 const r = [registry];
+
+let countSaleEntries: () => number = () => 0;
+/** The gateway's hub says how to count its entries by sale id (read at each scrape). */
+export function countSaleEntriesWith(count: () => number): void {
+  countSaleEntries = count;
+}
 
 export const metrics = {
   wsConnections: new client.Gauge({ name: METRIC.wsConnections, help: 'Open buyer WebSocket connections', registers: r }),
@@ -35,5 +42,14 @@ export const metrics = {
   redisHeals: new client.Counter({ name: METRIC.redisHeals, help: 'Sales healed from the Postgres ledger by this process', registers: r }),
   saleEventResyncs: new client.Counter({ name: METRIC.saleEventResyncs, help: 'Times this gateway lost its sale events subscription and made every waiting buyer read their state again', registers: r }),
   salesQuarantined: new client.Gauge({ name: METRIC.salesQuarantined, help: 'Sales quarantined because their ledger cannot be reconciled', registers: r }),
+  wsSlowReaders: new client.Counter({ name: METRIC.wsSlowReaders, help: 'Buyer sockets found not reading (send buffer over its cap): per-frame updates stop until they catch up', registers: r }),
+  saleEntries: new client.Gauge({
+    name: METRIC.saleEntries,
+    help: 'Entries this gateway keeps by sale id (sale cache, open frames, sockets by sale, queue and window state): follows the sales in use, not the ids asked for',
+    registers: r,
+    collect() {
+      this.set(countSaleEntries());
+    },
+  }),
   admitterTicks: new client.Counter({ name: METRIC.admitterTicks, help: 'Admitter ticks run while holding a sale lease', registers: r }),
 };
