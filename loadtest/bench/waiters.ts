@@ -17,7 +17,8 @@ import type { FromHerd, ToHerd } from './waiter-herd.js';
  * at once on this box, where one process may open 20,000 files. The buyers are spread over several
  * gateway processes (each holds its share of the sockets) and as many load-generator processes
  * ("herds", each from several 127.0.0.x source addresses), on a Redis Cluster (a private one by
- * default). Two sales, one after the other, on the same processes:
+ * default), with the admitter in a process of its own that holds no socket (RUN_ADMITTER=0 on the
+ * socket gateways). Two sales, one after the other, on the same processes:
  *
  *   few   — `few` waiters join a paused sale; it resumes at `rate` admissions/s for `window` s;
  *   many  — `waiters` buyers join a paused sale, the memory is read, it resumes the same way.
@@ -74,7 +75,7 @@ export interface PhaseFigures {
    * processes together (CPU s per s), the worst gateway event-loop delay p99, and the machine's
    * 1-minute load average (2 cores here, shared: above 2, every process waits for a core).
    */
-  window: { gatewayCores: number; herdCores: number; gatewayLoopLagP99Ms: number; loadAverage: number };
+  window: { gatewayCores: number; herdCores: number; gatewayLoopLagP99Ms: number; admitterLoopLagP99Ms: number; loadAverage: number };
 }
 
 class Herd {
@@ -156,12 +157,16 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
     const env = stackEnv({ redisUrl, databaseUrl: db.url, prefix, standInUrl: 'http://127.0.0.1:9', extra: { TICK_MS: '100' } });
     const gateways: Child[] = [];
     stops.push(() => Promise.all(gateways.map((g) => g.stop())));
-    for (let g = 0; g < o.gateways; g++) gateways.push(await startChild('../../gateway/main.ts', env, INSPECT_ARGV));
+    // The socket gateways run no admitter; one process of its own admits, holding no socket (as the
+    // capacity model deploys it, docs/performance.md): its ticks do not wait behind 17,000 sockets' pushes.
+    for (let g = 0; g < o.gateways; g++) gateways.push(await startChild('../../gateway/main.ts', { ...env, RUN_ADMITTER: '0' }, INSPECT_ARGV));
+    const admitter = await startChild('../../gateway/main.ts', { ...env, RUN_ADMITTER: '1' }, INSPECT_ARGV);
+    stops.push(() => admitter.stop());
     const herds = Array.from({ length: o.herds }, (_, i) => new Herd(i));
     stops.push(async () => herds.forEach((h) => h.child.kill('SIGKILL')));
     await Promise.all(herds.map((h) => h.ask(null, 'ready')));
-    o.note(`waiters: ${o.gateways} gateways (pids ${gateways.map((g) => g.pid).join(', ')}), ${o.herds} load processes`);
-    const base = `http://127.0.0.1:${gateways[0]!.port}`;
+    o.note(`waiters: ${o.gateways} gateways (pids ${gateways.map((g) => g.pid).join(', ')}), an admitter (pid ${admitter.pid}), ${o.herds} load processes`);
+    const base = `http://127.0.0.1:${admitter.port}`;
     // Memory is measured from fresh processes: after a phase's sockets close, a gateway's RSS does not
     // go back to where it was (V8 and the allocator keep pages), and a delta from there reads low or
     // even negative. What the few phase leaves on gateway 0 counts in the many phase's figure (a few MB).
@@ -215,7 +220,7 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
       for (const h of herds) h.child.send({ cmd: 'measure' } satisfies ToHerd);
       const pids = { gateways: gateways.map((g) => g.pid), herds: herds.map((h) => h.child.pid!) };
       const cpu = async (ps: number[]) => sum(await Promise.all(ps.map(cpuMs)));
-      await Promise.all(gateways.map((g) => gatewayGauge(g, 'nodejs_eventloop_lag_p99_seconds')));
+      await Promise.all([...gateways, admitter].map((g) => gatewayGauge(g, 'nodejs_eventloop_lag_p99_seconds')));
       const cpu0 = { gateways: await cpu(pids.gateways), herds: await cpu(pids.herds) };
       const loadAverage = loadavg()[0]!;
       const a0 = await admittedNow();
@@ -233,6 +238,7 @@ export async function waitersBench(o: WaitersOptions): Promise<{ lines: BenchLin
       const window = {
         gatewayCores: cores((await cpu(pids.gateways)) - cpu0.gateways), herdCores: cores((await cpu(pids.herds)) - cpu0.herds),
         gatewayLoopLagP99Ms: Math.round(Math.max(...await Promise.all(gateways.map((g) => gatewayGauge(g, 'nodejs_eventloop_lag_p99_seconds')))) * 1000),
+        admitterLoopLagP99Ms: Math.round((await gatewayGauge(admitter, 'nodejs_eventloop_lag_p99_seconds')) * 1000),
         loadAverage: Math.round(loadAverage * 10) / 10,
       };
       await adminCall(base, 'POST', `/v1/admin/sales/${saleId}/end`);
