@@ -107,7 +107,6 @@ describe('healing a sale from the ledger', () => {
       onEvent: (_id, e) => heard.push(e), onResubscribed: () => {},
     });
     await sub.start();
-    await sub.ensure(sale.id);
     await loseSale(sale.id, 2);
 
     expect(await s.sales.ensureRedis(sale)).toMatchObject({ outcome: 'healed' });

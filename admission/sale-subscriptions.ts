@@ -19,7 +19,7 @@ export interface SaleSubscriptionsOptions {
    */
   onResubscribed(saleId: null): void;
   /** Cluster: the heartbeat period; a probe not back within it marks the subscription lost (ms). */
-  probeRetryMs?: number;
+  heartbeatMs?: number;
 }
 
 /**
@@ -33,7 +33,7 @@ export interface SaleSubscriptionsOptions {
  * - **Single Redis**: after a reconnect ioredis subscribes again by itself; our own PSUBSCRIBE's answer is
  *   the moment the subscription is certainly active again.
  * - **Redis Cluster**: ioredis moves and re-subscribes its subscriber connection itself (a failover, a
- *   node killed, a cut link) without a reliable event for it. So a heartbeat: every `probeRetryMs` a probe
+ *   node killed, a cut link) without a reliable event for it. So a heartbeat: every `heartbeatMs` a probe
  *   of our own is published on a channel under the pattern; one not back within that time (or a node
  *   error / lost node the client reports) marks the subscription lost, and the first probe that comes
  *   back afterwards proves it active again. A subscriber silent for REPLACE_AFTER_MISSED heartbeats is
@@ -115,14 +115,6 @@ export class SaleSubscriptions {
   }
 
   /**
-   * Resolves once this process receives the sale's events. With one pattern for every sale that is at
-   * once; kept so callers read a socket's first state only after subscribing, whatever the scheme.
-   */
-  ensure(_saleId: string): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /**
    * A probe is judged a full period after Redis acknowledged its PUBLISH, and only after one more turn
    * of reading the sockets (setImmediate runs after the event loop's poll phase). So a busy loop (a
    * gateway pushing positions to 17,000 sockets; autopipelining itself writes the PUBLISH only on a
@@ -149,7 +141,7 @@ export class SaleSubscriptions {
     const message = JSON.stringify({ t: 'probe', n: nonce } satisfies SaleEvent);
     const next = () => {
       if (this.closed) return;
-      this.timer = setTimeout(() => this.heartbeat(), this.o.probeRetryMs ?? 1000);
+      this.timer = setTimeout(() => this.heartbeat(), this.o.heartbeatMs ?? 1000);
       this.timer.unref();
     };
     this.o.publisher.publish(this.probeChannel, message).then(next, (err: unknown) => {

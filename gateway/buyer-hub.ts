@@ -89,11 +89,6 @@ export class BuyerHub {
   private readonly windows = new Map<string, SaleWindow>();
   private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
   app!: TemplatedApp;
-  /**
-   * Resolves once this gateway receives the sale's events (SaleSubscriptions.ensure: at once on a single
-   * Redis; the sale's first socket subscribes it on a Cluster).
-   */
-  subscribeSale: (saleId: string) => Promise<void> = () => Promise.resolve();
   readonly payTimer = new PayTimer();
   /** Frames refused because Redis or Postgres went away: thousands at once in an outage, so rate-limited. */
   private readonly lostConnection: (err: unknown) => void;
@@ -124,8 +119,8 @@ export class BuyerHub {
     ws.subscribe(saleTopic(d.saleId));
     metrics.wsConnections.inc();
     this.enqueue(ws, async () => {
-      // Subscribed before the first read: an event after the read is then never missed.
-      await this.subscribeSale(d.saleId);
+      // The gateway subscribed to every sale's events at its start (one pattern): an event after the
+      // first read below is never missed.
       const frame = await this.openFrames.get(d.saleId);
       if (frame) this.sendRaw(ws, frame);
       // A reconnecting buyer gets their state back at once: place, hold or order.
@@ -204,8 +199,6 @@ export class BuyerHub {
 
   private async handle(ws: Ws, f: BuyerFrameIn, received: bigint): Promise<void> {
     const { saleId, buyer } = ws.getUserData();
-    // A subscription that failed at the socket's open (Cluster node away) is tried again first.
-    await this.subscribeSale(saleId);
     switch (f.type) {
       case 'join':
         await this.answer(ws, () => this.ctx.room.join(saleId, buyer));

@@ -145,8 +145,8 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     sendError(reply(res), new ApiError('not_found', `no route ${req.getMethod().toUpperCase()} ${url}`));
   });
 
-  // Sale events: one pattern subscription on a single Redis, each sale's channels on a Cluster (see
-  // SaleSubscriptions). A lost subscription, once back, makes the buyers re-read what they missed.
+  // Sale events: one pattern subscription, on a single Redis and on a Cluster (see SaleSubscriptions).
+  // A lost subscription, once back, makes the buyers re-read what they missed.
   const subs = new SaleSubscriptions({
     redisUrl: ctx.config.REDIS_URL,
     prefix: ctx.config.REDIS_PREFIX,
@@ -159,7 +159,6 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       hub.resync();
     },
   });
-  hub.subscribeSale = (saleId) => subs.ensure(saleId);
   await subs.start();
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {

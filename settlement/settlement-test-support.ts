@@ -66,7 +66,6 @@ export function settlementFixture(): SettlementFixture {
   f.payingHold = async (o = {}) => {
     const buyer = o.buyer ?? uniqueId('b');
     const sale = await f.s.sales.create(saleInput({ stock: 2, pools: 1, perBuyerLimit: o.perBuyerLimit ?? 1, holdSeconds: o.holdSeconds ?? 60 }));
-    await subs.ensure(sale.id);
     const holdId = f.s.inventory.holdId(0, uniqueId('h').replace('-', '_'));
     expect(await f.s.inventory.take(sale.id, 0, holdId, buyer, o.holdSeconds ?? 60)).not.toBeNull();
     const attemptNo = await f.s.inventory.beginPay(sale.id, holdId, buyer);
@@ -74,7 +73,6 @@ export function settlementFixture(): SettlementFixture {
   };
   f.resoldHold = async () => {
     const sale = await f.s.sales.create(saleInput({ stock: 1, pools: 1 }));
-    await subs.ensure(sale.id);
     const poolKey = f.s.inventory.keys(sale.id, 0).pool;
     const match = `${poolKey.slice(0, -'pool'.length)}*`;
     const keysNow = () => scanKeys(f.s.redis, match);
