@@ -90,7 +90,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restockAll' as const), units: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('rebuild' as const), pool }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('heal' as const), pool }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('par' as const), ops: fc.array(atomic, { minLength: 2, maxLength: 4 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('par' as const), ops: fc.array(atomic, { minLength: 1, maxLength: 4 }) }) },
 );
 const scenario = fc.record({
   pools: fc.integer({ min: 1, max: 3 }),
