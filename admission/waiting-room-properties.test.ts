@@ -25,7 +25,8 @@
  *
  * A failure prints the shrunk list of steps and `{ seed, path }`; replay that case with
  *   FC_SEED=<seed> FC_PATH=<path> npx vitest run --project redis admission/waiting-room-properties.test.ts
- * FC_RUNS=<n> changes the number of runs (tests/helpers/property.ts).
+ * (--project cluster for a case the cluster project found). FC_RUNS=<n> and FC_TIME_MS=<ms> change the
+ * number of runs and the time budget (tests/helpers/property.ts).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,7 +50,7 @@ import { recordOrder, WaitingRoom } from './waiting-room.js';
 const CLUSTER = redisMode() === 'cluster';
 const NUM_RUNS = CLUSTER ? 200 : 1000;
 const TIME_MS = CLUSTER ? 10_000 : 30_000;
-const MIN_RUNS = CLUSTER ? 30 : 100;
+const MIN_RUNS = CLUSTER ? 10 : 30;
 const BUYERS = 5;
 const buyerOf = (b: number) => `b${b}`;
 
