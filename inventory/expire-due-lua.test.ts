@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { checkedServices, expectBalanced, pollUntil, saleWithHolds, waitPast } from './lua-test-support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedis } from '../shared/redis.js';
+import { redisUrl, uniqueId } from '../tests/helpers/env.js';
+import { useTestClock } from '../tests/helpers/test-clock.js';
+import { Inventory } from './inventory-service.js';
+import { checkedServices, checkEveryStep, expectBalanced, pollUntil, redisNow, saleWithHolds, waitPast } from './lua-test-support.js';
 
 // expire-due-2 (the sweeper) against the real Redis, with 1 s holds and Redis' own clock.
 // The pool equation is checked after every inventory script call of every test.
@@ -79,5 +83,63 @@ describe('expire-due-2.lua', () => {
     expect(swept).toEqual([{ holdId: ids.b1, buyer: 'b1' }]);
     expect(await inv.expireDue(saleId, 1)).toEqual([]);
     await expectBalanced(inv, saleId, 1);
+  });
+});
+
+describe('expire-due-2.lua with a test clock (no sleeping)', () => {
+  // A client of its own whose clock-reading scripts take the test's time (tests/helpers/test-clock.ts).
+  const redis = createRedis(redisUrl(), { name: 'test-clock' });
+  afterAll(() => redis.disconnect());
+  const clockInv = (start: number) => {
+    const clock = useTestClock(redis, start);
+    const own = new Inventory(redis, inv.prefix);
+    const report = checkEveryStep(own);
+    return { clock, own, report };
+  };
+
+  it('a deadline is the test clock\'s time plus the hold; the hold expires exactly when the clock passes it, and once', async () => {
+    const { clock, own, report } = clockInv(1_000_000);
+    const saleId = uniqueId('sale');
+    await own.initPools(saleId, 3, 1);
+    const k = own.keys(saleId, 0);
+    const a = own.holdId(0, 'ta');
+    const b = own.holdId(0, 'tb');
+    expect(await own.take(saleId, 0, a, 'ta', 30)).toEqual({ deadline: 1_030_000, created: true });
+    clock.advance(10_000);
+    expect(await own.take(saleId, 0, b, 'tb', 30)).toEqual({ deadline: 1_040_000, created: true });
+    clock.set(1_029_999);
+    expect(await own.scripts.expireDue(k, 100)).toEqual([]);
+    clock.set(1_030_000);
+    expect(await own.scripts.expireDue(k, 100)).toEqual([a, 'ta']);
+    expect(await own.scripts.expireDue(k, 100)).toEqual([]);
+    // A payment begun past the deadline finds the hold expired and gives the unit back.
+    clock.advance(20_000);
+    await expect(own.beginPay(saleId, b, 'tb')).rejects.toMatchObject({ code: 'hold_ended' });
+    expect(await own.stats(saleId, 1)).toMatchObject({ available: 3, held: 0, expired: 2 });
+    await expectBalanced(own, saleId, 1);
+    expect(report.violations).toEqual([]);
+    // Not Redis' clock: these deadlines are decades in the past for Redis, yet nothing expired early.
+    expect(1_030_000).toBeLessThan(await redisNow(inv.redis));
+  });
+
+  it('a declined payment before the deadline is swept once the clock passes it; a paying hold never is', async () => {
+    const { clock, own } = clockInv(5_000_000);
+    const saleId = uniqueId('sale');
+    await own.initPools(saleId, 2, 1);
+    const k = own.keys(saleId, 0);
+    const [x, y] = [own.holdId(0, 'dx'), own.holdId(0, 'dy')];
+    await own.take(saleId, 0, x, 'dx', 1);
+    await own.take(saleId, 0, y, 'dy', 1);
+    await own.beginPay(saleId, x, 'dx');
+    await own.beginPay(saleId, y, 'dy');
+    expect(await own.payFailed(saleId, x, 1)).toEqual({ state: 'held', changed: true });
+    clock.advance(60_000);
+    expect(await own.scripts.expireDue(k, 100)).toEqual([x, 'dx']);
+    expect((await own.getHold(saleId, y))?.state).toBe('paying');
+    // Reconciliation's worklist is measured with the same clock.
+    expect(await own.payingLongerThan(saleId, 1, 60_000)).toEqual([y]);
+    expect(await own.payingLongerThan(saleId, 1, 60_001)).toEqual([]);
+    expect(await own.payFailed(saleId, y, 1)).toEqual({ state: 'expired', changed: true });
+    await expectBalanced(own, saleId, 1);
   });
 });

@@ -1,6 +1,7 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { createLogger, type Logger } from './logger.js';
 import { rateLimitedWarn } from './connection-errors.js';
+import { TEST_CLOCK, type TestClockHook } from './lua-loader.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -196,6 +197,9 @@ type Reply = string | number | null | Reply[];
 export function runScript<T = Reply>(client: RedisClient, name: string, keys: string[], args: (string | number)[]): Promise<T> {
   const fn = (client as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name];
   if (typeof fn !== 'function') throw new Error(`redis script ${name} is not defined on this client`);
+  // Tests only (lua-loader.ts TEST_CLOCK): a test client's clock-reading scripts take the time last.
+  const clock = (client as unknown as { [TEST_CLOCK]?: TestClockHook })[TEST_CLOCK];
+  if (clock?.scripts.has(name)) return fn.call(client, ...keys, ...args, clock.now());
   return fn.call(client, ...keys, ...args);
 }
 
