@@ -69,11 +69,40 @@ interface CommitRow {
   soldOut: boolean;
 }
 
-/**
- * Postgres side of settlement: payment attempts, orders and the outbox. Every state change of an
- * attempt is a compare-and-set on its status, so the job, a webhook and reconciliation can race on the
- * same attempt and exactly one of them decides it.
+/*
+ * Plans. The four group-commit statements below are sent unnamed (no `name:`), so Postgres plans each
+ * run with its real arrays and the tables' current size (a custom plan). A named statement settles on
+ * a generic plan after its fifth run, costed with the table sizes of that moment: at the start of the
+ * first sale on a new database that is a ledger of a few rows, and the plan it kept scanned whole
+ * tables (`Seq Scan on orders`) for the rest of the sale, until autovacuum's next ANALYZE. Planning
+ * each batch costs a fraction of a millisecond, shared by the batch's rows. keyed-plans.test.ts
+ * asserts the plans (docs/settlement.md, "Plans").
  */
+const PICK_ATTEMPT = ATTEMPT_COLUMN_LIST.map((c) => `CASE WHEN ins.id IS NOT NULL THEN ins.${c} ELSE p.${c} END AS ${c}`).join(', ');
+
+/** Batched intent ids (PaymentStore.recordIntent). Exported for its plan test. */
+export const RECORD_INTENTS = `UPDATE payment_attempts a SET payment_intent_id = i.pi, updated_at = now()
+  FROM unnest($1::text[], $2::text[]) AS i(id, pi)
+  WHERE a.id = i.id AND a.status = 'pending' AND (a.payment_intent_id IS NULL OR a.payment_intent_id = i.pi)
+  RETURNING a.id`;
+
+/** The group-committed attempt statement (PaymentStore.ensureAttempts). Exported for its plan test. */
+export const ENSURE_ATTEMPTS = `WITH input AS (
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[])
+       AS i(id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, ord)
+   ), ins AS (
+     INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency)
+     -- Key order: two statements inserting the same keys wait for each other in one order, never both ways.
+     SELECT id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency FROM input ORDER BY idempotency_key
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${ATTEMPT_COLUMNS}
+   )
+   SELECT i.ord, ins.id IS NOT NULL AS created, ${PICK_ATTEMPT},
+     (SELECT count(*) FROM orders o WHERE o.sale_id = i.sale_id AND o.buyer_id = i.buyer_id AND o.hold_id <> i.hold_id)::int AS buyer_orders
+   FROM input i
+   LEFT JOIN ins ON ins.idempotency_key = i.idempotency_key
+   LEFT JOIN payment_attempts p ON p.idempotency_key = i.idempotency_key
+   ORDER BY i.ord`;
+
 /** Batched captures: one UPDATE for every order captured in the moment (exported for its plan test). */
 export const MARK_CAPTURED = `UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = ANY($1::text[])`;
 
@@ -149,6 +178,11 @@ export const COMMIT_ORDERS = `WITH input AS (
  LEFT JOIN ins ON ins.attempt_id = i.attempt_id
  ORDER BY i.ord`;
 
+/**
+ * Postgres side of settlement: payment attempts, orders and the outbox. Every state change of an
+ * attempt is a compare-and-set on its status, so the job, a webhook and reconciliation can race on the
+ * same attempt and exactly one of them decides it.
+ */
 export class PaymentStore {
   constructor(readonly db: Db) {}
 
@@ -167,7 +201,7 @@ export class PaymentStore {
 
   private readonly captures = new StatementBatcher<string, void>({
     run: async (ids) => {
-      await this.db.query({ name: 'fs-mark-captured', text: MARK_CAPTURED, values: [ids] });
+      await this.db.query({ text: MARK_CAPTURED, values: [ids] });
       return ids.map(() => undefined);
     },
     rowError: pgRowError,
@@ -196,24 +230,8 @@ export class PaymentStore {
    */
   private async ensureAttempts(items: AttemptInput[]): Promise<(EnsuredAttempt | null)[]> {
     const col = (f: (i: AttemptInput) => unknown) => items.map(f);
-    const pick = ATTEMPT_COLUMN_LIST.map((c) => `CASE WHEN ins.id IS NOT NULL THEN ins.${c} ELSE p.${c} END AS ${c}`).join(', ');
     const r = await this.db.query<AttemptRow & { ord: number; created: boolean; buyer_orders: number }>({
-      name: 'fs-ensure-attempts',
-      text: `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[])
-           AS i(id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, ord)
-       ), ins AS (
-         INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency)
-         -- Key order: two statements inserting the same keys wait for each other in one order, never both ways.
-         SELECT id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency FROM input ORDER BY idempotency_key
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${ATTEMPT_COLUMNS}
-       )
-       SELECT i.ord, ins.id IS NOT NULL AS created, ${pick},
-         (SELECT count(*) FROM orders o WHERE o.sale_id = i.sale_id AND o.buyer_id = i.buyer_id AND o.hold_id <> i.hold_id)::int AS buyer_orders
-       FROM input i
-       LEFT JOIN ins ON ins.idempotency_key = i.idempotency_key
-       LEFT JOIN payment_attempts p ON p.idempotency_key = i.idempotency_key
-       ORDER BY i.ord`,
+      text: ENSURE_ATTEMPTS,
       values: [
         col((i) => `pay_${i.j.holdId}_${i.j.attemptNo}`), col((i) => i.j.holdId), col((i) => i.j.saleId), col((i) => i.j.buyer),
         col((i) => i.j.attemptNo), col((i) => i.key), col((i) => i.j.amount), col((i) => i.j.currency), items.map((_, n) => n),
@@ -323,7 +341,6 @@ export class PaymentStore {
   private async commitOrders(items: CommitInput[]): Promise<CommitRow[]> {
     const col = (f: (i: CommitInput) => unknown) => items.map(f);
     const r = await this.db.query<CommitRow>({
-      name: 'fs-commit-orders',
       text: COMMIT_ORDERS,
       values: [
         col((i) => i.a.id), col((i) => i.paymentIntentId), col((i) => i.a.hold_id), col((i) => orderIdOf(i.a.hold_id)), col((i) => i.a.sale_id),
@@ -382,11 +399,7 @@ export class PaymentStore {
   private readonly intentIds = new StatementBatcher<{ attemptId: string; paymentIntentId: string }, boolean>({
     run: async (items) => {
       const r = await this.db.query<{ id: string }>({
-        name: 'fs-record-intents',
-        text: `UPDATE payment_attempts a SET payment_intent_id = i.pi, updated_at = now()
-               FROM unnest($1::text[], $2::text[]) AS i(id, pi)
-               WHERE a.id = i.id AND a.status = 'pending' AND (a.payment_intent_id IS NULL OR a.payment_intent_id = i.pi)
-               RETURNING a.id`,
+        text: RECORD_INTENTS,
         values: [items.map((i) => i.attemptId), items.map((i) => i.paymentIntentId)],
       });
       const stored = new Set(r.rows.map((row) => row.id));
