@@ -3,6 +3,7 @@ import { poolOfHold } from '../inventory/keys.js';
 import type { PaymentJob } from './payment-job.js';
 import { idempotencyKey } from './payment-job.js';
 import { pgRowError, StatementBatcher } from './statement-batcher.js';
+import { LedgerStatistics } from './ledger-statistics.js';
 
 export type AttemptStatus = 'pending' | 'succeeded' | 'failed' | 'error';
 
@@ -70,13 +71,11 @@ interface CommitRow {
 }
 
 /*
- * Plans. The four group-commit statements below are sent unnamed (no `name:`), so Postgres plans each
- * run with its real arrays and the tables' current size (a custom plan). A named statement settles on
- * a generic plan after its fifth run, costed with the table sizes of that moment: at the start of the
- * first sale on a new database that is a ledger of a few rows, and the plan it kept scanned whole
- * tables (`Seq Scan on orders`) for the rest of the sale, until autovacuum's next ANALYZE. Planning
- * each batch costs a fraction of a millisecond, shared by the batch's rows. keyed-plans.test.ts
- * asserts the plans (docs/settlement.md, "Plans").
+ * Plans. The four group-commit statements below are prepared once per session (named), and Postgres
+ * keeps a generic plan for each after its fifth run, costed with the ledger's statistics of that
+ * moment. On a young ledger that plan scans whole tables (the cheapest plan for a few rows), so the
+ * store keeps the statistics up with the ledger's growth (LedgerStatistics): each ANALYZE makes every
+ * session plan again for the real size. No planner switches; keyed-plans.test.ts asserts the plans.
  */
 const PICK_ATTEMPT = ATTEMPT_COLUMN_LIST.map((c) => `CASE WHEN ins.id IS NOT NULL THEN ins.${c} ELSE p.${c} END AS ${c}`).join(', ');
 
@@ -129,7 +128,8 @@ export const COMMIT_ORDERS = `WITH input AS (
    SELECT i.*,
      t.status = 'pending' AND o.id IS NULL AS fresh,
      t.status = 'succeeded' AND t.payment_intent_id = i.pi AND (o.id IS NULL OR o.payment_intent_id = i.pi) AS rerun
-   FROM input i JOIN attempt t ON t.id = i.attempt_id LEFT JOIN orders o ON o.hold_id = i.hold_id
+   FROM input i JOIN attempt t ON t.id = i.attempt_id
+   LEFT JOIN LATERAL (SELECT o.id, o.payment_intent_id FROM orders o WHERE o.hold_id = i.hold_id LIMIT 1) o ON true
  ), wanted AS MATERIALIZED (
    SELECT sale_id, pool, count(*)::int AS n FROM item WHERE fresh GROUP BY sale_id, pool
  ), pool_row AS MATERIALIZED (
@@ -184,7 +184,7 @@ export const COMMIT_ORDERS = `WITH input AS (
  * same attempt and exactly one of them decides it.
  */
 export class PaymentStore {
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db, readonly ledger: LedgerStatistics = new LedgerStatistics(db)) {}
 
   private readonly attempts = new StatementBatcher<AttemptInput, EnsuredAttempt | null>({
     run: (items) => this.ensureAttempts(items),
@@ -201,7 +201,7 @@ export class PaymentStore {
 
   private readonly captures = new StatementBatcher<string, void>({
     run: async (ids) => {
-      await this.db.query({ text: MARK_CAPTURED, values: [ids] });
+      await this.db.query({ name: 'fs-mark-captured', text: MARK_CAPTURED, values: [ids] });
       return ids.map(() => undefined);
     },
     rowError: pgRowError,
@@ -231,12 +231,14 @@ export class PaymentStore {
   private async ensureAttempts(items: AttemptInput[]): Promise<(EnsuredAttempt | null)[]> {
     const col = (f: (i: AttemptInput) => unknown) => items.map(f);
     const r = await this.db.query<AttemptRow & { ord: number; created: boolean; buyer_orders: number }>({
+      name: 'fs-ensure-attempts',
       text: ENSURE_ATTEMPTS,
       values: [
         col((i) => `pay_${i.j.holdId}_${i.j.attemptNo}`), col((i) => i.j.holdId), col((i) => i.j.saleId), col((i) => i.j.buyer),
         col((i) => i.j.attemptNo), col((i) => i.key), col((i) => i.j.amount), col((i) => i.j.currency), items.map((_, n) => n),
       ],
     });
+    this.ledger.wrote(r.rows.filter((row) => row.created).length);
     return r.rows.map(({ ord: _ord, created, buyer_orders, ...row }) => (row.id === null ? null : { row, created, buyerOrders: buyer_orders }));
   }
 
@@ -341,6 +343,7 @@ export class PaymentStore {
   private async commitOrders(items: CommitInput[]): Promise<CommitRow[]> {
     const col = (f: (i: CommitInput) => unknown) => items.map(f);
     const r = await this.db.query<CommitRow>({
+      name: 'fs-commit-orders',
       text: COMMIT_ORDERS,
       values: [
         col((i) => i.a.id), col((i) => i.paymentIntentId), col((i) => i.a.hold_id), col((i) => orderIdOf(i.a.hold_id)), col((i) => i.a.sale_id),
@@ -399,6 +402,7 @@ export class PaymentStore {
   private readonly intentIds = new StatementBatcher<{ attemptId: string; paymentIntentId: string }, boolean>({
     run: async (items) => {
       const r = await this.db.query<{ id: string }>({
+        name: 'fs-record-intents',
         text: RECORD_INTENTS,
         values: [items.map((i) => i.attemptId), items.map((i) => i.paymentIntentId)],
       });
