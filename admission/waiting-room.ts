@@ -1,5 +1,6 @@
 import type { RedisClient } from '../shared/redis.js';
 import { RedisCopyLostError } from '../shared/connection-errors.js';
+import { TurnBatcher } from '../shared/turn-batcher.js';
 import { poolOfHold } from '../inventory/keys.js';
 import type { Inventory, Hold } from '../inventory/inventory-service.js';
 import { AdmissionCode, AdmissionError, checkAdmission } from './errors.js';
@@ -46,73 +47,32 @@ export const WAITING_ROOM_DEFAULTS: WaitingRoomOptions = { maxBatch: 128 };
 
 type JoinReply = (string | number)[] | number;
 
-interface PendingJoin {
-  item: JoinItem;
-  resolve(reply: JoinReply): void;
-  reject(err: unknown): void;
-}
-
 export class WaitingRoom {
   readonly scripts: AdmissionScripts;
   readonly opts: WaitingRoomOptions;
-  /** Joins and statuses asked for in this event-loop turn, per sale, not yet sent. */
-  private readonly pending = new Map<string, PendingJoin[]>();
-  private flushScheduled = false;
+  /**
+   * One buyer's join-4 reply. Calls for one sale made in the same event-loop turn go to Redis as one
+   * batched script call (the per-call cost, not the work inside, dominates a join), sent at the end of
+   * the turn (or at once when a sale has maxBatch of them). Each caller gets its own reply or the
+   * call's error; a batch keeps the callers' order, so it answers exactly as the same calls one by one
+   * would. A code for the whole call (the sale is missing, sold out) answers every caller.
+   */
+  private readonly joins: TurnBatcher<JoinItem, JoinReply>;
 
   constructor(readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory, opts: Partial<WaitingRoomOptions> = {}) {
     this.scripts = new AdmissionScripts(redis);
     this.opts = { ...WAITING_ROOM_DEFAULTS, ...opts };
-  }
-
-  /**
-   * One buyer's join-4 reply. Calls for one sale made in the same event-loop turn go to Redis as one
-   * batched script call (the per-call cost, not the work inside, dominates a join), sent on
-   * setImmediate: a lone call waits for no timer, only for the rest of the current turn. Each caller
-   * gets its own reply or the call's error; a batch keeps the callers' order, so it answers exactly
-   * as the same calls one by one would.
-   */
-  private joinReply(saleId: string, item: JoinItem): Promise<JoinReply> {
-    return new Promise((resolve, reject) => {
-      let q = this.pending.get(saleId);
-      if (!q) {
-        q = [];
-        this.pending.set(saleId, q);
-      }
-      q.push({ item, resolve, reject });
-      if (q.length >= this.opts.maxBatch) this.send(saleId);
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => {
-          this.flushScheduled = false;
-          for (const id of [...this.pending.keys()]) this.send(id);
-        });
-      }
+    this.joins = new TurnBatcher<JoinItem, JoinReply>({
+      run: async (items, saleId) => {
+        const replies = await this.scripts.joinMany(saleKeys(this.prefix, saleId), items);
+        return typeof replies === 'number' ? items.map(() => replies) : replies;
+      },
+      maxBatch: this.opts.maxBatch,
     });
   }
 
-  /** Sends the sale's pending calls now (commands leave in call order, so anything sent after sees them done). */
-  private send(saleId: string): void {
-    const q = this.pending.get(saleId);
-    if (!q) return;
-    this.pending.delete(saleId);
-    let call: Promise<JoinReply[] | number>;
-    try {
-      call = this.scripts.joinMany(saleKeys(this.prefix, saleId), q.map((p) => p.item));
-    } catch (err) {
-      call = Promise.reject(err);
-    }
-    call.then(
-      (replies) => {
-        q.forEach((p, i) => {
-          if (typeof replies === 'number') p.resolve(replies);
-          else if (i < replies.length) p.resolve(replies[i]!);
-          else p.reject(new Error(`join batch of ${q.length} answered ${replies.length} replies`));
-        });
-      },
-      (err: unknown) => {
-        for (const p of q) p.reject(err);
-      },
-    );
+  private joinReply(saleId: string, item: JoinItem): Promise<JoinReply> {
+    return this.joins.add(item, saleId);
   }
 
   private async view(saleId: string, buyer: string, mode: 'join' | 'status'): Promise<BuyerView> {
@@ -175,7 +135,7 @@ export class WaitingRoom {
   async leave(saleId: string, buyer: string): Promise<BuyerView> {
     const k = saleKeys(this.prefix, saleId);
     // A join asked for before this leave must reach Redis before it, as it would unbatched.
-    this.send(saleId);
+    this.joins.flush(saleId);
     const reply = checkAdmission(await this.scripts.leave(k, buyer));
     if (reply[0] !== 'holding') return this.simple(reply);
     const holdId = String(reply[1]);

@@ -1,11 +1,7 @@
+import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
 import { ApiError, httpErrorBody } from './errors.js';
 import { BodyTooLarge, collectBody } from './uws.js';
-
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
-  405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
-};
 
 /** Per-request state kept outside `res`: uWS forbids touching `res` after it was aborted. */
 export interface Reply {
@@ -28,7 +24,7 @@ export function send(r: Reply, status: number, body: string, contentType = 'appl
   r.done = true;
   r.status = status;
   r.res.cork(() => {
-    r.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`).writeHeader('content-type', contentType);
+    r.res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`).writeHeader('content-type', contentType);
     for (const [k, v] of Object.entries(extraHeaders)) r.res.writeHeader(k, v);
     r.res.end(body);
   });

@@ -3,7 +3,7 @@ import { loadConfig, PROCESS_SECRETS } from '../shared/config.js';
 import { registry } from '../shared/metrics.js';
 import { bearerChecker } from '../shared/bearer.js';
 import { createLogger } from '../shared/logger.js';
-import { createDb, KEYED_STATEMENT_SETTINGS, migrate } from '../shared/db.js';
+import { createDb, migrate } from '../shared/db.js';
 import { createQueueRedis, createRedis } from '../shared/redis.js';
 import { fatal, onShutdown, survivesConnectionLoss } from '../shared/process.js';
 import { errorListener } from '../shared/connection-errors.js';
@@ -35,7 +35,7 @@ const redis = createRedis(config.REDIS_URL, { name: 'settlement', ...timeouts })
 const blocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-worker', log });
 const eventsBlocking = createRedis(config.REDIS_URL, { subscriber: true, name: 'settlement-events', log });
 const queueRedis = createQueueRedis(config.REDIS_URL, 'settlement-queues', timeouts);
-const db = createDb(config.DATABASE_URL, Math.min(40, config.WORKER_CONCURRENCY + 10), KEYED_STATEMENT_SETTINGS, log);
+const db = createDb(config.DATABASE_URL, Math.min(40, config.WORKER_CONCURRENCY + 10), undefined, log);
 const deps: SagaDeps = {
   redis,
   prefix: config.REDIS_PREFIX,

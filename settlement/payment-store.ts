@@ -3,6 +3,7 @@ import { poolOfHold } from '../inventory/keys.js';
 import type { PaymentJob } from './payment-job.js';
 import { idempotencyKey } from './payment-job.js';
 import { pgRowError, StatementBatcher } from './statement-batcher.js';
+import { LedgerStatistics } from './ledger-statistics.js';
 
 export type AttemptStatus = 'pending' | 'succeeded' | 'failed' | 'error';
 
@@ -69,11 +70,38 @@ interface CommitRow {
   soldOut: boolean;
 }
 
-/**
- * Postgres side of settlement: payment attempts, orders and the outbox. Every state change of an
- * attempt is a compare-and-set on its status, so the job, a webhook and reconciliation can race on the
- * same attempt and exactly one of them decides it.
+/*
+ * Plans. The four group-commit statements below are prepared once per session (named), and Postgres
+ * keeps a generic plan for each after its fifth run, costed with the ledger's statistics of that
+ * moment. On a young ledger that plan scans whole tables (the cheapest plan for a few rows), so the
+ * store keeps the statistics up with the ledger's growth (LedgerStatistics): each ANALYZE makes every
+ * session plan again for the real size. No planner switches; keyed-plans.test.ts asserts the plans.
  */
+const PICK_ATTEMPT = ATTEMPT_COLUMN_LIST.map((c) => `CASE WHEN ins.id IS NOT NULL THEN ins.${c} ELSE p.${c} END AS ${c}`).join(', ');
+
+/** Batched intent ids (PaymentStore.recordIntent). Exported for its plan test. */
+export const RECORD_INTENTS = `UPDATE payment_attempts a SET payment_intent_id = i.pi, updated_at = now()
+  FROM unnest($1::text[], $2::text[]) AS i(id, pi)
+  WHERE a.id = i.id AND a.status = 'pending' AND (a.payment_intent_id IS NULL OR a.payment_intent_id = i.pi)
+  RETURNING a.id`;
+
+/** The group-committed attempt statement (PaymentStore.ensureAttempts). Exported for its plan test. */
+export const ENSURE_ATTEMPTS = `WITH input AS (
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[])
+       AS i(id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, ord)
+   ), ins AS (
+     INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency)
+     -- Key order: two statements inserting the same keys wait for each other in one order, never both ways.
+     SELECT id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency FROM input ORDER BY idempotency_key
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${ATTEMPT_COLUMNS}
+   )
+   SELECT i.ord, ins.id IS NOT NULL AS created, ${PICK_ATTEMPT},
+     (SELECT count(*) FROM orders o WHERE o.sale_id = i.sale_id AND o.buyer_id = i.buyer_id AND o.hold_id <> i.hold_id)::int AS buyer_orders
+   FROM input i
+   LEFT JOIN ins ON ins.idempotency_key = i.idempotency_key
+   LEFT JOIN payment_attempts p ON p.idempotency_key = i.idempotency_key
+   ORDER BY i.ord`;
+
 /** Batched captures: one UPDATE for every order captured in the moment (exported for its plan test). */
 export const MARK_CAPTURED = `UPDATE orders SET capture_status = 'captured', captured_at = COALESCE(captured_at, now()), capture_error = NULL WHERE id = ANY($1::text[])`;
 
@@ -100,7 +128,8 @@ export const COMMIT_ORDERS = `WITH input AS (
    SELECT i.*,
      t.status = 'pending' AND o.id IS NULL AS fresh,
      t.status = 'succeeded' AND t.payment_intent_id = i.pi AND (o.id IS NULL OR o.payment_intent_id = i.pi) AS rerun
-   FROM input i JOIN attempt t ON t.id = i.attempt_id LEFT JOIN orders o ON o.hold_id = i.hold_id
+   FROM input i JOIN attempt t ON t.id = i.attempt_id
+   LEFT JOIN LATERAL (SELECT o.id, o.payment_intent_id FROM orders o WHERE o.hold_id = i.hold_id LIMIT 1) o ON true
  ), wanted AS MATERIALIZED (
    SELECT sale_id, pool, count(*)::int AS n FROM item WHERE fresh GROUP BY sale_id, pool
  ), pool_row AS MATERIALIZED (
@@ -149,8 +178,13 @@ export const COMMIT_ORDERS = `WITH input AS (
  LEFT JOIN ins ON ins.attempt_id = i.attempt_id
  ORDER BY i.ord`;
 
+/**
+ * Postgres side of settlement: payment attempts, orders and the outbox. Every state change of an
+ * attempt is a compare-and-set on its status, so the job, a webhook and reconciliation can race on the
+ * same attempt and exactly one of them decides it.
+ */
 export class PaymentStore {
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db, readonly ledger: LedgerStatistics = new LedgerStatistics(db)) {}
 
   private readonly attempts = new StatementBatcher<AttemptInput, EnsuredAttempt | null>({
     run: (items) => this.ensureAttempts(items),
@@ -196,29 +230,15 @@ export class PaymentStore {
    */
   private async ensureAttempts(items: AttemptInput[]): Promise<(EnsuredAttempt | null)[]> {
     const col = (f: (i: AttemptInput) => unknown) => items.map(f);
-    const pick = ATTEMPT_COLUMN_LIST.map((c) => `CASE WHEN ins.id IS NOT NULL THEN ins.${c} ELSE p.${c} END AS ${c}`).join(', ');
     const r = await this.db.query<AttemptRow & { ord: number; created: boolean; buyer_orders: number }>({
       name: 'fs-ensure-attempts',
-      text: `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[])
-           AS i(id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, ord)
-       ), ins AS (
-         INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency)
-         -- Key order: two statements inserting the same keys wait for each other in one order, never both ways.
-         SELECT id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency FROM input ORDER BY idempotency_key
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${ATTEMPT_COLUMNS}
-       )
-       SELECT i.ord, ins.id IS NOT NULL AS created, ${pick},
-         (SELECT count(*) FROM orders o WHERE o.sale_id = i.sale_id AND o.buyer_id = i.buyer_id AND o.hold_id <> i.hold_id)::int AS buyer_orders
-       FROM input i
-       LEFT JOIN ins ON ins.idempotency_key = i.idempotency_key
-       LEFT JOIN payment_attempts p ON p.idempotency_key = i.idempotency_key
-       ORDER BY i.ord`,
+      text: ENSURE_ATTEMPTS,
       values: [
         col((i) => `pay_${i.j.holdId}_${i.j.attemptNo}`), col((i) => i.j.holdId), col((i) => i.j.saleId), col((i) => i.j.buyer),
         col((i) => i.j.attemptNo), col((i) => i.key), col((i) => i.j.amount), col((i) => i.j.currency), items.map((_, n) => n),
       ],
     });
+    this.ledger.wrote(r.rows.filter((row) => row.created).length);
     return r.rows.map(({ ord: _ord, created, buyer_orders, ...row }) => (row.id === null ? null : { row, created, buyerOrders: buyer_orders }));
   }
 
@@ -383,10 +403,7 @@ export class PaymentStore {
     run: async (items) => {
       const r = await this.db.query<{ id: string }>({
         name: 'fs-record-intents',
-        text: `UPDATE payment_attempts a SET payment_intent_id = i.pi, updated_at = now()
-               FROM unnest($1::text[], $2::text[]) AS i(id, pi)
-               WHERE a.id = i.id AND a.status = 'pending' AND (a.payment_intent_id IS NULL OR a.payment_intent_id = i.pi)
-               RETURNING a.id`,
+        text: RECORD_INTENTS,
         values: [items.map((i) => i.attemptId), items.map((i) => i.paymentIntentId)],
       });
       const stored = new Set(r.rows.map((row) => row.id));

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isolatedDatabase, saleInput, services, uniqueId } from '../tests/helpers/env.js';
 import { TcpProxy } from '../tests/helpers/tcp-proxy.js';
 import { createDb } from '../shared/db.js';
-import { PaymentStore } from './payment-store.js';
+import { COMMIT_ORDERS, PaymentStore } from './payment-store.js';
 import { pgRowError, StatementBatcher } from './statement-batcher.js';
 import type { PaymentJob } from './payment-job.js';
 
@@ -102,7 +102,7 @@ describe('PaymentStore group commit (real Postgres)', () => {
     const pis = rows.map(() => pi());
     const spy = vi.spyOn(s.db, 'query');
     const out = await Promise.all(rows.map((a, i) => store.commitOrder(a, pis[i]!)));
-    const batched = spy.mock.calls.filter((c) => (c[0] as { name?: string }).name === 'fs-commit-orders').length;
+    const batched = spy.mock.calls.filter((c) => (c[0] as { text?: string }).text === COMMIT_ORDERS).length;
     spy.mockRestore();
     expect(batched).toBeLessThanOrEqual(2);
     out.forEach((r, i) => expect(r).toEqual(i === 3 ? { kind: 'refused', status: 'failed' } : { kind: 'ordered', orderId: `ord_${rows[i]!.hold_id.slice(5)}`, created: true }));

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDb, KEYED_STATEMENT_SETTINGS, type Db } from '../shared/db.js';
+import { createDb, type Db } from '../shared/db.js';
 import { isolatedDatabase, saleInput, uniqueId } from '../tests/helpers/env.js';
 import { SaleStore } from '../admission/sale-store.js';
 import { splitUnits } from '../inventory/pool-split.js';
-import { PaymentStore, type CommitResult } from './payment-store.js';
+import { COMMIT_ORDERS, PaymentStore, type CommitResult } from './payment-store.js';
 import type { PaymentJob } from './payment-job.js';
 
 // The ledger's stock fence (DESIGN.md invariant 7) against the real Postgres: two "workers" (payment
@@ -30,12 +30,12 @@ const statements: Statement[] = [];
 
 /** A worker's store on its own connections, recording each order statement it sends and every error. */
 function worker(n: number): PaymentStore {
-  const db = createDb(url, 4, `${KEYED_STATEMENT_SETTINGS} -c application_name=fence-w${n}`);
+  const db = createDb(url, 4, `-c application_name=fence-w${n}`);
   pools.push(db);
   const query = db.query.bind(db) as (...a: unknown[]) => Promise<unknown>;
   (db as { query: unknown }).query = async (...a: unknown[]) => {
-    const q = a[0] as { name?: string; values?: unknown[][] };
-    const st: Statement = { worker: n, rows: q.name === 'fs-commit-orders' ? q.values![0]!.length : 0, began: performance.now(), ended: 0 };
+    const q = a[0] as { text?: string; values?: unknown[][] };
+    const st: Statement = { worker: n, rows: q.text === COMMIT_ORDERS ? q.values![0]!.length : 0, began: performance.now(), ended: 0 };
     try {
       return await query(...a);
     } catch (err) {

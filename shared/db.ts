@@ -32,22 +32,6 @@ export function createDb(url: string, max = 10, options?: string, log: Logger = 
 let dbLog: Logger | undefined;
 const defaultLog = (): Logger => (dbLog ??= createLogger('db'));
 
-/**
- * Planner settings for sessions that only ever reach rows by key or through a partial index (the
- * settlement workers': group-commit statements are "for each of these N ids, that row"; the
- * reconciliation and outbox worklists read their partial indexes): nested loops over indexes, never
- * a sequential scan or a hash of a whole table. A query with no index to use still runs (the planner
- * only weighs these plans as very expensive), so nothing breaks if one is added without an index.
- *
- * Why not the planner's own choice: those statements are prepared once per session, and Postgres
- * settles on a generic plan after the fifth run, costed with the table sizes of that moment. In the
- * first sale on a new database that moment is an empty ledger, so the plan it keeps scans whole
- * tables (`Seq Scan on payment_attempts`, `Seq Scan on orders`), and every later statement of the
- * sale pays for every row written before it, until autovacuum's next ANALYZE (a minute apart at
- * best) makes the planner look again. With these settings the plan is the index plan from the start.
- */
-export const KEYED_STATEMENT_SETTINGS = '-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off';
-
 /** Runs pending migrations under node-pg-migrate's advisory lock, so many processes may start at once. */
 export async function migrate(url: string, log?: Logger): Promise<void> {
   // node-pg-migrate refuses (instead of waiting) while another process holds its lock: try again.

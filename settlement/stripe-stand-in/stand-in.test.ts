@@ -435,6 +435,30 @@ describe('parseForm', () => {
     expect(parseForm('metadata%5BholdId%5D=h2')).toEqual({ metadata: { holdId: 'h2' } });
   });
 
+  it('decodes what the SDK encodes: metadata, indexed arrays of objects, nesting to depth 5, empty values, last duplicate', () => {
+    // Shaped as stripe-node writes it: arrays as a[0], a[1] (never a[]), brackets unescaped, values escaped.
+    const body = [
+      'metadata[holdId]=hold_1', 'metadata[note]=a%20%26%20b%3D%5Bc%5D', 'metadata[empty]=',
+      'payment_method_types[0]=card', 'payment_method_types[1]=link',
+      'line_items[0][price_data][product_data][metadata][sku]=S1', 'line_items[0][quantity]=2',
+      'line_items[1][price_data][product_data][metadata][sku]=S2', 'line_items[1][quantity]=1',
+      'expand[0]=latest_charge', 'amount=5', 'amount=6',
+    ].join('&');
+    expect(parseForm(body)).toEqual({
+      metadata: { holdId: 'hold_1', note: 'a & b=[c]', empty: '' },
+      payment_method_types: ['card', 'link'],
+      line_items: [
+        { price_data: { product_data: { metadata: { sku: 'S1' } } }, quantity: '2' },
+        { price_data: { product_data: { metadata: { sku: 'S2' } } }, quantity: '1' },
+      ],
+      expand: ['latest_charge'],
+      amount: '6',
+    });
+    // One level deeper than Stripe nests is refused, not cut short into a literal key.
+    expect(() => parseForm('a[b][c][d][e][f][g]=1')).toThrow(/Invalid parameters/);
+    expect(() => parseForm('metadata[a=1')).toThrow(/Invalid parameter name/);
+  });
+
   it('rejects prototype keys, conflicts and absurd indexes', () => {
     expect(() => parseForm('a[__proto__][x]=1')).toThrow(/Invalid parameter name/);
     // Plain keys take a shorter path and are checked just the same.
