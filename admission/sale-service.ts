@@ -116,6 +116,18 @@ export class SaleService {
     return saleKeys(this.prefix, id);
   }
 
+  /**
+   * The sealed pre-queue's scores in ticket order, or null while it is not sealed yet. One MULTI, so a
+   * seal moving its last chunk is never read halfway.
+   */
+  async prequeueOrder(id: string): Promise<string[] | null> {
+    const k = saleKeys(this.prefix, id);
+    const r = await this.redis.multi().hget(k.sale, 'sealed').lrange(k.order, 0, -1).exec();
+    if (!r) throw new Error('pre-queue order: transaction aborted');
+    for (const [err] of r) if (err) throw err;
+    return r[0]![1] === '1' ? (r[1]![1] as string[]) : null;
+  }
+
   async isSoldOut(id: string): Promise<boolean> {
     return (await this.redis.hget(saleKeys(this.prefix, id).sale, 'soldOut')) === '1';
   }
