@@ -117,10 +117,19 @@ export class SaleService {
   }
 
   /**
-   * The sealed pre-queue's scores in ticket order, or null while it is not sealed yet. One MULTI, so a
-   * seal moving its last chunk is never read halfway.
+   * The sealed pre-queue's scores in ticket order, or null while it is not sealed yet. The first read
+   * after the seal copies it from Redis to Postgres; from then on Postgres' copy is the one published,
+   * so the order anyone was shown never changes, even if Redis is lost and the sale rebuilt.
    */
   async prequeueOrder(id: string): Promise<string[] | null> {
+    const published = await this.store.prequeueOrder(id);
+    if (published) return published;
+    const sealed = await this.sealedOrder(id);
+    return sealed && this.store.publishPrequeueOrder(id, sealed);
+  }
+
+  /** Redis' copy: one MULTI, so a seal moving its last chunk is never read halfway. */
+  private async sealedOrder(id: string): Promise<string[] | null> {
     const k = saleKeys(this.prefix, id);
     const r = await this.redis.multi().hget(k.sale, 'sealed').lrange(k.order, 0, -1).exec();
     if (!r) throw new Error('pre-queue order: transaction aborted');

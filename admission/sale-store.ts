@@ -88,6 +88,21 @@ export class SaleStore {
    * Grows stock, records the restock and moves the fence (each pool's stock grows by its share, split
    * as the Redis pools split it) in one transaction.
    */
+  /** The sale's published pre-queue order, null if none was published yet. */
+  async prequeueOrder(id: string): Promise<string[] | null> {
+    const r = await this.db.query<{ prequeue_order: string[] | null }>('SELECT prequeue_order FROM sales WHERE id = $1', [id]);
+    return r.rows[0]?.prequeue_order ?? null;
+  }
+
+  /** Keeps the first order published for the sale: a second writer gets the first one back. */
+  async publishPrequeueOrder(id: string, order: string[]): Promise<string[] | null> {
+    const r = await this.db.query<{ prequeue_order: string[] | null }>(
+      `WITH w AS (UPDATE sales SET prequeue_order = $2 WHERE id = $1 AND prequeue_order IS NULL RETURNING prequeue_order)
+       SELECT prequeue_order FROM w UNION ALL SELECT prequeue_order FROM sales WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM w)`,
+      [id, order]);
+    return r.rows[0]?.prequeue_order ?? null;
+  }
+
   async restock(id: string, quantity: number): Promise<Sale | null> {
     const c = await this.db.connect();
     let broken = false;
