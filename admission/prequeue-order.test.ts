@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saleInput, services } from '../tests/helpers/env.js';
 import { prequeueCommitment, prequeueScore } from './prequeue.js';
-import { publicSale } from './sale-schema.js';
+import { publicSale, salePatch } from './sale-schema.js';
+import { SaleConflictError } from './sale-service.js';
 import { scoreHex } from './lua-test-support.js';
 
 const s = services();
@@ -24,6 +25,20 @@ describe('the published pre-queue order', () => {
     expect(before).not.toHaveProperty('prequeueKey');
     expect(publicSale(sale, now + 59_000 - 1)).not.toHaveProperty('prequeueKey');
     expect(publicSale(sale, now + 59_000)).toMatchObject({ prequeueKey: sale.prequeueKey });
+  });
+
+  it('lotteryWindowSeconds: 0..3600, patchable until the seal (Redis gets the new seal time), refused after it', async () => {
+    expect(salePatch.safeParse({ lotteryWindowSeconds: 3601 }).success).toBe(false);
+    expect(salePatch.safeParse({ lotteryWindowSeconds: -1 }).success).toBe(false);
+    const startsAt = Date.now() + 60_000;
+    const future = await s.sales.create(saleInput({ startsAt: new Date(startsAt).toISOString() }));
+    expect(future.lotteryWindowSeconds).toBe(0);
+    expect((await s.sales.patch(future.id, { lotteryWindowSeconds: 30 }))!.lotteryWindowSeconds).toBe(30);
+    expect((await s.sales.get(future.id))!.lotteryWindowSeconds).toBe(30);
+    expect(await s.redis.hget(s.sales.keysOf(future.id).sale, 'sealAt')).toBe(String(Date.parse(future.startsAt) + 30_000));
+    const started = await s.sales.create(saleInput({ startsAt: new Date(Date.now() - 1000).toISOString() }));
+    await expect(s.sales.patch(started.id, { lotteryWindowSeconds: 30 })).rejects.toBeInstanceOf(SaleConflictError);
+    expect((await s.sales.get(started.id))!.lotteryWindowSeconds).toBe(0);
   });
 
   it('is null until sealed, then copied to Postgres once: what was published stays, whatever Redis says later', async () => {

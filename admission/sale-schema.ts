@@ -31,10 +31,11 @@ export const salePatch = z
     maxActiveHolds: z.number().int().min(1).max(1_000_000),
     holdSeconds: z.number().int().min(1).max(86_400),
     endsAt: z.iso.datetime({ offset: true }),
+    lotteryWindowSeconds: z.number().int().min(0).max(3600),
   })
   .partial()
   .strict()
-  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt' });
+  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt, lotteryWindowSeconds' });
 
 export const restockInput = z.object({ quantity: z.number().int().positive().max(10_000_000) }).strict();
 

@@ -189,6 +189,10 @@ export class SaleService {
     const current = await this.store.get(id);
     if (!current) return null;
     if (p.endsAt && Date.parse(p.endsAt) <= Date.parse(current.startsAt)) throw new RangeError('endsAt must be after startsAt');
+    // The draw's window may move only while the draw is still open: a sealed pre-queue is final.
+    if (p.lotteryWindowSeconds !== undefined && p.lotteryWindowSeconds !== current.lotteryWindowSeconds && Date.now() >= sealAt(current)) {
+      throw new SaleConflictError('the pre-queue is sealed: its lottery window can no longer change');
+    }
     const updated = await this.store.update(id, { ...p, ...(p.endsAt ? { endsAt: new Date(p.endsAt).toISOString() } : {}) });
     if (!updated) return null;
     await this.scripts.putSale(saleKeys(this.prefix, id), 'update', redisFields(updated));

@@ -66,9 +66,10 @@ export class SaleStore {
     return r.rows.map(toSale);
   }
 
-  async update(id: string, fields: Partial<Pick<Sale, 'admitPerSecond' | 'maxActiveHolds' | 'holdSeconds' | 'endsAt' | 'status'>>): Promise<Sale | null> {
+  async update(id: string, fields: Partial<Pick<Sale, 'admitPerSecond' | 'maxActiveHolds' | 'holdSeconds' | 'endsAt' | 'status' | 'lotteryWindowSeconds'>>): Promise<Sale | null> {
     const map: Record<string, string> = {
       admitPerSecond: 'admit_per_second', maxActiveHolds: 'max_active_holds', holdSeconds: 'hold_seconds', endsAt: 'ends_at', status: 'status',
+      lotteryWindowSeconds: 'lottery_window_seconds',
     };
     const sets: string[] = [];
     const values: unknown[] = [id];
