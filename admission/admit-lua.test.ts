@@ -34,7 +34,7 @@ describe('admit-8.lua', () => {
       expect(a.holdId).toMatch(new RegExp(`^hold_${a.pool}_${a.ticket}_[0-9a-f]+$`));
       expect(poolOfHold(a.holdId)).toBe(a.pool);
       expect(await record(s, sale.k, a.buyer)).toMatchObject({ state: 'admitting', holdId: a.holdId, pool: String(a.pool) });
-      expect(await scripts.join(sale.k, a.buyer, 'join')).toEqual(['admitting', a.holdId]);
+      expect(await scripts.join(sale.k, a.buyer, 'join')).toEqual(['admitting', a.holdId, a.ticket]);
     }
     expect(await s.redis.hgetall(sale.k.admitting)).toEqual(Object.fromEntries(r.list.map((a) => [a.holdId, a.buyer])));
     // When each admission began, by Redis' clock, so abandoned ones are found without a scan.

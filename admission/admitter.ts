@@ -95,8 +95,8 @@ export class Admitter {
       this.leased.delete(saleId);
       return;
     }
-    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut, healing] = await this.redis.hmget(
-      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut', 'healing');
+    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut, healing, sealAtS] = await this.redis.hmget(
+      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut', 'healing', 'sealAt');
     // A sale being healed from the ledger (SaleHealer) admits nobody until its pools are whole again.
     if (!poolsS || healing === '1') return;
     const pools = Number(poolsS);
@@ -107,7 +107,8 @@ export class Admitter {
     // Before the pools are read below: units these admissions take are then in that read.
     const frames = await this.finishUnfinished(saleId, lease, holdSeconds);
 
-    if (sealed !== '1' && Date.now() >= Number(startsS)) {
+    // The pre-queue stays open through the sale's lottery window (sealAt = startsAt + the window).
+    if (sealed !== '1' && Date.now() >= Number(sealAtS ?? startsS)) {
       for (let i = 0; i < 20; i++) {
         if ((await this.scripts.seal(k, 5000)) === 1) {
           await this.events.publish(saleId, { t: 'sealed' });

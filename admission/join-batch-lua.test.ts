@@ -71,7 +71,7 @@ describe('join-4.lua, a batch of buyers', () => {
       item('nobody', 'status'), item('new2'), item('w1', 'status'),
     ]);
     expect(replies).toEqual([
-      ['waiting', 5, 2], ['waiting', 3, 2], ['admitting', admitting[sale.id]], ['holding', holds[sale.id]], ['left'], ['waiting', 6, 2], ['done', 1],
+      ['waiting', 5, 2], ['waiting', 3, 2], ['admitting', admitting[sale.id], 2], ['holding', holds[sale.id]], ['left'], ['waiting', 6, 2], ['done', 1],
       ['none'], ['waiting', 7, 2], ['waiting', 3, 2],
     ]);
     expect(await waitingLine(s, sale.k)).toEqual(['w1', '3', 'new1', '5', 'gone', '6', 'new2', '7']);

@@ -11,6 +11,8 @@ export interface SaleKeys {
   buyers: string;
   /** Sorted set: the pre-queue before the start, scored by the keyed hash of the buyer id. */
   pre: string;
+  /** List of the sealed pre-queue's scores in ticket order (published: GET /v1/sales/{id}/prequeue). */
+  order: string;
   /** List of `ticket:buyer` in ticket order: the waiting line after the start; stale entries are skipped. */
   line: string;
   /** Sorted set buyer -> ticket: admitted buyers put back at the front (no unit after all). */
@@ -36,6 +38,7 @@ export function saleKeys(prefix: string, saleId: string): SaleKeys {
     sale: `${base}sale`,
     buyers: `${base}buyers`,
     pre: `${base}pre`,
+    order: `${base}prequeue-order`,
     line: `${base}line`,
     requeued: `${base}requeued`,
     bucket: `${base}bucket`,

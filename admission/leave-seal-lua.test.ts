@@ -3,7 +3,8 @@ import { uniqueId } from '../tests/helpers/env.js';
 import { checkedServices, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
 import { AdmissionError } from './errors.js';
 import { saleKeys } from './keys.js';
-import { admit, admitAndHold, hashOrder, joinAll, makeSale, record, recordField, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
+import { runScript } from '../shared/redis.js';
+import { admit, admitAndHold, hashOrder, scoreHex, joinAll, makeSale, record, recordField, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
 import { recordOrder } from './waiting-room.js';
 import { InventoryError } from '../inventory/errors.js';
 
@@ -52,7 +53,7 @@ describe('leave-4.lua', () => {
     await joinAll(s, sale, ['a1']);
     const r = await pollUntil(() => admit(s, sale, 1), (x) => x.count === 1, 3000, 10);
     const a = r.list[0]!;
-    expect(await scripts.join(sale.k, 'a1', 'status')).toEqual(['admitting', a.holdId]);
+    expect(await scripts.join(sale.k, 'a1', 'status')).toEqual(['admitting', a.holdId, a.ticket]);
     expect(await scripts.leave(sale.k, 'a1')).toEqual(['left']);
     expect(await s.inventory.take(sale.id, a.pool, a.holdId, 'a1', 60)).toMatchObject({ created: true });
     expect(await scripts.admitDone(sale.k, sale.lease, 'a1', a.holdId, 'held')).toBe('left');
@@ -112,7 +113,7 @@ describe('leave-4.lua', () => {
   });
 });
 
-describe('seal-4.lua', () => {
+describe('seal-5.lua', () => {
   const buyers = Array.from({ length: 7 }, (_, i) => `pq-${i}`);
 
   it('does nothing before startsAt (0): the pre-queue stays, no tickets', async () => {
@@ -145,10 +146,39 @@ describe('seal-4.lua', () => {
     }
     expect(await s.redis.exists(sale.k.pre)).toBe(0);
     expect(await s.redis.hget(sale.k.sale, 'sealed')).toBe('1');
+    // The published order: ticket t's score at t - 1, by the contract's formula, ascending.
+    const published = await scripts.prequeueOrder(sale.k);
+    expect(published).toEqual(order.map((b) => scoreHex(sale.prequeueKey, b)));
+    expect([...published].sort()).toEqual(published);
     // Sealed: again is 1 and changes nothing; new joins get arrival-order tickets after the pre-queue.
     expect(await scripts.seal(sale.k, 3)).toBe(1);
     expect(await s.redis.hget(sale.k.sale, 'seq')).toBe('7');
     expect(await scripts.join(sale.k, 'after', 'join')).toEqual(['waiting', 8, 0]);
+  });
+
+  it('a lottery window (sealAt after startsAt): joins after the start still shuffle, the seal waits for sealAt', async () => {
+    const startsAt = Date.now() - 1000;
+    const sale = await makeSale(s, { startsAt, endsAt: startsAt + 600_000, seal: false });
+    await scripts.putSale(sale.k, 'update', { sealAt: Date.now() + 600_000 });
+    await joinAll(s, sale, [...buyers].reverse());
+    expect(await scripts.seal(sale.k, 100)).toBe(0);
+    expect(await s.redis.zcard(sale.k.pre)).toBe(7);
+    expect(await scripts.prequeueOrder(sale.k)).toEqual([]);
+    await scripts.putSale(sale.k, 'update', { sealAt: Date.now() - 1 });
+    expect(await scripts.seal(sale.k, 100)).toBe(1);
+    const order = hashOrder(sale.prequeueKey, buyers);
+    expect(await waitingLine(s, sale.k)).toEqual(order.flatMap((b, i) => [b, String(i + 1)]));
+    expect(await scripts.prequeueOrder(sale.k)).toEqual(order.map((b) => scoreHex(sale.prequeueKey, b)));
+    expect(await scripts.join(sale.k, 'late', 'join')).toEqual(['waiting', 8, 0]);
+    expect(await scripts.prequeueOrder(sale.k)).toHaveLength(7);
+  });
+
+  it('a join without its score is refused before anything is written', async () => {
+    const future = Date.now() + 600_000;
+    const sale = await makeSale(s, { startsAt: future, endsAt: future + 60_000 });
+    await expect(runScript(s.redis, 'admJoin', [sale.k.sale, sale.k.buyers, sale.k.pre, sale.k.line],
+      [sale.k.ordersPrefix, 'x', 'join', '', scoreHex(sale.prequeueKey, 'x'), 'y', 'join', '', 'not-a-score'])).rejects.toThrow(/pre-queue score/);
+    expect(await s.redis.exists(sale.k.pre, sale.k.buyers)).toBe(0);
   });
 
   it('seals in the call that moves the last chunk exactly', async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { Services } from '../tests/helpers/env.js';
 import { uniqueId } from '../tests/helpers/env.js';
@@ -57,9 +57,17 @@ export async function makeSale(s: Services, over: Partial<TestSaleOptions> = {})
   return { ...o, id, k, lease: held?.value ?? '' };
 }
 
-/** The pre-queue score join-4.lua gives a buyer: the first 52 bits of sha1(key:buyer). */
+/**
+ * A buyer's pre-queue score by the contract's formula, computed here on its own (not with the code
+ * under test): the first 13 hex digits of HMAC-SHA256(key, buyer id), as a number.
+ */
 export function prequeueScore(key: string, buyer: string): number {
-  return parseInt(createHash('sha1').update(`${key}:${buyer}`).digest('hex').slice(0, 13), 16);
+  return parseInt(createHmac('sha256', key).update(buyer).digest('hex').slice(0, 13), 16);
+}
+
+/** The score as the published order shows it: 13 hex digits. */
+export function scoreHex(key: string, buyer: string): string {
+  return prequeueScore(key, buyer).toString(16).padStart(13, '0');
 }
 
 export function hashOrder(key: string, buyers: string[]): string[] {

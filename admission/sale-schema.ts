@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { prequeueCommitment as prequeueCommitmentOf } from './prequeue.js';
 
 /** The contract's sale, as operators send it. Unknown fields are refused so a typo is not ignored. */
 export const saleInput = z
@@ -18,6 +19,8 @@ export const saleInput = z
     maxActiveHolds: z.number().int().min(1).max(1_000_000).default(1000),
     holdSeconds: z.number().int().min(1).max(86_400).default(300),
     perBuyerLimit: z.number().int().min(1).max(100).default(1),
+    /** Joins within this many seconds after the start are shuffled with the pre-queue. */
+    lotteryWindowSeconds: z.number().int().min(0).max(3600).default(0),
   })
   .strict()
   .refine((s) => s.pools <= s.stock, { message: 'pools must not exceed stock', path: ['pools'] });
@@ -28,10 +31,11 @@ export const salePatch = z
     maxActiveHolds: z.number().int().min(1).max(1_000_000),
     holdSeconds: z.number().int().min(1).max(86_400),
     endsAt: z.iso.datetime({ offset: true }),
+    lotteryWindowSeconds: z.number().int().min(0).max(3600),
   })
   .partial()
   .strict()
-  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt' });
+  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt, lotteryWindowSeconds' });
 
 export const restockInput = z.object({ quantity: z.number().int().positive().max(10_000_000) }).strict();
 
@@ -56,6 +60,7 @@ export interface Sale {
   holdSeconds: number;
   perBuyerLimit: number;
   status: SaleStatus;
+  lotteryWindowSeconds: number;
   prequeueKey: string;
   /** Set while the sale cannot be reconciled with Redis: paused, and `resume` is refused. */
   quarantine?: { reason: string; since: string };
@@ -73,10 +78,19 @@ export interface SaleStats {
   expired: number;
 }
 
-/** The public view: the pre-queue key is published only once the sale has started (verifiable shuffle). */
+/** When the pre-queue is sealed (shuffled into tickets) and its key published: the start plus the lottery window. */
+export function sealAt(s: Pick<Sale, 'startsAt' | 'lotteryWindowSeconds'>): number {
+  return Date.parse(s.startsAt) + s.lotteryWindowSeconds * 1000;
+}
+
+/**
+ * The public view: the key's commitment from creation on, the pre-queue key itself only from the
+ * seal on (verifiable shuffle: nobody can pick a buyer id knowing its score before the seal).
+ */
 export function publicSale(s: Sale, now = Date.now()) {
   const { prequeueKey, status: _status, ...rest } = s;
-  return Date.parse(s.startsAt) <= now ? { ...rest, prequeueKey } : rest;
+  const prequeueCommitment = prequeueCommitmentOf(prequeueKey);
+  return sealAt(s) <= now ? { ...rest, prequeueCommitment, prequeueKey } : { ...rest, prequeueCommitment };
 }
 
 export function saleState(s: Pick<Sale, 'status' | 'startsAt' | 'endsAt'>, soldOut: boolean, now = Date.now()): SaleState {

@@ -9,7 +9,10 @@ import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
 import { SaleEvents } from './sale-events.js';
 import { SaleStore } from './sale-store.js';
-import { saleState, type Sale, type SaleInput, type SalePatch, type SaleStats, type SaleStatus } from './sale-schema.js';
+import { saleState, sealAt, type Sale, type SaleInput, type SalePatch, type SaleStats, type SaleStatus } from './sale-schema.js';
+
+/** A validated sale input; settings added later may be left out by in-process callers (their default). */
+export type SaleCreate = Omit<SaleInput, 'lotteryWindowSeconds'> & { lotteryWindowSeconds?: number };
 
 export class SaleExistsError extends Error {
   override name = 'SaleExistsError';
@@ -27,6 +30,7 @@ function redisFields(s: Sale): Record<string, string | number> {
     perBuyerLimit: s.perBuyerLimit,
     pools: s.pools,
     prequeueKey: s.prequeueKey,
+    sealAt: sealAt(s),
   };
 }
 
@@ -46,7 +50,7 @@ export class SaleService {
     this.healer = new SaleHealer({ db, redis, prefix, inventory, store: this.store, scripts: this.scripts, events: this.events, fieldsOf: redisFields }, log);
   }
 
-  async create(input: SaleInput, now = Date.now()): Promise<Sale> {
+  async create(input: SaleCreate, now = Date.now()): Promise<Sale> {
     const startsAt = input.startsAt ? new Date(input.startsAt).toISOString() : new Date(now).toISOString();
     const endsAt = input.endsAt ? new Date(input.endsAt).toISOString() : new Date(Date.parse(startsAt) + 3600_000).toISOString();
     if (Date.parse(endsAt) <= Date.parse(startsAt)) throw new RangeError('endsAt must be after startsAt');
@@ -55,6 +59,7 @@ export class SaleService {
       id: input.id ?? `sale-${randomBytes(6).toString('hex')}`,
       startsAt,
       endsAt,
+      lotteryWindowSeconds: input.lotteryWindowSeconds ?? 0,
       status: 'active',
       prequeueKey: randomBytes(16).toString('hex'),
     };
@@ -111,6 +116,27 @@ export class SaleService {
     return saleKeys(this.prefix, id);
   }
 
+  /**
+   * The sealed pre-queue's scores in ticket order, or null while it is not sealed yet. The first read
+   * after the seal copies it from Redis to Postgres; from then on Postgres' copy is the one published,
+   * so the order anyone was shown never changes, even if Redis is lost and the sale rebuilt.
+   */
+  async prequeueOrder(id: string): Promise<string[] | null> {
+    const published = await this.store.prequeueOrder(id);
+    if (published) return published;
+    const sealed = await this.sealedOrder(id);
+    return sealed && this.store.publishPrequeueOrder(id, sealed);
+  }
+
+  /** Redis' copy: one MULTI, so a seal moving its last chunk is never read halfway. */
+  private async sealedOrder(id: string): Promise<string[] | null> {
+    const k = saleKeys(this.prefix, id);
+    const r = await this.redis.multi().hget(k.sale, 'sealed').lrange(k.order, 0, -1).exec();
+    if (!r) throw new Error('pre-queue order: transaction aborted');
+    for (const [err] of r) if (err) throw err;
+    return r[0]![1] === '1' ? (r[1]![1] as string[]) : null;
+  }
+
   async isSoldOut(id: string): Promise<boolean> {
     return (await this.redis.hget(saleKeys(this.prefix, id).sale, 'soldOut')) === '1';
   }
@@ -163,6 +189,10 @@ export class SaleService {
     const current = await this.store.get(id);
     if (!current) return null;
     if (p.endsAt && Date.parse(p.endsAt) <= Date.parse(current.startsAt)) throw new RangeError('endsAt must be after startsAt');
+    // The draw's window may move only while the draw is still open: a sealed pre-queue is final.
+    if (p.lotteryWindowSeconds !== undefined && p.lotteryWindowSeconds !== current.lotteryWindowSeconds && Date.now() >= sealAt(current)) {
+      throw new SaleConflictError('the pre-queue is sealed: its lottery window can no longer change');
+    }
     const updated = await this.store.update(id, { ...p, ...(p.endsAt ? { endsAt: new Date(p.endsAt).toISOString() } : {}) });
     if (!updated) return null;
     await this.scripts.putSale(saleKeys(this.prefix, id), 'update', redisFields(updated));

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineScripts, loadLuaDir } from '../shared/lua-loader.js';
 import { runScript, type RedisClient } from '../shared/redis.js';
 import type { SaleKeys } from './keys.js';
+import { prequeueScore } from './prequeue.js';
 
 const LUA = loadLuaDir(join(dirname(fileURLToPath(import.meta.url)), 'lua'), 'adm');
 
@@ -24,7 +25,7 @@ function decodeJoinReply(r: string | number): Reply {
     case 'pre':
     case 'done': return [kind, Number(a)];
     case 'waiting': return [kind, Number(a), Number(b)];
-    case 'admitting':
+    case 'admitting': return [kind, a!, Number(b)];
     case 'holding': return [kind, a!];
     default: return [kind];
   }
@@ -41,13 +42,35 @@ export interface Lease {
 
 /** The only module that knows the key order and argument packing of the admission scripts. */
 export class AdmissionScripts {
+  /** Sale hash key -> the sale's pre-queue key: fixed at creation, so read once per sale and process. */
+  private readonly prequeueKeys = new Map<string, string>();
+  /** Reads of a key not known yet: a leave waits for one so it still reaches Redis after the joins sent before it. */
+  private readonly keyReads = new Map<string, Promise<string>>();
   constructor(readonly redis: RedisClient) {
     defineScripts(redis, LUA);
   }
+
+  private readKey(k: SaleKeys): Promise<string> {
+    let read = this.keyReads.get(k.sale);
+    if (!read) {
+      // No key: no sale in Redis, which join-4 answers (-1) without looking at scores.
+      read = this.redis.hget(k.sale, 'prequeueKey').then((key) => {
+        if (key) this.prequeueKeys.set(k.sale, key);
+        return key ?? '';
+      }).finally(() => this.keyReads.delete(k.sale));
+      this.keyReads.set(k.sale, read);
+    }
+    return read;
+  }
+
   /** One reply per item, in order, e.g. `['waiting', ticket, served]`; -1 (no such sale) for the whole batch. */
   async joinMany(k: SaleKeys, items: readonly JoinItem[]): Promise<Reply[] | number> {
     const args: string[] = [k.ordersPrefix];
-    for (const it of items) args.push(it.buyer, it.mode, it.endedHoldId);
+    // Lua has no HMAC: each join's pre-queue score is computed here (the script ignores it once sealed).
+    // Once the key is known the script is sent at once, without an await: calls leave in call order.
+    let key = '';
+    if (items.some((it) => it.mode === 'join')) key = this.prequeueKeys.get(k.sale) ?? (await this.readKey(k));
+    for (const it of items) args.push(it.buyer, it.mode, it.endedHoldId, it.mode === 'join' && key !== '' ? prequeueScore(key, it.buyer) : '');
     const r = await runScript<(string | number)[] | number>(this.redis, 'admJoin', [k.sale, k.buyers, k.pre, k.line], args);
     return typeof r === 'number' ? r : r.map(decodeJoinReply);
   }
@@ -55,11 +78,18 @@ export class AdmissionScripts {
     const r = await this.joinMany(k, [{ buyer, mode, endedHoldId }]);
     return typeof r === 'number' ? r : r[0]!;
   }
-  leave(k: SaleKeys, buyer: string, releasedHoldId = '') {
+  async leave(k: SaleKeys, buyer: string, releasedHoldId = '') {
+    // A join waiting for its sale's key was asked first: it goes first (same promise, reactions in order).
+    const read = this.keyReads.get(k.sale);
+    if (read) await read.catch(() => '');
     return runScript<Reply>(this.redis, 'admLeave', [k.sale, k.buyers, k.pre, k.requeued], [buyer, releasedHoldId]);
   }
   seal(k: SaleKeys, chunk: number) {
-    return runScript<number>(this.redis, 'admSeal', [k.sale, k.buyers, k.pre, k.line], [chunk]);
+    return runScript<number>(this.redis, 'admSeal', [k.sale, k.buyers, k.pre, k.line, k.order], [chunk]);
+  }
+  /** The sealed pre-queue's scores in ticket order (empty before the seal). */
+  prequeueOrder(k: SaleKeys): Promise<string[]> {
+    return this.redis.lrange(k.order, 0, -1);
   }
   /** `{served, count, buyer, holdId, pool, ticket, ...}`, or -7 (AdmissionCode.NotLeaseHolder) when `lease` is not the sale's lease. */
   admit(k: SaleKeys, lease: string, maxNew: number, batch: number, nonce: string, freePerPool: number[]) {

@@ -13,7 +13,7 @@ export type BuyerView =
   | { kind: 'left' }
   | { kind: 'pre'; position: number }
   | { kind: 'waiting'; ticket: number; served: number }
-  | { kind: 'admitting'; holdId: string }
+  | { kind: 'admitting'; holdId: string; ticket: number }
   | { kind: 'sold_out' }
   | { kind: 'ended' }
   | { kind: 'held'; holdId: string; expiresAt: number }
@@ -109,7 +109,7 @@ export class WaitingRoom {
     switch (reply[0]) {
       case 'pre': return { kind: 'pre', position: Number(reply[1]) };
       case 'waiting': return { kind: 'waiting', ticket: Number(reply[1]), served: Number(reply[2]) };
-      case 'admitting': return { kind: 'admitting', holdId: String(reply[1]) };
+      case 'admitting': return { kind: 'admitting', holdId: String(reply[1]), ticket: Number(reply[2]) };
       case 'sold_out': return { kind: 'sold_out' };
       case 'ended': return { kind: 'ended' };
       case 'done': return { kind: 'done', orders: Number(reply[1]) };

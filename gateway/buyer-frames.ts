@@ -37,12 +37,14 @@ export function renderView(v: BuyerView, rate: number, startsInSeconds: number):
     case 'left':
     case 'released': return { frame: { type: 'left' }, phase: 'done' };
     // Whole seconds, as for every other ETA: the time left to the start is rounded up.
-    case 'pre': return { frame: { type: 'queued', position: v.position, etaSeconds: Math.ceil(Math.max(0, startsInSeconds)) + eta(v.position, rate) }, phase: 'pre' };
+    // Until the seal the ticket is the rank in the pre-queue (the ticket the seal would give now);
+    // from the seal on it is fixed.
+    case 'pre': return { frame: { type: 'queued', position: v.position, etaSeconds: Math.ceil(Math.max(0, startsInSeconds)) + eta(v.position, rate), ticket: v.position }, phase: 'pre' };
     case 'waiting': {
       const position = Math.max(1, v.ticket - v.served);
-      return { frame: { type: 'queued', position, etaSeconds: eta(position, rate) }, phase: 'queued', ticket: v.ticket };
+      return { frame: { type: 'queued', position, etaSeconds: eta(position, rate), ticket: v.ticket }, phase: 'queued', ticket: v.ticket };
     }
-    case 'admitting': return { frame: { type: 'queued', position: 1, etaSeconds: 0 }, phase: 'queued' };
+    case 'admitting': return { frame: { type: 'queued', position: 1, etaSeconds: 0, ticket: v.ticket }, phase: 'queued' };
     case 'sold_out': return { frame: { type: 'sold_out' }, phase: 'done' };
     case 'held': return { frame: { type: 'admitted', holdId: v.holdId, expiresAt: new Date(v.expiresAt).toISOString() }, phase: 'holding' };
     case 'paying': return { frame: { type: 'payment_pending', holdId: v.holdId }, phase: 'holding' };

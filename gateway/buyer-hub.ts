@@ -3,6 +3,7 @@ import { countSaleEntriesWith, metrics } from '../shared/metrics.js';
 import { isConnectionLoss, rateLimitedWarn } from '../shared/connection-errors.js';
 import { InventoryError } from '../inventory/errors.js';
 import { AdmissionError } from '../admission/errors.js';
+import { prequeueCommitment } from '../admission/prequeue.js';
 import { saleState, type Sale } from '../admission/sale-schema.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { SaleEvent } from '../admission/sale-events.js';
@@ -314,7 +315,10 @@ export class BuyerHub {
     const startsAt = Date.parse(sale.startsAt);
     const endsAt = Date.parse(sale.endsAt);
     return {
-      frame: JSON.stringify({ type: 'sale', state: saleState(sale, soldOut, now), startsAt: sale.startsAt, endsAt: sale.endsAt }),
+      frame: JSON.stringify({
+        type: 'sale', state: saleState(sale, soldOut, now), startsAt: sale.startsAt, endsAt: sale.endsAt,
+        prequeueCommitment: prequeueCommitment(sale.prequeueKey),
+      }),
       changesAt: now < startsAt ? startsAt : now < endsAt ? endsAt : Number.POSITIVE_INFINITY,
     };
   }
@@ -471,7 +475,7 @@ export class BuyerHub {
       if (position === d.lastPosition || now - d.lastPositionAt < 1000) return;
       d.lastPosition = position;
       d.lastPositionAt = now;
-      this.sendRaw(ws, JSON.stringify({ type: 'queued', position, etaSeconds: eta(position, effRate) }));
+      this.sendRaw(ws, JSON.stringify({ type: 'queued', position, etaSeconds: eta(position, effRate), ticket: d.ticket }));
     });
   }
 }

@@ -13,6 +13,7 @@ import { reply, send, sendError, sendJson, readBody } from './http.js';
 import { loadNativeUws } from './uws.js';
 import type { Context } from './context.js';
 import { mountPages } from './pages.js';
+import { mountPrequeue } from './prequeue-route.js';
 import { mountAdminLive } from './admin-live.js';
 import { LiveStats } from './live-stats.js';
 import { SaleService } from '../admission/sale-service.js';
@@ -105,6 +106,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   const live = new LiveStats(ctx, new SaleService(ctx.db, liveRedis, ctx.config.REDIS_PREFIX, new Inventory(liveRedis, ctx.config.REDIS_PREFIX)));
   mountAdminLive(app, live, gate);
   mountPages(app, ctx);
+  mountPrequeue(app, ctx);
 
   app.get('/healthz', (res) => sendJson(reply(res), 200, { status: 'ok' }));
   app.get('/readyz', (res) => {

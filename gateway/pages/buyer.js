@@ -139,6 +139,7 @@
   }
 
   function onFrame(f) {
+    if (window.fsVerify) window.fsVerify.onFrame(f, saleId);
     if (f.type !== 'error') alertText('');
     switch (f.type) {
       case 'sale':

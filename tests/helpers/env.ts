@@ -82,6 +82,6 @@ export function services(prefix = testPrefix(), dbUrl = databaseUrl()): Services
 export function saleInput(over: Partial<SaleInput> = {}): SaleInput {
   return {
     id: uniqueId('sale'), name: 'Test drop', sku: 'SKU-T', price: { amount: 1999, currency: 'eur' }, stock: 10, pools: 2,
-    admitPerSecond: 1000, maxActiveHolds: 1000, holdSeconds: 60, perBuyerLimit: 1, ...over,
+    admitPerSecond: 1000, maxActiveHolds: 1000, holdSeconds: 60, perBuyerLimit: 1, lotteryWindowSeconds: 0, ...over,
   };
 }
