@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** Proof-of-work asked of a join, in leading zero bits: 24 is ~16.7M hashes, seconds on a phone. */
+export const MAX_CHALLENGE_BITS = 24;
+
 /** The contract's sale, as operators send it. Unknown fields are refused so a typo is not ignored. */
 export const saleInput = z
   .object({
@@ -18,6 +21,7 @@ export const saleInput = z
     maxActiveHolds: z.number().int().min(1).max(1_000_000).default(1000),
     holdSeconds: z.number().int().min(1).max(86_400).default(300),
     perBuyerLimit: z.number().int().min(1).max(100).default(1),
+    joinChallengeBits: z.number().int().min(0).max(MAX_CHALLENGE_BITS).default(0),
   })
   .strict()
   .refine((s) => s.pools <= s.stock, { message: 'pools must not exceed stock', path: ['pools'] });
@@ -28,14 +32,16 @@ export const salePatch = z
     maxActiveHolds: z.number().int().min(1).max(1_000_000),
     holdSeconds: z.number().int().min(1).max(86_400),
     endsAt: z.iso.datetime({ offset: true }),
+    joinChallengeBits: z.number().int().min(0).max(MAX_CHALLENGE_BITS),
   })
   .partial()
   .strict()
-  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt' });
+  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt, joinChallengeBits' });
 
 export const restockInput = z.object({ quantity: z.number().int().positive().max(10_000_000) }).strict();
 
-export type SaleInput = z.infer<typeof saleInput>;
+/** Callers that build a sale in code (tools, tests) may leave the challenge out: it is off. */
+export type SaleInput = Omit<z.infer<typeof saleInput>, 'joinChallengeBits'> & { joinChallengeBits?: number };
 export type SalePatch = z.infer<typeof salePatch>;
 
 export type SaleStatus = 'active' | 'paused' | 'ended';
@@ -55,6 +61,8 @@ export interface Sale {
   maxActiveHolds: number;
   holdSeconds: number;
   perBuyerLimit: number;
+  /** Proof-of-work asked of each join (leading zero bits of SHA-256(nonce + proof)); 0 = off. */
+  joinChallengeBits: number;
   status: SaleStatus;
   prequeueKey: string;
   /** Set while the sale cannot be reconciled with Redis: paused, and `resume` is refused. */

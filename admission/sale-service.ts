@@ -53,6 +53,7 @@ export class SaleService {
     const sale: Sale = {
       ...input,
       id: input.id ?? `sale-${randomBytes(6).toString('hex')}`,
+      joinChallengeBits: input.joinChallengeBits ?? 0,
       startsAt,
       endsAt,
       status: 'active',
