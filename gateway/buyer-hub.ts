@@ -250,7 +250,7 @@ export class BuyerHub {
     const sale = await this.ctx.saleCache.get(d.saleId);
     if (!sale) throw new ApiError('sale_not_found');
     const current = sale.joinChallengeBits;
-    if (current === 0 || (d.challengeId !== 0 && d.challengeBits === 0)) return true;
+    if (!(current > 0) || (d.challengeId !== 0 && d.challengeBits === 0)) return true;
     if (d.challengeId !== 0 && proof !== undefined && this.challenges.check(d.challengeId, proof, Math.min(d.challengeBits, current))) {
       d.challengeBits = 0;
       return true;
