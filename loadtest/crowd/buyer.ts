@@ -229,6 +229,13 @@ export class CrowdBuyer {
         // Answered by the challenge that comes with it (onChallenge), not counted as a failure.
         if (f.code === 'challenge_failed') return;
         this.result.errors = (this.result.errors ?? 0) + 1;
+        // The connect's reads failed (Redis or Postgres away), so no sale frame is coming: join now,
+        // and let "try again" resend the join as it does any refused action.
+        if (this.joinOnSale) {
+          this.joinOnSale = false;
+          this.join();
+          return;
+        }
         if (TRY_AGAIN.has(f.code)) this.tryAgain();
         return;
       case 'order_confirmed':
