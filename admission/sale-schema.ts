@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { prequeueCommitment as prequeueCommitmentOf } from './prequeue.js';
 
+/** Proof-of-work asked of a join, in leading zero bits: 24 is ~16.7M hashes, seconds on a phone. */
+export const MAX_CHALLENGE_BITS = 24;
+
 /** The contract's sale, as operators send it. Unknown fields are refused so a typo is not ignored. */
 export const saleInput = z
   .object({
@@ -21,6 +24,7 @@ export const saleInput = z
     perBuyerLimit: z.number().int().min(1).max(100).default(1),
     /** Joins within this many seconds after the start are shuffled with the pre-queue. */
     lotteryWindowSeconds: z.number().int().min(0).max(3600).default(0),
+    joinChallengeBits: z.number().int().min(0).max(MAX_CHALLENGE_BITS).default(0),
   })
   .strict()
   .refine((s) => s.pools <= s.stock, { message: 'pools must not exceed stock', path: ['pools'] });
@@ -32,14 +36,16 @@ export const salePatch = z
     holdSeconds: z.number().int().min(1).max(86_400),
     endsAt: z.iso.datetime({ offset: true }),
     lotteryWindowSeconds: z.number().int().min(0).max(3600),
+    joinChallengeBits: z.number().int().min(0).max(MAX_CHALLENGE_BITS),
   })
   .partial()
   .strict()
-  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt, lotteryWindowSeconds' });
+  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one of admitPerSecond, maxActiveHolds, holdSeconds, endsAt, lotteryWindowSeconds, joinChallengeBits' });
 
 export const restockInput = z.object({ quantity: z.number().int().positive().max(10_000_000) }).strict();
 
-export type SaleInput = z.infer<typeof saleInput>;
+/** Callers that build a sale in code (tools, tests) may leave the challenge out: it is off. */
+export type SaleInput = Omit<z.infer<typeof saleInput>, 'joinChallengeBits'> & { joinChallengeBits?: number };
 export type SalePatch = z.infer<typeof salePatch>;
 
 export type SaleStatus = 'active' | 'paused' | 'ended';
@@ -59,6 +65,8 @@ export interface Sale {
   maxActiveHolds: number;
   holdSeconds: number;
   perBuyerLimit: number;
+  /** Proof-of-work asked of each join (leading zero bits of SHA-256(nonce + proof)); 0 = off. */
+  joinChallengeBits: number;
   status: SaleStatus;
   lotteryWindowSeconds: number;
   prequeueKey: string;

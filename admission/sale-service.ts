@@ -57,6 +57,7 @@ export class SaleService {
     const sale: Sale = {
       ...input,
       id: input.id ?? `sale-${randomBytes(6).toString('hex')}`,
+      joinChallengeBits: input.joinChallengeBits ?? 0,
       startsAt,
       endsAt,
       lotteryWindowSeconds: input.lotteryWindowSeconds ?? 0,

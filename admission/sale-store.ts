@@ -4,16 +4,17 @@ import { splitUnits } from '../inventory/pool-split.js';
 import type { Sale, SaleStatus } from './sale-schema.js';
 
 const COLUMNS = `id, name, sku, price_amount, currency, stock, pools, starts_at, ends_at, admit_per_second,
-  max_active_holds, hold_seconds, per_buyer_limit, status, prequeue_key, quarantine_reason, quarantined_at, lottery_window_seconds`;
+  max_active_holds, hold_seconds, per_buyer_limit, status, prequeue_key, quarantine_reason, quarantined_at, lottery_window_seconds, join_challenge_bits`;
 
 const INSERT_COLUMNS = `id, name, sku, price_amount, currency, stock, pools, starts_at, ends_at, admit_per_second,
-  max_active_holds, hold_seconds, per_buyer_limit, status, prequeue_key, lottery_window_seconds`;
+  max_active_holds, hold_seconds, per_buyer_limit, status, prequeue_key, lottery_window_seconds, join_challenge_bits`;
 
 interface Row {
   id: string; name: string; sku: string; price_amount: number; currency: string; stock: number; pools: number;
   starts_at: Date; ends_at: Date; admit_per_second: number; max_active_holds: number; hold_seconds: number;
   per_buyer_limit: number; status: SaleStatus; prequeue_key: string; quarantine_reason: string | null; quarantined_at: Date | null;
   lottery_window_seconds: number;
+  join_challenge_bits: number;
 }
 
 function toSale(r: Row): Sale {
@@ -21,7 +22,7 @@ function toSale(r: Row): Sale {
     id: r.id, name: r.name, sku: r.sku, price: { amount: r.price_amount, currency: r.currency }, stock: r.stock,
     pools: r.pools, startsAt: r.starts_at.toISOString(), endsAt: r.ends_at.toISOString(),
     admitPerSecond: r.admit_per_second, maxActiveHolds: r.max_active_holds, holdSeconds: r.hold_seconds,
-    perBuyerLimit: r.per_buyer_limit, status: r.status, lotteryWindowSeconds: r.lottery_window_seconds, prequeueKey: r.prequeue_key,
+    perBuyerLimit: r.per_buyer_limit, joinChallengeBits: r.join_challenge_bits, status: r.status, lotteryWindowSeconds: r.lottery_window_seconds, prequeueKey: r.prequeue_key,
     ...(r.quarantine_reason ? { quarantine: { reason: r.quarantine_reason, since: r.quarantined_at!.toISOString() } } : {}),
   };
 }
@@ -43,7 +44,7 @@ export class SaleStore {
   async insert(s: Sale): Promise<Sale | null> {
     const r = await this.db.query<Row>(
       `WITH sale AS (
-         INSERT INTO sales (${INSERT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$17)
+         INSERT INTO sales (${INSERT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$17,$18)
          ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}
        ), fence AS (
          INSERT INTO sale_pools (sale_id, pool, stock)
@@ -51,7 +52,7 @@ export class SaleStore {
        )
        SELECT * FROM sale`,
       [s.id, s.name, s.sku, s.price.amount, s.price.currency, s.stock, s.pools, s.startsAt, s.endsAt,
-        s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey, splitUnits(s.stock, s.pools), s.lotteryWindowSeconds],
+        s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey, splitUnits(s.stock, s.pools), s.lotteryWindowSeconds, s.joinChallengeBits],
     );
     return r.rows[0] ? toSale(r.rows[0]) : null;
   }
@@ -66,10 +67,10 @@ export class SaleStore {
     return r.rows.map(toSale);
   }
 
-  async update(id: string, fields: Partial<Pick<Sale, 'admitPerSecond' | 'maxActiveHolds' | 'holdSeconds' | 'endsAt' | 'status' | 'lotteryWindowSeconds'>>): Promise<Sale | null> {
+  async update(id: string, fields: Partial<Pick<Sale, 'admitPerSecond' | 'maxActiveHolds' | 'holdSeconds' | 'endsAt' | 'status' | 'lotteryWindowSeconds' | 'joinChallengeBits'>>): Promise<Sale | null> {
     const map: Record<string, string> = {
       admitPerSecond: 'admit_per_second', maxActiveHolds: 'max_active_holds', holdSeconds: 'hold_seconds', endsAt: 'ends_at', status: 'status',
-      lotteryWindowSeconds: 'lottery_window_seconds',
+      lotteryWindowSeconds: 'lottery_window_seconds', joinChallengeBits: 'join_challenge_bits',
     };
     const sets: string[] = [];
     const values: unknown[] = [id];

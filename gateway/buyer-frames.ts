@@ -3,7 +3,8 @@ import type { BuyerView } from '../admission/waiting-room.js';
 
 /** Buyer-to-gateway frames of the contract, validated once per frame. */
 export const buyerFrame = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('join') }).strict(),
+  // `proof` answers the socket's `challenge` (printable ASCII: clients send a counter or similar).
+  z.object({ type: z.literal('join'), proof: z.string().regex(/^[\x21-\x7e]{1,128}$/, 'proof is 1 to 128 printable ASCII characters').optional() }).strict(),
   z.object({ type: z.literal('status') }).strict(),
   z.object({
     type: z.literal('pay'),

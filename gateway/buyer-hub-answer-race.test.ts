@@ -14,12 +14,14 @@ import { createLogger } from '../shared/logger.js';
 const SALE = {
   id: 's1', name: 'n', sku: 'k', price: { amount: 1, currency: 'eur' }, stock: 1, pools: 1,
   startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date(Date.now() + 3600_000).toISOString(),
-  admitPerSecond: 10, maxActiveHolds: 10, holdSeconds: 60, perBuyerLimit: 1, status: 'active' as const, prequeueKey: 'x',
+  admitPerSecond: 10, maxActiveHolds: 10, holdSeconds: 60, perBuyerLimit: 1, joinChallengeBits: 0, status: 'active' as const, prequeueKey: 'x',
 };
 const HOLD = 'hold_0_1_abc';
 
 function harness() {
   let holdNextSaleRead = false;
+  /** Sale reads to let through before the held one (a join reads the sale for its challenge first). */
+  let skipReads = 0;
   let releaseSaleRead: (() => void) | null = null;
   let saleReadHeld!: () => void;
   const heldRead = new Promise<void>((r) => (saleReadHeld = r));
@@ -34,7 +36,7 @@ function harness() {
     sales: { isSoldOut: async () => false },
     saleCache: {
       get: () => {
-        if (!holdNextSaleRead) return Promise.resolve(SALE);
+        if (!holdNextSaleRead || skipReads-- > 0) return Promise.resolve(SALE);
         holdNextSaleRead = false;
         return new Promise((resolve) => {
           releaseSaleRead = () => resolve(SALE);
@@ -60,7 +62,10 @@ function harness() {
   } as unknown as Parameters<BuyerHub['onOpen']>[0];
   return {
     hub, ws, data, sent, topics,
-    holdNextSaleRead: () => (holdNextSaleRead = true),
+    holdNextSaleRead: (skip = 0) => {
+      holdNextSaleRead = true;
+      skipReads = skip;
+    },
     heldRead,
     release: () => releaseSaleRead!(),
     setView: (v: BuyerView) => (view = v),
@@ -76,8 +81,8 @@ describe('an answer read before a pushed event is not sent after it', () => {
     await h.data.chain;
     expect(h.sent.map((f) => f.type)).toEqual(['sale']);
 
-    // The join's Redis read says "waiting"; its sale read is then held open...
-    h.holdNextSaleRead();
+    // The join's Redis read says "waiting"; its sale read (after the one of the challenge check) is then held open...
+    h.holdNextSaleRead(1);
     h.hub.onMessage(h.ws, frame({ type: 'join' }), false);
     await h.heldRead;
     // ...while the admitter's tick admits this buyer (Redis now says "held").

@@ -15,6 +15,7 @@ import { BuyerSockets } from './buyer-sockets.js';
 import { BuyerSlots } from './buyer-slots.js';
 import { OpenFrames, type ReadFrame } from './open-frames.js';
 import type { Context } from './context.js';
+import { JoinChallenges } from './join-challenge.js';
 
 /**
  * What a buyer socket keeps (uWS copies these fields onto the socket object itself). Kept for every
@@ -44,6 +45,10 @@ export interface SocketData {
   tokensAt: number;
   /** Not reading: its send buffer went over BEHIND_BYTES; no frame is sent until it drains (onDrain). */
   behind: boolean;
+  /** The socket's join challenge (JoinChallenges: the nonce is derived from it, not stored); 0 = none sent. */
+  challengeId: number;
+  /** The bits this socket was challenged at; 0 once it sent a good proof (or was never challenged). */
+  challengeBits: number;
 }
 
 type Ws = WebSocket<SocketData>;
@@ -72,7 +77,7 @@ const NEVER = -1e9;
 
 export function newSocketData(saleId: string, buyer: string): SocketData {
   return {
-    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(), behind: false,
+    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(), behind: false, challengeId: 0, challengeBits: 0,
   };
 }
 
@@ -89,6 +94,7 @@ export class BuyerHub {
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
   private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
+  private readonly challenges = new JoinChallenges();
   app!: TemplatedApp;
   readonly payTimer = new PayTimer();
   /** Frames refused because Redis or Postgres went away: thousands at once in an outage, so rate-limited. */
@@ -123,6 +129,10 @@ export class BuyerHub {
       // The gateway subscribed to every sale's events at its start (one pattern): an event after the
       // first read below is never missed.
       const frame = await this.openFrames.get(d.saleId);
+      const sale = await this.ctx.saleCache.get(d.saleId);
+      // The challenge goes before the sale frame: a client that joins once it has the sale frame
+      // has always seen its challenge by then (frames arrive in order), and never joins without proof.
+      if (sale && sale.joinChallengeBits > 0) this.sendChallenge(ws, sale.joinChallengeBits);
       if (frame) this.sendRaw(ws, frame);
       // A reconnecting buyer gets their state back at once: place, hold or order.
       await this.answer(ws, () => this.ctx.room.status(d.saleId, d.buyer));
@@ -202,6 +212,7 @@ export class BuyerHub {
     const { saleId, buyer } = ws.getUserData();
     switch (f.type) {
       case 'join':
+        if (!(await this.checkProof(ws, f.proof))) return;
         await this.answer(ws, () => this.ctx.room.join(saleId, buyer));
         metrics.joins.inc();
         metrics.joinToQueued.observe(Number(process.hrtime.bigint() - received) / 1e9);
@@ -214,6 +225,42 @@ export class BuyerHub {
       case 'pay':
         return this.pay(ws, f.holdId, f.paymentMethod, received);
     }
+  }
+
+  private sendChallenge(ws: Ws, bits: number): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    d.challengeId = this.challenges.nextId();
+    d.challengeBits = bits;
+    this.sendRaw(ws, `{"type":"challenge","nonce":"${this.challenges.nonce(d.challengeId)}","bits":${bits}}`);
+  }
+
+  /**
+   * The proof-of-work of a join, checked before any Redis call; throws challenge_failed. The bits are
+   * the sale's as the cache has them now, so a PATCH applies within the cache's second:
+   * - set to 0: every join passes without proof (lifting a challenge helps everyone at once);
+   * - lowered: a socket challenged at more bits needs only the new bits (its proof may be sent now);
+   * - raised: a socket challenged before keeps the bits it was told (an honest client already working
+   *   on its proof is not sent back to the start), new sockets get the new bits; a socket that was
+   *   never challenged (it opened while the challenge was off) fails its join and is challenged now.
+   * A socket that passed once joins again without a proof (the same place); its proof is not asked again.
+   * Returns whether the join may go on; when not, the buyer was sent `challenge_failed`.
+   */
+  private async checkProof(ws: Ws, proof: string | undefined): Promise<boolean> {
+    const d = ws.getUserData();
+    const sale = await this.ctx.saleCache.get(d.saleId);
+    if (!sale) throw new ApiError('sale_not_found');
+    const current = sale.joinChallengeBits;
+    if (!(current > 0) || (d.challengeId !== 0 && d.challengeBits === 0)) return true;
+    if (d.challengeId !== 0 && proof !== undefined && this.challenges.check(d.challengeId, proof, Math.min(d.challengeBits, current))) {
+      d.challengeBits = 0;
+      return true;
+    }
+    const e = d.challengeId === 0 ? new ApiError('challenge_failed', 'this sale asks a proof-of-work of each join: answer the challenge sent now') : new ApiError('challenge_failed');
+    metrics.wsErrors.inc({ code: e.code });
+    this.sendRaw(ws, wsErrorFrame(e));
+    if (d.challengeId === 0) this.sendChallenge(ws, current);
+    return false;
   }
 
   private async pay(ws: Ws, holdId: string, paymentMethod: string, received: bigint): Promise<void> {

@@ -7,6 +7,7 @@ export const ERRORS = {
   invalid_request: [400, 'the request does not match the expected shape'],
   invalid_frame: [400, 'the frame does not match any buyer frame of the contract'],
   binary_not_supported: [400, 'frames are JSON text; binary frames are refused'],
+  challenge_failed: [400, 'the join carries no proof, or one that does not answer this socket\'s challenge'],
   unauthorized: [401, 'missing or wrong credentials'],
   forbidden_origin: [403, 'requests from this page origin are not allowed'],
   not_found: [404, 'no such resource'],

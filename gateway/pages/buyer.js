@@ -20,6 +20,11 @@
   let lastAnnounce = 0;
   let lastAnnounced = '';
   let warned30 = false;
+  // The socket's proof-of-work: null without a challenge, else { worker, proof, hashes }. A join
+  // clicked before the proof is found is sent when it is (joinWhenSolved).
+  let pow = null;
+  let joinWhenSolved = false;
+  let lastJoinHadProof = false;
 
   const fmtSeconds = (s) => {
     s = Math.max(0, Math.round(s));
@@ -142,6 +147,8 @@
     if (window.fsVerify) window.fsVerify.onFrame(f, saleId);
     if (f.type !== 'error') alertText('');
     switch (f.type) {
+      case 'challenge':
+        return solve(f.nonce, f.bits);
       case 'sale':
         st.sale = f;
         if (st.phase === 'connecting') st.phase = 'idle';
@@ -174,6 +181,13 @@
         // purchase_limit_reached is a final answer: this buyer already has what the sale allows.
         if (f.code === 'purchase_limit_reached') { st.reason = f.message; return setPhase('confirmed'); }
         if (f.code === 'hold_ended') st.phase = 'expired';
+        // A challenge comes with it (or is being solved): the join goes again once it is answered.
+        // (A join sent before the challenge arrived, or the sale started asking for one after this page connected.)
+        if (f.code === 'challenge_failed') {
+          if (pow && pow.proof !== null && !lastJoinHadProof) return join();
+          joinWhenSolved = true;
+          return powLine('Checking you are not a bot…');
+        }
         alertText(f.message);
         return render();
     }
@@ -181,6 +195,46 @@
 
   function send(frame) {
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
+  }
+
+  function powLine(text) {
+    $('pow').textContent = text;
+    show($('pow'), Boolean(text));
+  }
+
+  // A `challenge` (sent on connect, or after a refused join when the sale started asking for one):
+  // solved in a Web Worker with WebCrypto; one per socket, a new socket brings a new nonce.
+  function solve(nonce, bits) {
+    if (pow && pow.worker) pow.worker.terminate();
+    if (!window.Worker || !window.crypto || !window.crypto.subtle) {
+      pow = { worker: null, proof: null, hashes: 0 };
+      return powLine('This browser cannot do the check this sale asks for (it needs a secure https page).');
+    }
+    const worker = new Worker('/assets/pow-worker.js');
+    const mine = { worker, proof: null, hashes: 0 };
+    pow = mine;
+    powLine('Checking you are not a bot… 0 hashes');
+    worker.onmessage = (e) => {
+      if (pow !== mine) return;
+      mine.hashes = e.data.hashes;
+      if (e.data.type === 'progress') return powLine('Checking you are not a bot… ' + mine.hashes.toLocaleString('en') + ' hashes');
+      mine.proof = e.data.proof;
+      mine.worker = null;
+      worker.terminate();
+      powLine('Checked: ' + mine.hashes.toLocaleString('en') + ' hashes. You can join.');
+      if (joinWhenSolved) join();
+    };
+    worker.postMessage({ nonce, bits });
+  }
+
+  function join() {
+    if (pow && pow.proof === null) {
+      joinWhenSolved = true;
+      return powLine($('pow').textContent || 'Checking you are not a bot…');
+    }
+    joinWhenSolved = false;
+    lastJoinHadProof = Boolean(pow);
+    send(pow ? { type: 'join', proof: pow.proof } : { type: 'join' });
   }
 
   function setConn(state, text) {
@@ -195,6 +249,10 @@
     let opened = false;
     setConn('connecting', attempt ? 'Reconnecting…' : 'Connecting…');
     ws = new WebSocket(proto + '://' + location.host + '/v1/sales/' + encodeURIComponent(saleId) + '/ws?token=' + encodeURIComponent(token));
+    // A new socket, a new challenge (if the sale asks for one): the last socket's proof is worth nothing.
+    if (pow && pow.worker) pow.worker.terminate();
+    pow = null;
+    powLine('');
     ws.onopen = () => {
       opened = true; attempt = 0; failedOpens = 0;
       setConn('open', 'Connected');
@@ -246,7 +304,7 @@
       $('buyer-name').focus();
     }
   });
-  $('join').addEventListener('click', () => send({ type: 'join' }));
+  $('join').addEventListener('click', () => join());
   $('leave').addEventListener('click', () => send({ type: 'leave' }));
   $('payform').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -13,6 +13,7 @@ import { gatewayJoinsBench } from './gateway-joins.js';
 import { memoryBench } from './memory.js';
 import { settleBench } from './settle.js';
 import { selloutBench } from './sellout.js';
+import { powBench } from './pow.js';
 
 const BENCHES: Record<string, (ctx: BenchContext) => Promise<BenchLine[]>> = {
   reserve: reserveBench,
@@ -22,6 +23,7 @@ const BENCHES: Record<string, (ctx: BenchContext) => Promise<BenchLine[]>> = {
   memory: memoryBench,
   settle: settleBench,
   sellout: selloutBench,
+  pow: powBench,
 };
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });

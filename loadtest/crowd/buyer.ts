@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { solveChallenge } from '../../gateway/join-challenge.js';
 import type { BuyerResult, Outcome } from './stats.js';
 
 /**
@@ -46,6 +47,10 @@ export class CrowdBuyer {
   private lastAction: unknown;
   private triesAgain = 0;
   private tryAgainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The proof for this socket's challenge ('' when none was sent: the sale asks none). */
+  private proof = '';
+  /** A join is due once the sale frame is in: any challenge comes before it (the gateway's order). */
+  private joinOnSale = false;
 
   /** Index into wsUrls of the gateway the next session opens on. */
   private gateway: number;
@@ -99,6 +104,8 @@ export class CrowdBuyer {
       // A gateway that accepts the TCP connection but never answers the upgrade (stopped) counts as gone.
       const ws = new WebSocket(this.wsUrls[this.gateway]!, { localAddress: this.spec.localAddress, perMessageDeflate: false, handshakeTimeout: 10_000 });
       this.ws = ws;
+      this.proof = '';
+      this.joinOnSale = false;
       this.wake = resolve;
       let stateSeen = false;
       let opened = false;
@@ -107,7 +114,10 @@ export class CrowdBuyer {
         if (first) this.result.connectMs = performance.now() - t0;
         // The address the kernel really used, so a test can tell the spreading works.
         this.result.localAddress = (ws as unknown as { _socket?: { localAddress?: string } })._socket?.localAddress ?? this.result.localAddress;
-        if (first || this.before === undefined) return this.join();
+        if (first || this.before === undefined) {
+          this.joinOnSale = true;
+          return;
+        }
         // After a drop the gateway sends the buyer's state by itself; a buyer who hears nothing joins.
         setTimeout(() => {
           if (!stateSeen && ws.readyState === WebSocket.OPEN) {
@@ -140,7 +150,19 @@ export class CrowdBuyer {
 
   private join(): void {
     this.joinSentAt = performance.now();
-    this.act({ type: 'join' });
+    this.act(this.proof ? { type: 'join', proof: this.proof } : { type: 'join' });
+  }
+
+  /**
+   * The sale's proof-of-work: solved here, in this thread (node:crypto; about 2^bits hashes, ~0.1 s
+   * at 16 bits), as a real client would spend it before joining. A challenge sent later (the bits were
+   * raised after this socket opened and its join was refused) is answered with a join at once.
+   */
+  private onChallenge(f: Frame): void {
+    const t0 = performance.now();
+    this.proof = solveChallenge(String(f.nonce), Number(f.bits)).proof;
+    this.result.solveMs = (this.result.solveMs ?? 0) + (performance.now() - t0);
+    if (!this.joinOnSale && !this.result.joined && this.lastAction !== undefined) this.join();
   }
 
   private send(frame: unknown): void {
@@ -177,6 +199,8 @@ export class CrowdBuyer {
       if (this.joinSentAt > 0) this.result.joinToQueuedMs = now - this.joinSentAt;
     }
     switch (f.type) {
+      case 'challenge':
+        return this.onChallenge(f);
       case 'queued':
         this.last = 'queued';
         return;
@@ -202,7 +226,16 @@ export class CrowdBuyer {
         if (f.retryable) this.act({ type: 'pay', holdId: f.holdId, paymentMethod: 'pm_card_visa' });
         return;
       case 'error':
+        // Answered by the challenge that comes with it (onChallenge), not counted as a failure.
+        if (f.code === 'challenge_failed') return;
         this.result.errors = (this.result.errors ?? 0) + 1;
+        // The connect's reads failed (Redis or Postgres away), so no sale frame is coming: join now,
+        // and let "try again" resend the join as it does any refused action.
+        if (this.joinOnSale) {
+          this.joinOnSale = false;
+          this.join();
+          return;
+        }
         if (TRY_AGAIN.has(f.code)) this.tryAgain();
         return;
       case 'order_confirmed':
@@ -214,7 +247,11 @@ export class CrowdBuyer {
       case 'hold_expired': return this.finish('expired');
       case 'left': return this.finish('left');
       case 'sale':
-        if (f.state === 'ended') this.finish('ended');
+        if (f.state === 'ended') return this.finish('ended');
+        if (this.joinOnSale) {
+          this.joinOnSale = false;
+          this.join();
+        }
         return;
     }
   }

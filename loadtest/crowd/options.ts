@@ -31,6 +31,8 @@ export const crowdOptions = z.object({
   decline: share.default(0.15),
   abandon: share.default(0.1),
   leave: share.default(0.05),
+  /** The sale's joinChallengeBits: each buyer solves a proof-of-work of this many bits before joining. */
+  challengeBits: z.coerce.number().int().min(0).max(24).default(0),
   /** stampede and reconnect-storm: every buyer joins within this many ms (a crowd at 18:00:00). */
   rampMs: z.coerce.number().int().min(0).default(1000),
   /** soak: joins are spread evenly over this many seconds. */
@@ -50,6 +52,7 @@ export type CrowdOptions = z.infer<typeof crowdOptions>;
 const FLAGS = {
   scenario: 'scenario', url: 'url', 'stand-in': 'standIn', 'admin-token': 'adminToken', secret: 'secret', buyers: 'buyers', stock: 'stock',
   pools: 'pools', rate: 'rate', 'max-holds': 'maxHolds', 'hold-seconds': 'holdSeconds', decline: 'decline', abandon: 'abandon', leave: 'leave',
+  'challenge-bits': 'challengeBits',
   'ramp-ms': 'rampMs', duration: 'duration', 'storm-after': 'stormAfter', timeout: 'timeout', threads: 'threads', sources: 'sources',
 } as const;
 

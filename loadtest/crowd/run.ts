@@ -57,7 +57,7 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
     method: 'POST', headers: admin,
     body: JSON.stringify({
       id: saleId, name: `Load run (${o.scenario})`, sku: 'LOAD', price: { amount: 5000, currency: 'eur' }, stock: o.stock, pools: Math.min(o.pools, o.stock),
-      admitPerSecond: o.rate, maxActiveHolds: o.maxHolds, holdSeconds: o.holdSeconds, perBuyerLimit: 1, ...hooks.sale,
+      admitPerSecond: o.rate, maxActiveHolds: o.maxHolds, holdSeconds: o.holdSeconds, perBuyerLimit: 1, joinChallengeBits: o.challengeBits, ...hooks.sale,
     }),
   });
   if (created.status !== 201) throw new Error(`could not create the sale: ${created.status} ${await created.text()}`);

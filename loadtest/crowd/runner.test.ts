@@ -46,6 +46,16 @@ describe('stampede runner', () => {
     expect(progress.length).toBeGreaterThan(0);
   });
 
+  it('with a join challenge (--challenge-bits 12) every buyer solves it and joins with its proof', async () => {
+    const { summary, results } = await runStampede(options({ buyers: 30, stock: 10, challengeBits: 12 }));
+    expect(summary.latencyMs.solve.n, JSON.stringify(summary)).toBe(30);
+    expect(results.filter((r) => (r.errors ?? 0) > 0)).toEqual([]);
+    expect(summary.counts.joined).toBe(30);
+    expect(summary.counts.paid).toBe(10);
+    expect(summary.oversell).toMatchObject({ ok: true, sold: 10, orders: 10 });
+    expect(summary.ok).toBe(true);
+  });
+
   it('reconnect-storm: every dropped buyer gets their state back without joining again', async () => {
     const { summary } = await runStampede(options({ scenario: 'reconnect-storm', buyers: 40, stock: 10, rate: 2, holdSeconds: 30, abandon: 0, leave: 0, decline: 0, stormAfter: 0.5 }));
     expect(summary.restoredAfterDrop?.dropped, JSON.stringify(summary)).toBeGreaterThan(20);

@@ -31,6 +31,8 @@ export interface BuyerResult {
   gatewaySwitches?: number;
   /** Error frames received (each "try again" one is answered by sending the last join, pay or leave again). */
   errors?: number;
+  /** Time spent solving the sale's join challenges (proof-of-work), ms; absent when none was asked. */
+  solveMs?: number;
   /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
   frames?: TimedFrame[];
 }
@@ -85,7 +87,7 @@ export interface Summary {
   restoredAfterDrop?: { dropped: number; restored: number };
   /** With several gateways: buyers that started on each (in --url order), and reconnects that moved to another. */
   gateways?: { urls: string[]; buyers: number[]; switches: number };
-  latencyMs: { connect: Percentiles; joinToQueued: Percentiles; admittedToConfirmed: Percentiles };
+  latencyMs: { connect: Percentiles; joinToQueued: Percentiles; admittedToConfirmed: Percentiles; solve: Percentiles };
   oversell: { ok: boolean; oversoldBy: number; buyersWithTwoOrders: number; confirmationsSeen: number } & LedgerView;
   ok: boolean;
 }
@@ -122,6 +124,8 @@ export function summarise(scenario: string, sale: string, results: readonly Buye
       connect: percentiles(values((b) => b.connectMs)),
       joinToQueued: percentiles(values((b) => b.joinToQueuedMs)),
       admittedToConfirmed: percentiles(values((b) => b.admittedToConfirmedMs)),
+      // Proof-of-work per buyer (--challenge-bits): n is 0 when the sale asked none.
+      solve: percentiles(values((b) => b.solveMs)),
     },
     oversell: { ok: oversellOk, oversoldBy, buyersWithTwoOrders, confirmationsSeen, ...ledger },
     ok: oversellOk && counts.stuck === 0 && (!restoredAfterDrop || restoredAfterDrop.restored === restoredAfterDrop.dropped),
@@ -152,6 +156,7 @@ export function renderTable(s: Summary): string {
     ['connect p50/p95/p99', lat(s.latencyMs.connect)],
     ['join→queued p50/p95/p99', lat(s.latencyMs.joinToQueued)],
     ['admitted→confirmed p50/p95/p99', lat(s.latencyMs.admittedToConfirmed)],
+    ...(s.latencyMs.solve.n > 0 ? [['proof-of-work solve p50/p95/p99', lat(s.latencyMs.solve)] as [string, string]] : []),
     ['orders / sold / charges', `${s.oversell.orders} / ${s.oversell.sold} / ${s.oversell.charges}`],
     ['confirmations seen by buyers', String(s.oversell.confirmationsSeen)],
     ['oversell check', s.oversell.ok ? 'ok: nothing oversold, audit clean' : `FAILED: oversold by ${s.oversell.oversoldBy}, two orders ${s.oversell.buyersWithTwoOrders}, audit ${s.oversell.auditOk ? 'ok' : 'NOT ok'} ${s.oversell.problems.join('; ')}`],

@@ -3,12 +3,12 @@
  * minted here from BUYER_JWT_SECRET (HS256, sub, exp), the operator calls, one buyer's session on
  * the WebSocket, and the metrics the thresholds read.
  */
-import { sleep } from 'k6';
+import { check, sleep } from 'k6';
 import http from 'k6/http';
-import { hmac } from 'k6/crypto';
+import { hmac, sha256 } from 'k6/crypto';
 import encoding from 'k6/encoding';
 import { Counter, Rate, Trend } from 'k6/metrics';
-import { setTimeout } from 'k6/timers';
+import { clearTimeout, setTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
 
 export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:9001';
@@ -17,6 +17,8 @@ const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || 'dev-admin-token';
 const BUYER_JWT_SECRET = __ENV.BUYER_JWT_SECRET || 'dev-buyer-secret';
 
 export const num = (name: string, dflt: number): number => (__ENV[name] ? Number(__ENV[name]) : dflt);
+/** The sale's joinChallengeBits (proof-of-work per join); 0 = off. */
+export const CHALLENGE_BITS = num('CHALLENGE_BITS', 0);
 
 export const joinToQueued = new Trend('join_to_queued', true);
 export const admittedToConfirmed = new Trend('admitted_to_confirmed', true);
@@ -46,7 +48,7 @@ export function createSale(label: string, stock: number, admitPerSecond: number,
   const id = `k6-${label}-${Date.now().toString(36)}`;
   const res = admin('POST', '/v1/admin/sales', {
     id, name: `k6 ${label}`, sku: 'K6', price: { amount: 5000, currency: 'eur' }, stock, pools: Math.min(4, stock),
-    admitPerSecond, maxActiveHolds: Math.max(stock, 1000), holdSeconds, perBuyerLimit: 1,
+    admitPerSecond, maxActiveHolds: Math.max(stock, 1000), holdSeconds, perBuyerLimit: 1, joinChallengeBits: CHALLENGE_BITS,
   });
   if (res.status !== 201) throw new Error(`could not create the sale: ${res.status} ${String(res.body)}`);
   return id;
@@ -72,6 +74,27 @@ export function checkAudit(saleId: string): void {
   console.log(`audit of ${saleId}: ok=${audit.ok} stock=${audit.stock} sold=${audit.sold} orders=${audit.orders} problems=${JSON.stringify(audit.problems)}`);
 }
 
+/** Leading zero bits of a hex digest. */
+function hexZeroBits(hex: string): number {
+  let n = 0;
+  for (let i = 0; i < hex.length; i++) {
+    const v = parseInt(hex.charAt(i), 16);
+    if (v === 0) {
+      n += 4;
+      continue;
+    }
+    return n + (v >= 8 ? 0 : v >= 4 ? 1 : v >= 2 ? 2 : 3);
+  }
+  return n;
+}
+
+/** A proof for the gateway's `challenge`: SHA-256(nonce + proof) starts with `bits` zero bits. */
+export function solveChallenge(nonce: string, bits: number): string {
+  for (let i = 0; ; i++) {
+    if (hexZeroBits(sha256(nonce + String(i), 'hex')) >= bits) return String(i);
+  }
+}
+
 export type Plan = 'pay' | 'decline' | 'abandon' | 'leave';
 
 /** A crowd's mix: most pay, some are declined first, some abandon the hold, some leave. */
@@ -80,7 +103,7 @@ export function planFor(n: number): Plan {
   return u < 0.1 ? 'abandon' : u < 0.15 ? 'leave' : u < 0.3 ? 'decline' : 'pay';
 }
 
-type Frame = { type: string; holdId?: string; orderId?: string; retryable?: boolean; state?: string };
+type Frame = { type: string; holdId?: string; orderId?: string; retryable?: boolean; state?: string; nonce?: string; bits?: number; code?: string };
 
 export interface SessionOptions {
   saleId: string;
@@ -100,24 +123,41 @@ export function buyerSession(o: SessionOptions): void {
   let joinSentAt = 0;
   let admittedAt = 0;
   let before = '';
+  /** The buyer's state when its socket was dropped ('' if it had none yet: it joins after the reconnect). */
+  let stateAtDrop = '';
   let dropped = false;
   let checkedAfterDrop = false;
   let current: WebSocket | undefined;
+  /** This socket's proof ('' without a challenge); a join is sent on the sale frame (a challenge comes before it). */
+  let proof = '';
+  let joinOnSale = false;
+  let answered = false;
+
+  let joinHadProof = false;
+  const join = (ws: WebSocket): void => {
+    joinSentAt = Date.now();
+    joinHadProof = proof !== '';
+    ws.send(JSON.stringify(proof ? { type: 'join', proof } : { type: 'join' }));
+  };
 
   const open = (): void => {
     const ws = new WebSocket(url);
     current = ws;
+    proof = '';
+    joinOnSale = false;
     ws.onopen = () => {
       // After a reconnect the gateway sends the buyer's state by itself; a buyer who had none joins.
-      if (dropped && before !== '') return;
-      joinSentAt = Date.now();
-      ws.send(JSON.stringify({ type: 'join' }));
+      if (dropped && stateAtDrop !== '') return;
+      joinOnSale = true;
     };
     ws.onmessage = (e) => {
+      // A socket being dropped may still deliver a frame before its close: it is not the buyer's
+      // state after the reconnect (counting it would skip the reconnect altogether).
+      if (ws !== current) return;
       const f = JSON.parse(String(e?.data)) as Frame;
-      if (dropped && before !== '' && !checkedAfterDrop && f.type !== 'sale') {
+      if (dropped && stateAtDrop !== '' && !checkedAfterDrop && f.type !== 'sale' && f.type !== 'challenge') {
         checkedAfterDrop = true;
-        stateRestored.add(before === 'queued' ? ['queued', 'admitted', 'sold_out'].includes(f.type) : f.holdId === before);
+        stateRestored.add(stateAtDrop === 'queued' ? ['queued', 'admitted', 'sold_out'].includes(f.type) : f.holdId === stateAtDrop);
       }
       onFrame(ws, f);
     };
@@ -128,20 +168,42 @@ export function buyerSession(o: SessionOptions): void {
       setTimeout(() => {
         if (done || dropped) return;
         dropped = true;
+        stateAtDrop = before;
+        current = undefined;
         ws.close();
       }, Math.max(0, o.dropAt - Date.now()));
     }
   };
 
+  let stuckTimer: ReturnType<typeof setTimeout> | undefined;
   const finish = (ws: WebSocket, outcome: string) => {
     if (done) return;
     done = true;
     outcomes.add(1, { outcome });
+    // Nothing left pending in this VU: its iteration ends now, not at the stuck timer.
+    if (stuckTimer !== undefined) clearTimeout(stuckTimer);
     ws.close();
   };
 
   const onFrame = (ws: WebSocket, f: Frame) => {
+    if (f.type === 'challenge') {
+      proof = solveChallenge(String(f.nonce), Number(f.bits));
+      check(proof, { 'challenge solved': (p) => p !== '' });
+      // A challenge after a refused join (the bits were raised after this socket opened): join now.
+      if (!joinOnSale && !answered && !(dropped && stateAtDrop !== '')) join(ws);
+      return;
+    }
+    if (f.type === 'sale' && joinOnSale) {
+      joinOnSale = false;
+      if (f.state !== 'ended') join(ws);
+    }
+    // A sale frame published for a state change may overtake the connect's challenge: a join sent on it
+    // carries no proof and is refused, and the challenge (always before that refusal) joins again with one.
+    // Only a refused proof is a failure.
+    if (f.type === 'error') check(f, { 'join not refused for its proof': (x) => x.code !== 'challenge_failed' || !joinHadProof });
     if ((f.type === 'queued' || f.type === 'admitted' || f.type === 'sold_out') && joinSentAt > 0) {
+      if (!answered) check(f, { 'join answered': () => true });
+      answered = true;
       joinToQueued.add(Date.now() - joinSentAt);
       joinSentAt = 0;
     }
@@ -167,7 +229,7 @@ export function buyerSession(o: SessionOptions): void {
   };
 
   open();
-  setTimeout(() => {
+  stuckTimer = setTimeout(() => {
     if (done) return;
     done = true;
     stuck.add(1);
