@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import type { Proc } from '../helpers/stack.js';
+import { afterAll } from 'vitest';
+import type { Proc, Stack } from '../helpers/stack.js';
+import { useStack, type Buyers } from '../e2e/kit.js';
 
 /**
  * Small steps of the front-door files (not a test file itself): an upgrade that may be refused, read
@@ -103,4 +105,22 @@ export class Inspector {
   close(): void {
     this.ws.close();
   }
+}
+
+/**
+ * A stack whose first gateway runs with its inspector open (a full GC before each memory reading);
+ * `set` is given the stack, its buyers and the inspector once they are up.
+ */
+export function useInspectedStack(set: (stack: Stack, buyers: Buyers, inspector: Inspector) => void): void {
+  let inspector: Inspector | undefined;
+  useStack(async (s, b) => {
+    inspector = await Inspector.of(s.gateways[0]!);
+    set(s, b, inspector);
+  }, { gatewayEnv: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
+  afterAll(() => inspector?.close());
+}
+
+/** The gateway's /metrics text. */
+export async function gatewayMetrics(stack: Stack): Promise<string> {
+  return (await fetch(stack.url('/metrics'))).text();
 }

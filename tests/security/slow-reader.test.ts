@@ -1,7 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Stack } from '../helpers/stack.js';
-import { Buyers, createSale, expectCleanAudit, metricValue, stats, useStack } from '../e2e/kit.js';
-import { Inspector, rssBytes } from './door-kit.js';
+import { Buyers, createSale, expectCleanAudit, metricValue, stats } from '../e2e/kit.js';
+import { gatewayMetrics, Inspector, useInspectedStack, rssBytes } from './door-kit.js';
 
 /**
  * A buyer whose socket stops reading (a raw `ws` client whose TCP socket is paused) while it writes
@@ -14,12 +14,7 @@ import { Inspector, rssBytes } from './door-kit.js';
 let stack: Stack;
 let buyers: Buyers;
 let inspector: Inspector;
-useStack(async (s, b) => {
-  stack = s;
-  buyers = b;
-  inspector = await Inspector.of(s.gateways[0]!);
-}, { gatewayEnv: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
-afterAll(() => inspector?.close());
+useInspectedStack((s, b, i) => ((stack = s), (buyers = b), (inspector = i)));
 
 /**
  * On loopback the kernel's socket buffers take about 4 MB (some 50,000 of these ~80-byte answers)
@@ -28,10 +23,6 @@ afterAll(() => inspector?.close());
  */
 const FRAMES = 100_000;
 
-async function gatewayMetrics(): Promise<string> {
-  return (await fetch(stack.url('/metrics'))).text();
-}
-
 describe('a slow reader', () => {
   it(`never reads while ${FRAMES} frames are answered to it: memory bounded, and once it reads, its last frame is its state`, async () => {
     const sale = await createSale(stack, { stock: 2, maxActiveHolds: 1 });
@@ -39,7 +30,7 @@ describe('a slow reader', () => {
     const slow = await buyers.queued(sale.id);
     expect(slow.position).toBe(1);
 
-    const m0 = await gatewayMetrics();
+    const m0 = await gatewayMetrics(stack);
     // Memory: the resident set (VmRSS), each time right after a full GC, since what a slow socket pins
     // is uWS's native send buffer, outside the V8 heap.
     await inspector.heapAfterGc();
@@ -57,7 +48,7 @@ describe('a slow reader', () => {
     let m = m0;
     while (answered < FRAMES && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 100));
-      m = await gatewayMetrics();
+      m = await gatewayMetrics(stack);
       answered = metricValue(m, 'fs_ws_frames_total', 'type="status"') + metricValue(m, 'fs_ws_errors_total', 'code="rate_limited"') - answered0;
     }
     expect(answered).toBe(FRAMES);

@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mintBuyerToken } from '../../shared/buyer-token.js';
 import { uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, type Stack } from '../helpers/stack.js';
-import { Buyers, createSale, expectCleanAudit, metricValue, useStack } from '../e2e/kit.js';
-import { Inspector, pooled, rssBytes, tryUpgrade } from './door-kit.js';
+import { Buyers, createSale, expectCleanAudit, metricValue } from '../e2e/kit.js';
+import { gatewayMetrics, Inspector, useInspectedStack, pooled, rssBytes, tryUpgrade } from './door-kit.js';
 
 /**
  * WebSockets for sale ids that do not exist (valid syntax, so they reach the lookup): each is refused
@@ -17,19 +17,10 @@ import { Inspector, pooled, rssBytes, tryUpgrade } from './door-kit.js';
 let stack: Stack;
 let buyers: Buyers;
 let inspector: Inspector;
-useStack(async (s, b) => {
-  stack = s;
-  buyers = b;
-  inspector = await Inspector.of(s.gateways[0]!);
-}, { gatewayEnv: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
-afterAll(() => inspector?.close());
+useInspectedStack((s, b, i) => ((stack = s), (buyers = b), (inspector = i)));
 
 const UNKNOWN = 3000;
 const CONCURRENCY = 50;
-
-async function gatewayMetrics(): Promise<string> {
-  return (await fetch(stack.url('/metrics'))).text();
-}
 
 /** Upgrades to every id, CONCURRENCY at once, each worker its own buyer (so no buyer hits its socket limit). */
 async function upgradeAll(ids: string[]): Promise<{ status: number; body: any }[]> {
@@ -50,7 +41,7 @@ const MAX_REAL_ENTRIES = 6;
 async function settledEntries(): Promise<number> {
   const until = Date.now() + 10_000;
   for (;;) {
-    const n = metricValue(await gatewayMetrics(), 'fs_gateway_sale_entries');
+    const n = metricValue(await gatewayMetrics(stack), 'fs_gateway_sale_entries');
     if (n <= MAX_REAL_ENTRIES || Date.now() > until) {
       expect(n).toBeLessThanOrEqual(MAX_REAL_ENTRIES);
       return n;
