@@ -4,10 +4,13 @@ import { prequeueCommitment as prequeueCommitmentOf } from './prequeue.js';
 /** Proof-of-work asked of a join, in leading zero bits: 24 is ~16.7M hashes, seconds on a phone. */
 export const MAX_CHALLENGE_BITS = 24;
 
+/** A sale id (contract: `[a-z0-9-]{1,64}`); a URL's id that does not match is no sale. */
+export const SALE_ID = /^[a-z0-9-]{1,64}$/;
+
 /** The contract's sale, as operators send it. Unknown fields are refused so a typo is not ignored. */
 export const saleInput = z
   .object({
-    id: z.string().regex(/^[a-z0-9-]{1,64}$/, 'id must match [a-z0-9-]{1,64}').optional(),
+    id: z.string().regex(SALE_ID, 'id must match [a-z0-9-]{1,64}').optional(),
     name: z.string().trim().min(1).max(200),
     sku: z.string().trim().min(1).max(64),
     price: z.object({

@@ -22,7 +22,7 @@ function gateway(name: string) {
   const subs = new SaleSubscriptions({
     redisUrl: redisUrl(), prefix: s.prefix, log: silentLog, name, publisher: s.redis, heartbeatMs: 300,
     onEvent: (sale, e) => heard.push({ sale, e }),
-    onResubscribed: (sale) => resynced.push(sale),
+    onResubscribed: () => resynced.push(null),
   });
   opened.push(subs);
   return { subs, heard, resynced };

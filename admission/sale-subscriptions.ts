@@ -15,9 +15,9 @@ export interface SaleSubscriptionsOptions {
   onEvent(saleId: string, event: SaleEvent): void;
   /**
    * The subscription was lost and is certainly active again: events published meanwhile were missed,
-   * by every sale (`null`).
+   * by every sale.
    */
-  onResubscribed(saleId: null): void;
+  onResubscribed(): void;
   /** Cluster: the heartbeat period; a probe not back within it marks the subscription lost (ms). */
   heartbeatMs?: number;
 }
@@ -28,7 +28,7 @@ export interface SaleSubscriptionsOptions {
  * and ioredis keeps one subscriber connection, moved to another node when its node fails).
  *
  * Events published while the subscription is down are missed, so a lost subscription must be noticed
- * and, once it is certainly active again, answered with `onResubscribed(null)` (every sale's buyers
+ * and, once it is certainly active again, answered with `onResubscribed()` (every sale's buyers
  * re-read their state):
  * - **Single Redis**: after a reconnect ioredis subscribes again by itself; our own PSUBSCRIBE's answer is
  *   the moment the subscription is certainly active again.
@@ -80,7 +80,7 @@ export class SaleSubscriptions {
       sub.on('ready', () => {
         if (!this.started || this.closed) return;
         sub.psubscribe(eventsPattern(this.o.prefix)).then(
-          () => this.o.onResubscribed(null),
+          () => this.o.onResubscribed(),
           (err: unknown) => this.o.log.warn({ err }, 'could not resubscribe to sale events; the next reconnect tries again'),
         );
       });
@@ -164,7 +164,7 @@ export class SaleSubscriptions {
     this.missed = 0;
     if (!this.lost) return;
     this.lost = false;
-    this.o.onResubscribed(null);
+    this.o.onResubscribed();
   }
 
   /**

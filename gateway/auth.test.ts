@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { adminChecker, buyerVerifier, BuyerTokenError } from './auth.js';
+import { bearerChecker } from '../shared/bearer.js';
+import { buyerVerifier, BuyerTokenError } from './auth.js';
 
 const SECRET = 'unit-test-buyer-secret';
 const verify = buyerVerifier(SECRET);
@@ -89,8 +90,8 @@ describe('buyerVerifier with issuer and audience (BUYER_JWT_ISSUER / BUYER_JWT_A
   });
 });
 
-describe('adminChecker', () => {
-  const ok = adminChecker('the-admin-token');
+describe('bearerChecker (the admin token)', () => {
+  const ok = bearerChecker('the-admin-token');
   it('accepts exactly "Bearer <token>"', () => {
     expect(ok('Bearer the-admin-token')).toBe(true);
   });

@@ -1,6 +1,5 @@
 import { createSecretKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { bearerChecker } from '../shared/bearer.js';
 
 export interface Buyer {
   id: string;
@@ -56,6 +55,3 @@ export function buyerVerifier(secret: string, claims: BuyerClaims = {}): (token:
     return { id: payload.sub };
   };
 }
-
-/** Compares the operator's bearer token in constant time (see bearerChecker). */
-export const adminChecker: (adminToken: string) => (authorization: string) => boolean = bearerChecker;

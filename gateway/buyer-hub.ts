@@ -156,10 +156,14 @@ export class BuyerHub {
     const d = ws.getUserData();
     if (!d.behind || d.closed || ws.getBufferedAmount() > CAUGHT_UP_BYTES) return;
     d.behind = false;
-    this.enqueue(ws, async () => {
-      await this.sendSaleFrame(ws);
-      await this.answer(ws, () => this.ctx.room.status(d.saleId, d.buyer));
-    });
+    this.enqueue(ws, () => this.sendState(ws));
+  }
+
+  /** The sale frame, then the buyer's place, hold or order: what a `status` frame answers. */
+  private async sendState(ws: Ws): Promise<void> {
+    const { saleId, buyer } = ws.getUserData();
+    await this.sendSaleFrame(ws);
+    await this.answer(ws, () => this.ctx.room.status(saleId, buyer));
   }
 
   onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
@@ -218,8 +222,7 @@ export class BuyerHub {
         metrics.joinToQueued.observe(Number(process.hrtime.bigint() - received) / 1e9);
         return;
       case 'status':
-        await this.sendSaleFrame(ws);
-        return this.answer(ws, () => this.ctx.room.status(saleId, buyer));
+        return this.sendState(ws);
       case 'leave':
         return this.answer(ws, () => this.ctx.room.leave(saleId, buyer));
       case 'pay':

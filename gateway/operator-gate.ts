@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { remoteKey, type LoginThrottle } from './address-limits.js';
-import { adminChecker } from './auth.js';
+import { bearerChecker } from '../shared/bearer.js';
 import { ApiError } from './errors.js';
 import type { OriginCheck } from './origin.js';
 
@@ -13,7 +13,7 @@ import type { OriginCheck } from './origin.js';
 export type OperatorGate = (res: HttpResponse, req: HttpRequest) => ApiError | null;
 
 export function operatorGate(adminToken: string, originOk: OriginCheck, throttle: LoginThrottle): OperatorGate {
-  const isAdmin = adminChecker(adminToken);
+  const isAdmin = bearerChecker(adminToken);
   return (res, req) => {
     const address = remoteKey(res);
     const wait = throttle.blockedFor(address);

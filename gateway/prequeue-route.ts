@@ -1,6 +1,6 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { prequeueCommitment } from '../admission/prequeue.js';
-import { sealAt } from '../admission/sale-schema.js';
+import { SALE_ID, sealAt } from '../admission/sale-schema.js';
 import { toHttpError } from './admin-api.js';
 import type { Context } from './context.js';
 import { ApiError } from './errors.js';
@@ -40,7 +40,7 @@ export function mountPrequeue(app: TemplatedApp, ctx: Context): void {
   app.get('/v1/sales/:id/prequeue', (res, req) => {
     const id = req.getParameter(0) ?? '';
     const r = reply(res);
-    if (!/^[a-z0-9-]{1,64}$/.test(id)) return sendError(r, new ApiError('sale_not_found'));
+    if (!SALE_ID.test(id)) return sendError(r, new ApiError('sale_not_found'));
     reads.get(id)
       .then((a) => {
         if (a.body === null) return sendError(r, new ApiError('sale_not_found'));

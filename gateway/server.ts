@@ -3,7 +3,7 @@ import { SaleSubscriptions } from '../admission/sale-subscriptions.js';
 import { metrics, registry } from '../shared/metrics.js';
 import { mountAdminApi, toHttpError } from './admin-api.js';
 import { buyerVerifier } from './auth.js';
-import { bearerChecker } from '../shared/bearer.js';
+import { METRICS_REFUSED, metricsChecker } from '../shared/bearer.js';
 import { LoginThrottle, remoteKey, UpgradeLimiter } from './address-limits.js';
 import { originCheck } from './origin.js';
 import { operatorGate } from './operator-gate.js';
@@ -17,6 +17,7 @@ import { mountPrequeue } from './prequeue-route.js';
 import { mountAdminLive } from './admin-live.js';
 import { LiveStats } from './live-stats.js';
 import { SaleService } from '../admission/sale-service.js';
+import { SALE_ID } from '../admission/sale-schema.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { verifyWebhook } from '../settlement/webhook.js';
 import { enqueueStripeEvent, toEventJob } from '../settlement/stripe-events.js';
@@ -38,7 +39,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   const originOk = originCheck(config.ALLOWED_ORIGINS);
   const upgrades = new UpgradeLimiter(config.UPGRADES_PER_ADDRESS_PER_SECOND, config.UPGRADE_BURST_PER_ADDRESS);
   const gate = operatorGate(config.ADMIN_TOKEN, originOk, new LoginThrottle(config.ADMIN_AUTH_FAILURES_PER_MINUTE));
-  const metricsAllowed = config.METRICS_TOKEN === undefined ? () => true : bearerChecker(config.METRICS_TOKEN);
+  const metricsAllowed = metricsChecker(config.METRICS_TOKEN);
 
   app.ws<SocketData>('/v1/sales/:id/ws', {
     // Frames over MAX_FRAME_BYTES get an error frame; only absurd ones (over 64 KiB) close the socket.
@@ -68,7 +69,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
       } catch {
         return sendError(r, new ApiError('unauthorized', 'missing, expired or forged buyer token'));
       }
-      if (!/^[a-z0-9-]{1,64}$/.test(saleId)) return sendError(r, new ApiError('sale_not_found'));
+      if (!SALE_ID.test(saleId)) return sendError(r, new ApiError('sale_not_found'));
       // Taken before any await, so an upgrade in flight counts; given back by the socket's close, or
       // below when the upgrade ends without a socket (BuyerSlots).
       if (!hub.slots.take(buyer)) return sendError(r, new ApiError('too_many_connections', `at most ${hub.slots.max} open sockets per buyer on this gateway`));
@@ -119,7 +120,7 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
   app.get('/metrics', (res, req) => {
     const allowed = metricsAllowed(req.getHeader('authorization'));
     const r = reply(res);
-    if (!allowed) return sendError(r, new ApiError('unauthorized', 'missing or wrong metrics token (Authorization: Bearer <METRICS_TOKEN>)'));
+    if (!allowed) return sendError(r, new ApiError('unauthorized', METRICS_REFUSED));
     registry.metrics().then((text) => send(r, 200, text, registry.contentType)).catch((err) => sendError(r, toHttpError(err, ctx)));
   });
   app.post('/v1/stripe/webhook', (res, req) => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { loadConfig, PROCESS_SECRETS } from '../shared/config.js';
 import { registry } from '../shared/metrics.js';
-import { bearerChecker } from '../shared/bearer.js';
+import { METRICS_REFUSED, metricsChecker } from '../shared/bearer.js';
 import { createLogger } from '../shared/logger.js';
 import { createDb, migrate } from '../shared/db.js';
 import { createQueueRedis, createRedis } from '../shared/redis.js';
@@ -65,12 +65,12 @@ guard.start();
 log.info({ concurrency: config.WORKER_CONCURRENCY, pid: process.pid, stripe: config.STRIPE_API_URL ?? 'the real Stripe API' }, 'settlement worker ready');
 // Workers have no gateway port: Prometheus scrapes them here when METRICS_PORT is set.
 // With METRICS_TOKEN set it asks for the token, as the gateway's /metrics does.
-const metricsAllowed = config.METRICS_TOKEN === undefined ? () => true : bearerChecker(config.METRICS_TOKEN);
+const metricsAllowed = metricsChecker(config.METRICS_TOKEN);
 const metricsServer = config.METRICS_PORT === undefined ? undefined : createServer((req, res) => {
   if (req.url !== '/metrics') return void res.writeHead(404).end();
   if (!metricsAllowed(req.headers.authorization ?? '')) {
     return void res.writeHead(401, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ error: { code: 'unauthorized', message: 'missing or wrong metrics token (Authorization: Bearer <METRICS_TOKEN>)' } }));
+      .end(JSON.stringify({ error: { code: 'unauthorized', message: METRICS_REFUSED } }));
   }
   registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text), () => res.writeHead(500).end());
 }).listen(config.METRICS_PORT);

@@ -12,3 +12,10 @@ export function bearerChecker(token: string): (authorization: string) => boolean
     return timingSafeEqual(given, expected) && m !== null;
   };
 }
+
+/** `/metrics` in every process (gateway and worker): open when METRICS_TOKEN is unset, else its bearer token. */
+export function metricsChecker(token: string | undefined): (authorization: string) => boolean {
+  return token === undefined ? () => true : bearerChecker(token);
+}
+
+export const METRICS_REFUSED = 'missing or wrong metrics token (Authorization: Bearer <METRICS_TOKEN>)';
