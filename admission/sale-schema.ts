@@ -47,8 +47,10 @@ export const salePatch = z
 
 export const restockInput = z.object({ quantity: z.number().int().positive().max(10_000_000) }).strict();
 
-/** Callers that build a sale in code (tools, tests) may leave the challenge out: it is off. */
-export type SaleInput = Omit<z.infer<typeof saleInput>, 'joinChallengeBits'> & { joinChallengeBits?: number };
+/** Settings added after the first ones: callers that build a sale in code (tools, tests) may leave them out (their default). */
+type AddedLater = 'joinChallengeBits' | 'lotteryWindowSeconds';
+type ParsedSaleInput = z.infer<typeof saleInput>;
+export type SaleInput = Omit<ParsedSaleInput, AddedLater> & Partial<Pick<ParsedSaleInput, AddedLater>>;
 export type SalePatch = z.infer<typeof salePatch>;
 
 export type SaleStatus = 'active' | 'paused' | 'ended';

@@ -11,9 +11,6 @@ import { SaleEvents } from './sale-events.js';
 import { SaleStore } from './sale-store.js';
 import { saleState, sealAt, type Sale, type SaleInput, type SalePatch, type SaleStats, type SaleStatus } from './sale-schema.js';
 
-/** A validated sale input; settings added later may be left out by in-process callers (their default). */
-export type SaleCreate = Omit<SaleInput, 'lotteryWindowSeconds'> & { lotteryWindowSeconds?: number };
-
 export class SaleExistsError extends Error {
   override name = 'SaleExistsError';
 }
@@ -50,7 +47,7 @@ export class SaleService {
     this.healer = new SaleHealer({ db, redis, prefix, inventory, store: this.store, scripts: this.scripts, events: this.events, fieldsOf: redisFields }, log);
   }
 
-  async create(input: SaleCreate, now = Date.now()): Promise<Sale> {
+  async create(input: SaleInput, now = Date.now()): Promise<Sale> {
     const startsAt = input.startsAt ? new Date(input.startsAt).toISOString() : new Date(now).toISOString();
     const endsAt = input.endsAt ? new Date(input.endsAt).toISOString() : new Date(Date.parse(startsAt) + 3600_000).toISOString();
     if (Date.parse(endsAt) <= Date.parse(startsAt)) throw new RangeError('endsAt must be after startsAt');

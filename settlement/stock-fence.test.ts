@@ -52,7 +52,7 @@ function worker(n: number): PaymentStore {
 async function newSale(stock: number, poolCount: number) {
   const input = saleInput({ stock, pools: poolCount });
   const now = Date.now();
-  const sale = (await sales.insert({ ...input, id: input.id!, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3600_000).toISOString(), status: 'active', prequeueKey: 'k', joinChallengeBits: 0 }))!;
+  const sale = (await sales.insert({ ...input, id: input.id!, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3600_000).toISOString(), status: 'active', prequeueKey: 'k', joinChallengeBits: 0, lotteryWindowSeconds: 0 }))!;
   expect(sale).not.toBeNull();
   return sale;
 }
