@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { METRIC, METRIC_OWNER } from '../shared/metric-names.js';
+import { METRIC, METRIC_OWNER, type MetricOwner } from '../shared/metric-names.js';
 import { createSale, pay, useStack, type Buyers } from '../tests/e2e/kit.js';
 import type { Stack } from '../tests/helpers/stack.js';
-import { dashboardJson } from './dashboard.js';
+import { dashboardJson, jobMatcher } from './dashboard.js';
 
 const committed = readFileSync(new URL('./dashboards/flash-sale.json', import.meta.url), 'utf8');
 const dashboard = JSON.parse(committed) as { panels: { title: string; targets: { expr: string }[] }[]; templating: { list: { query: { query: string } }[] } };
@@ -16,7 +16,7 @@ function metricsOf(expr: string): string[] {
   return [...expr.matchAll(/\b((?:fs|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, ''));
 }
 const used = [...new Set(exprs.flatMap(metricsOf))].sort();
-const ownerOf = new Map<string, 'gateway' | 'worker'>(Object.entries(METRIC).map(([k, name]) => [name, METRIC_OWNER[k as keyof typeof METRIC]]));
+const ownerOf = new Map<string, MetricOwner>(Object.entries(METRIC).map(([k, name]) => [name, METRIC_OWNER[k as keyof typeof METRIC]]));
 
 describe('the Grafana dashboard', () => {
   it('is the one generated from shared/metric-names.ts (run `npm run dashboard` after changing it)', () => {
@@ -41,7 +41,7 @@ describe('the Grafana dashboard', () => {
     for (const expr of exprs) {
       for (const m of expr.matchAll(/\b(fs_[a-z0-9_]+)\{([^}]*)\}/g)) {
         const family = m[1]!.replace(/_(bucket|sum|count)$/, '');
-        expect(m[2], expr).toContain(`job="${ownerOf.get(family)}"`);
+        expect(m[2], expr).toContain(jobMatcher(ownerOf.get(family)!));
       }
     }
   });
@@ -86,7 +86,7 @@ describe('every metric a panel reads is exported by the process that owns it', (
     };
     for (const name of used) {
       const owner = ownerOf.get(name);
-      const where = owner ? [text[owner]] : [text.gateway, text.worker];
+      const where = owner && owner !== 'both' ? [text[owner]] : [text.gateway, text.worker];
       expect(where.some((t) => t.includes(`# TYPE ${name} `)), `${name} is not exported by ${owner ?? 'either process'}`).toBe(true);
     }
     // The traffic above gave these real samples, in the process the dashboard reads them from.

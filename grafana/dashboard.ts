@@ -1,4 +1,4 @@
-import { METRIC, METRIC_OWNER } from '../shared/metric-names.js';
+import { METRIC, METRIC_OWNER, type MetricOwner } from '../shared/metric-names.js';
 
 /**
  * The Grafana dashboard, built from the one list of metric names (shared/metric-names.ts), so a
@@ -10,9 +10,14 @@ type Name = keyof typeof METRIC;
 const DS = { type: 'prometheus', uid: 'prometheus' } as const;
 const SALE = 'sale=~"$sale"';
 
+/** The job matcher of an owner's series (both jobs for a flow counted in both processes). */
+export function jobMatcher(owner: MetricOwner): string {
+  return owner === 'both' ? 'job=~"gateway|worker"' : `job="${owner}"`;
+}
+
 /** A selector of the owning process' series: the other process serves a zero copy of every name. */
 function sel(n: Name, suffix = '', extra = ''): string {
-  return `${METRIC[n]}${suffix}{${[`job="${METRIC_OWNER[n]}"`, extra].filter(Boolean).join(',')}}`;
+  return `${METRIC[n]}${suffix}{${[jobMatcher(METRIC_OWNER[n]), extra].filter(Boolean).join(',')}}`;
 }
 const rate = (n: Name, by = '', extra = '') => `sum${by ? ` by (${by})` : ''} (rate(${sel(n, '', extra)}[1m]))`;
 // Gauges set by the admitter: a gateway that lost a sale's lease keeps its last value, so take the max.
@@ -64,7 +69,7 @@ const PANELS: PanelSpec[] = [
     title: 'Outbox', unit: 'short', description: 'Order events waiting for the relay, and published per second.',
     targets: [{ expr: `max(${sel('outboxPending')})`, legend: 'pending' }, { expr: rate('outboxPublished'), legend: 'published / s' }],
   },
-  { title: 'Stripe webhook events / s', unit: 'reqps', description: 'Webhook events by type and result.', targets: [{ expr: rate('webhookEvents', 'type, result'), legend: '{{type}} {{result}}' }] },
+  { title: 'Stripe webhook events / s', unit: 'reqps', description: 'Webhook events by type and result: refused or ignored by the gateway, handled by the workers.', targets: [{ expr: rate('webhookEvents', 'type, result'), legend: '{{type}} {{result}}' }] },
   { title: 'Operator API p99', unit: 's', description: 'Operator and health request latency by route.', targets: [{ expr: quantile(0.99, 'httpDuration', 'route'), legend: '{{route}}' }] },
 ];
 

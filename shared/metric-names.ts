@@ -39,8 +39,11 @@ export const METRIC = {
  * Which process serves each metric on its /metrics: the gateway (port PORT, Prometheus job `gateway`)
  * or the settlement worker (METRICS_PORT, job `worker`). Every process registers every name (one
  * registry module), so the dashboard selects the owner's job to read real values, never a zero copy.
+ * `both`: each process counts its own part of one flow (a labelled counter, so no zero copies).
  */
-export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
+export type MetricOwner = 'gateway' | 'worker' | 'both';
+
+export const METRIC_OWNER: Record<keyof typeof METRIC, MetricOwner> = {
   wsConnections: 'gateway',
   wsFrames: 'gateway',
   wsErrors: 'gateway',
@@ -59,7 +62,8 @@ export const METRIC_OWNER: Record<keyof typeof METRIC, 'gateway' | 'worker'> = {
   captures: 'worker',
   outboxPublished: 'worker',
   outboxPending: 'worker',
-  webhookEvents: 'gateway',
+  // The gateway counts events it refuses or ignores at the door; the worker counts the ones it handles.
+  webhookEvents: 'both',
   payToConfirmed: 'gateway',
   httpDuration: 'gateway',
   joinToQueued: 'gateway',
