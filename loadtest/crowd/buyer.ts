@@ -51,6 +51,8 @@ export class CrowdBuyer {
   private proof = '';
   /** A join is due once the sale frame is in: any challenge comes before it (the gateway's order). */
   private joinOnSale = false;
+  /** Epoch ms of the sale's start (from the sale frame): estimates shown from then on are kept. */
+  private startsAt = Number.POSITIVE_INFINITY;
 
   /** Index into wsUrls of the gateway the next session opens on. */
   private gateway: number;
@@ -203,6 +205,14 @@ export class CrowdBuyer {
         return this.onChallenge(f);
       case 'queued':
         this.last = 'queued';
+        if (typeof f.ticket === 'number') {
+          this.result.ticket = f.ticket;
+          this.result.ticketAt = Date.now();
+        }
+        if (Date.now() >= this.startsAt && this.result.estimate === undefined && typeof f.chance === 'number') {
+          const range = Array.isArray(f.etaRange) && f.etaRange.length === 2 ? [Number(f.etaRange[0]), Number(f.etaRange[1])] as [number, number] : undefined;
+          this.result.estimate = { at: Date.now(), chance: f.chance, ...(range ? { etaRange: range } : {}) };
+        }
         return;
       case 'admitted': {
         this.last = `hold:${f.holdId}`;
@@ -247,6 +257,8 @@ export class CrowdBuyer {
       case 'hold_expired': return this.finish('expired');
       case 'left': return this.finish('left');
       case 'sale':
+        if (typeof f.prequeueCommitment === 'string') this.result.commitment ??= f.prequeueCommitment;
+        if (typeof f.startsAt === 'string') this.startsAt = Date.parse(f.startsAt);
         if (f.state === 'ended') return this.finish('ended');
         if (this.joinOnSale) {
           this.joinOnSale = false;

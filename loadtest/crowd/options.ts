@@ -33,6 +33,13 @@ export const crowdOptions = z.object({
   leave: share.default(0.05),
   /** The sale's joinChallengeBits: each buyer solves a proof-of-work of this many bits before joining. */
   challengeBits: z.coerce.number().int().min(0).max(24).default(0),
+  /**
+   * A pre-queue of this many seconds: the sale starts that long after the first arrival, so buyers
+   * arriving before it are drawn (verifiable pre-queue) and each buyer's place is checked at the end.
+   */
+  prequeueSeconds: z.coerce.number().int().min(0).max(600).default(0),
+  /** The sale's lotteryWindowSeconds: arrivals this long after the start join the same draw. */
+  lotterySeconds: z.coerce.number().int().min(0).max(3600).default(0),
   /** stampede and reconnect-storm: every buyer joins within this many ms (a crowd at 18:00:00). */
   rampMs: z.coerce.number().int().min(0).default(1000),
   /** soak: joins are spread evenly over this many seconds. */
@@ -52,7 +59,7 @@ export type CrowdOptions = z.infer<typeof crowdOptions>;
 const FLAGS = {
   scenario: 'scenario', url: 'url', 'stand-in': 'standIn', 'admin-token': 'adminToken', secret: 'secret', buyers: 'buyers', stock: 'stock',
   pools: 'pools', rate: 'rate', 'max-holds': 'maxHolds', 'hold-seconds': 'holdSeconds', decline: 'decline', abandon: 'abandon', leave: 'leave',
-  'challenge-bits': 'challengeBits',
+  'challenge-bits': 'challengeBits', 'prequeue-seconds': 'prequeueSeconds', 'lottery-seconds': 'lotterySeconds',
   'ramp-ms': 'rampMs', duration: 'duration', 'storm-after': 'stormAfter', timeout: 'timeout', threads: 'threads', sources: 'sources',
 } as const;
 

@@ -3,6 +3,7 @@ import { sourceAddresses } from './options.js';
 import type { Plan } from './buyer.js';
 import { runCrowd, type CrowdBuyerPlan } from './threads.js';
 import { summarise, type BuyerResult, type LedgerView, type Summary } from './stats.js';
+import { checkDraw, estimateQuality, type DrawView } from './draw-check.js';
 
 /**
  * A whole run against a running stack, through the contract only: create a sale on the operator
@@ -53,18 +54,25 @@ export async function operatorFetch(urls: readonly string[], path: string, init:
 export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promise<RunResult> {
   const admin = { authorization: `Bearer ${o.adminToken}`, 'content-type': 'application/json' };
   const saleId = `${o.scenario}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
-  const created = await operatorFetch(o.url, '/v1/admin/sales', {
-    method: 'POST', headers: admin,
-    body: JSON.stringify({
-      id: saleId, name: `Load run (${o.scenario})`, sku: 'LOAD', price: { amount: 5000, currency: 'eur' }, stock: o.stock, pools: Math.min(o.pools, o.stock),
-      admitPerSecond: o.rate, maxActiveHolds: o.maxHolds, holdSeconds: o.holdSeconds, perBuyerLimit: 1, joinChallengeBits: o.challengeBits, ...hooks.sale,
-    }),
-  });
-  if (created.status !== 201) throw new Error(`could not create the sale: ${created.status} ${await created.text()}`);
-  await hooks.afterCreate?.(saleId);
+  const createSale = async (startsAt?: number) => {
+    // With a pre-queue the sale starts that long after the first arrival (buyers before it are drawn).
+    const timing = startsAt !== undefined ? { startsAt: new Date(startsAt).toISOString(), lotteryWindowSeconds: o.lotterySeconds } : {};
+    const created = await operatorFetch(o.url, '/v1/admin/sales', {
+      method: 'POST', headers: admin,
+      body: JSON.stringify({
+        id: saleId, name: `Load run (${o.scenario})`, sku: 'LOAD', price: { amount: 5000, currency: 'eur' }, stock: o.stock, pools: Math.min(o.pools, o.stock),
+        admitPerSecond: o.rate, maxActiveHolds: o.maxHolds, holdSeconds: o.holdSeconds, perBuyerLimit: 1, joinChallengeBits: o.challengeBits, ...timing, ...hooks.sale,
+      }),
+    });
+    if (created.status !== 201) throw new Error(`could not create the sale: ${created.status} ${await created.text()}`);
+    await hooks.afterCreate?.(saleId);
+  };
+  const prequeue = o.prequeueSeconds > 0;
+  if (!prequeue) await createSale();
 
-  // Tokens are minted in the threads before the first arrival; leave them the time to do it.
-  const t0 = Date.now() + 500 + Math.ceil(o.buyers / 20);
+  // The plan is timed from t0; the crowd starts once every thread has minted its tokens (onReady),
+  // and a late start moves the whole plan rather than bunching the arrivals.
+  let t0 = Date.now() + 500 + Math.ceil(o.buyers / 20);
   const spread = o.scenario === 'soak' ? o.duration * 1000 : o.rampMs;
   const buyers: CrowdBuyerPlan[] = Array.from({ length: o.buyers }, (_, i) => ({
     id: `lb-${i}-${saleId}`,
@@ -73,6 +81,7 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
     startAt: t0 + (o.scenario === 'soak' ? (spread * i) / o.buyers : Math.random() * spread),
   }));
   const sources = sourceAddresses(o.sources);
+  const planned = t0;
   const run = await runCrowd({
     wsUrl: o.url.map((u) => `${u.replace(/^http/, 'ws')}/v1/sales/${saleId}/ws`), secret: o.secret, buyers, threads: o.threads, sources,
     deadline: t0 + spread + o.timeout * 1000,
@@ -80,11 +89,40 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
     stormAfterMs: o.stormAfter * 1000,
     keepFrames: hooks.keepFrames,
     onProgress: (p) => hooks.onProgress?.(p, o.buyers),
+    onReady: async () => {
+      t0 = Math.max(planned, Date.now() + 300);
+      if (prequeue) {
+        await createSale(t0 + o.prequeueSeconds * 1000);
+        t0 = Math.max(t0, Date.now() + 100);
+      }
+      return t0 - planned;
+    },
   });
   const seconds = (Date.now() - t0) / 1000;
   const ledger = await readLedger(o, saleId, admin);
   const summary = summarise(o.scenario, saleId, run.results, ledger, { seconds, threads: run.threadIds.length, sourceAddresses: sources, gateways: o.url });
+  const estimates = estimateQuality(run.results);
+  if (estimates.estimates > 0) summary.estimates = estimates;
+  if (prequeue) {
+    // Every buyer checks their place as the buyer page's "verify my place" does: a run passes only
+    // if every ticket in the draw carries its buyer's score under the key committed to at creation.
+    summary.draw = checkDraw(await readDraw(o, saleId), run.results);
+    const d = summary.draw;
+    summary.ok &&= d.keyMatches && d.sorted && d.commitmentMismatch === 0 && d.mismatched.length === 0;
+  }
   return { summary, results: run.results, threadIds: run.threadIds, startedAt: t0 };
+}
+
+/** The published draw, once the seal has happened (the admitter's next tick after start + lottery window). */
+async function readDraw(o: CrowdOptions, saleId: string): Promise<DrawView> {
+  let view: DrawView = { commitment: '' };
+  for (let i = 0; i < 50 && view.key === undefined; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 200));
+    const res = await operatorFetch(o.url, `/v1/sales/${saleId}/prequeue`, {});
+    if (res.status !== 200) throw new Error(`prequeue of ${saleId}: ${res.status} ${await res.text()}`);
+    view = await res.json() as DrawView;
+  }
+  return view;
 }
 
 async function readLedger(o: CrowdOptions, saleId: string, headers: Record<string, string>): Promise<LedgerView> {

@@ -56,6 +56,18 @@ describe('stampede runner', () => {
     expect(summary.ok).toBe(true);
   });
 
+  it('with a pre-queue and a lottery window, every buyer verifies their place against the published draw', async () => {
+    // Arrivals over 2.5 s after t0: the first 2 s before the start (pre-queue), the rest in the 1 s lottery window.
+    const { summary, results } = await runStampede(options({ buyers: 40, stock: 10, rate: 20, prequeueSeconds: 2, lotterySeconds: 1, rampMs: 2500 }));
+    const d = summary.draw!;
+    expect(d, JSON.stringify(summary)).toMatchObject({ published: true, keyMatches: true, sorted: true, commitmentMismatch: 0, mismatched: [], noTicket: 0 });
+    // Everybody arrived before the seal, so everybody is in the draw and found their score at their ticket.
+    expect(d.drawn).toBe(40);
+    expect(d.verified).toBe(40);
+    expect(new Set(results.map((r) => r.ticket)).size).toBe(40);
+    expect(summary.ok).toBe(true);
+  });
+
   it('reconnect-storm: every dropped buyer gets their state back without joining again', async () => {
     const { summary } = await runStampede(options({ scenario: 'reconnect-storm', buyers: 40, stock: 10, rate: 2, holdSeconds: 30, abandon: 0, leave: 0, decline: 0, stormAfter: 0.5 }));
     expect(summary.restoredAfterDrop?.dropped, JSON.stringify(summary)).toBeGreaterThan(20);

@@ -1,3 +1,5 @@
+import type { DrawCheck, EstimateQuality } from './draw-check.js';
+
 /**
  * The arithmetic of a load run, kept pure so it is tested on its own: percentiles, the per-buyer
  * results folded into one summary, and the summary table people read at the end of a run.
@@ -35,6 +37,13 @@ export interface BuyerResult {
   solveMs?: number;
   /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
   frames?: TimedFrame[];
+  /** prequeueCommitment of the first sale frame seen (the draw is checked against it). */
+  commitment?: string;
+  /** `ticket` of the last queued frame, and the epoch ms it arrived. */
+  ticket?: number;
+  ticketAt?: number;
+  /** The first estimate shown once the sale was live (first queued frame carrying `chance`). */
+  estimate?: { at: number; chance: number; etaRange?: [number, number] };
 }
 
 export type TimedFrame = { at: number; type: string; [k: string]: unknown };
@@ -89,6 +98,10 @@ export interface Summary {
   gateways?: { urls: string[]; buyers: number[]; switches: number };
   latencyMs: { connect: Percentiles; joinToQueued: Percentiles; admittedToConfirmed: Percentiles; solve: Percentiles };
   oversell: { ok: boolean; oversoldBy: number; buyersWithTwoOrders: number; confirmationsSeen: number } & LedgerView;
+  /** --prequeue-seconds: every buyer's place checked against the published draw. */
+  draw?: DrawCheck;
+  /** How the sale's chance and etaRange held for these buyers (when queued frames carried them). */
+  estimates?: EstimateQuality;
   ok: boolean;
 }
 
@@ -132,6 +145,21 @@ export function summarise(scenario: string, sale: string, results: readonly Buye
   };
 }
 
+function drawRows(s: Summary): [string, string][] {
+  const rows: [string, string][] = [];
+  const d = s.draw;
+  if (d) {
+    rows.push(['pre-queue draw', `${d.drawn} drawn; key ${d.keyMatches ? 'matches' : 'does NOT match'} the commitment; order ${d.sorted ? 'sorted' : 'NOT sorted'}; ${d.commitmentMismatch} saw another commitment`]);
+    rows.push(['places verified', `${d.verified} of ${d.inDraw} in the draw (${d.mismatched.length} mismatched${d.mismatched.length ? `: ${d.mismatched.slice(0, 3).join(', ')}` : ''}), ${d.afterDraw} queued after it, ${d.noTicket} without a ticket`]);
+  }
+  const e = s.estimates;
+  if (e) {
+    rows.push(['etaRange coverage', e.coverage === null ? 'no admitted buyer had a range' : `${e.inRange} of ${e.withRange} admitted waits inside the 80 % interval (${(e.coverage * 100).toFixed(1)} %)`]);
+    rows.push(['chance (Brier)', `${e.brier} over ${e.estimates} buyers; mean chance ${e.meanChance} vs ${e.admittedShare} admitted`]);
+  }
+  return rows;
+}
+
 /** The table printed at the end of a run (plain text, fixed columns, no colours: it lands in logs). */
 export function renderTable(s: Summary): string {
   const rows: [string, string][] = [
@@ -159,6 +187,7 @@ export function renderTable(s: Summary): string {
     ...(s.latencyMs.solve.n > 0 ? [['proof-of-work solve p50/p95/p99', lat(s.latencyMs.solve)] as [string, string]] : []),
     ['orders / sold / charges', `${s.oversell.orders} / ${s.oversell.sold} / ${s.oversell.charges}`],
     ['confirmations seen by buyers', String(s.oversell.confirmationsSeen)],
+    ...drawRows(s),
     ['oversell check', s.oversell.ok ? 'ok: nothing oversold, audit clean' : `FAILED: oversold by ${s.oversell.oversoldBy}, two orders ${s.oversell.buyersWithTwoOrders}, audit ${s.oversell.auditOk ? 'ok' : 'NOT ok'} ${s.oversell.problems.join('; ')}`],
     ['result', s.ok ? 'PASS' : 'FAIL'],
   );

@@ -64,6 +64,11 @@ export async function runCrowd(o: {
   /** One gateway's buyer WebSocket URL, or one per gateway. */
   wsUrl: string | string[]; secret: string; buyers: CrowdBuyerPlan[]; threads: number; sources: string[]; deadline: number; stormAt?: number; stormAfterMs?: number; keepFrames?: boolean;
   onProgress?: (p: { connected: number; joined: number; finished: number }) => void;
+  /**
+   * Called once every thread has minted its tokens; answers how many ms later than planned the crowd
+   * starts (every arrival, the deadline and the storm move by it). Default: on time (0).
+   */
+  onReady?: () => Promise<number>;
 }): Promise<CrowdRun> {
   const n = Math.max(1, Math.min(o.threads, o.buyers.length));
   const wsUrls = typeof o.wsUrl === 'string' ? [o.wsUrl] : o.wsUrl;
@@ -79,6 +84,9 @@ export async function runCrowd(o: {
       const job: CrowdJob = { mode: 'crowd', wsUrls, secret: o.secret, buyers: mine, deadline: o.deadline, stormAt: o.stormAt, stormAfterMs: o.stormAfterMs, keepFrames: o.keepFrames };
       t.post(job);
     });
+    await Promise.all(threads.map((t) => t.expect('crowd-ready')));
+    const shiftMs = (await o.onReady?.()) ?? 0;
+    threads.forEach((t) => t.post({ cmd: 'go', shiftMs }));
     const done = await Promise.all(threads.map((t) => t.expect('crowd-done')));
     return { results: done.flatMap((d) => d.results), threadIds: done.map((d) => d.threadId) };
   } finally {

@@ -36,10 +36,11 @@ export interface SocketsJob {
   localAddresses: string[];
 }
 
-export type ToThread = CrowdJob | SocketsJob | { cmd: 'send'; text: string; answer: string; timeoutMs: number } | { cmd: 'close' };
+export type ToThread = CrowdJob | SocketsJob | { cmd: 'send'; text: string; answer: string; timeoutMs: number } | { cmd: 'close' } | { cmd: 'go'; shiftMs: number };
 
 export type FromThread =
   | { type: 'progress'; connected: number; joined: number; finished: number }
+  | { type: 'crowd-ready' }
   | { type: 'crowd-done'; threadId: number; results: BuyerResult[] }
   | { type: 'connected'; threadId: number; connectMs: number[]; failed: number; errors: string[]; localAddresses: string[] }
   | { type: 'answered'; latencies: number[]; firstSentAt: number; lastAnsweredAt: number; missing: number }
@@ -51,11 +52,20 @@ const post = (m: FromThread) => parentPort!.postMessage(m);
 export const epochMs = () => performance.timeOrigin + performance.now();
 const withToken = (url: string, token: string) => `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 
+/** The main thread's go, once every thread has its tokens: every planned time moves by shiftMs. */
+let go: ((shiftMs: number) => void) | undefined;
+
 async function crowd(job: CrowdJob): Promise<void> {
-  const buyers = await Promise.all(job.buyers.map(async (b) => {
-    const token = await mintBuyerToken(job.secret, b.id);
-    return new CrowdBuyer({ ...b, token: '' }, job.wsUrls.map((u) => withToken(u, token)), job.keepFrames);
-  }));
+  const tokens = await Promise.all(job.buyers.map((b) => mintBuyerToken(job.secret, b.id)));
+  // A slow thread start (a loaded machine) must not eat into the plan: arrivals are timed from the
+  // go, which comes once every thread is ready (a pre-queue's start is set then).
+  const shiftMs = await new Promise<number>((r) => {
+    go = r;
+    post({ type: 'crowd-ready' });
+  });
+  job.deadline += shiftMs;
+  if (job.stormAt !== undefined) job.stormAt += shiftMs;
+  const buyers = job.buyers.map((b, i) => new CrowdBuyer({ ...b, startAt: b.startAt + shiftMs, token: '' }, job.wsUrls.map((u) => withToken(u, tokens[i]!)), job.keepFrames));
   const progress = setInterval(() => post({
     type: 'progress', connected: buyers.filter((b) => b.connected).length, joined: buyers.filter((b) => b.result.joined).length, finished: buyers.filter((b) => b.finished).length,
   }), 250);
@@ -157,6 +167,7 @@ async function closeAll(): Promise<void> {
 }
 
 parentPort!.on('message', (m: ToThread) => {
+  if ('cmd' in m && m.cmd === 'go') return go?.(m.shiftMs);
   const run = 'mode' in m ? (m.mode === 'crowd' ? crowd(m) : connectAll(m)) : m.cmd === 'send' ? Promise.resolve(sendAll(m.text, m.answer, m.timeoutMs)) : closeAll();
   run.catch((err: Error) => post({ type: 'failed', error: err.stack ?? String(err) }));
 });
