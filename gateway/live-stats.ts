@@ -190,7 +190,7 @@ export class LiveStats {
    * with nothing held or paying is re-read every 10th round, or at once when its row changes (an
    * operator moved endsAt), and its last event is sent again meanwhile.
    */
-  private async saleChunk(sale: Sale, now: number): Promise<string> {
+  private async saleChunk(sale: Sale, now: number): Promise<string | null> {
     const row = JSON.stringify(sale);
     const done = this.finished.get(sale.id);
     if (done && done.row === row && this.round % 10 !== 0) {
@@ -198,6 +198,9 @@ export class LiveStats {
       return done.chunk;
     }
     const f = await this.saleLive(sale, now);
+    // Every pool has stock >= 1: a total of 0 is a sale listed in Postgres whose Redis copy is not
+    // written yet (being created) or lost (being healed). Nothing is sent or kept from that reading.
+    if (f.stats.stock === 0) return null;
     this.history.add(sale.id, now, f.stats);
     const chunk = `event: sale\ndata: ${JSON.stringify(f)}\n\n`;
     this.latest.set(f.id, chunk);
