@@ -139,6 +139,18 @@ export class SaleService {
     return (await this.redis.hget(saleKeys(this.prefix, id).sale, 'soldOut')) === '1';
   }
 
+  /**
+   * The waiting room's part of a sale's funnel: buyers who ever took a place (one record each, kept
+   * after they leave or buy) and leaves. One MULTI: one instant of the sale's slot.
+   */
+  async funnelCounts(id: string): Promise<{ joined: number; left: number }> {
+    const k = saleKeys(this.prefix, id);
+    const r = await this.redis.multi().hlen(k.buyers).hget(k.sale, 'left').exec();
+    if (!r) throw new Error('funnel counts: transaction aborted');
+    for (const [err] of r) if (err) throw err;
+    return { joined: Number(r[0]![1]), left: Number(r[1]![1] ?? 0) };
+  }
+
   get(id: string): Promise<Sale | null> {
     return this.store.get(id);
   }

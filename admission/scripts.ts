@@ -117,13 +117,18 @@ export class AdmissionScripts {
     return runScript<number>(this.redis, 'admPutSale', [k.sale], [mode, ...Object.entries(fields).flat()]);
   }
   /**
-   * Buyers waiting: the pre-queue plus the sale's count of waiting records (the line itself also holds
-   * stale entries of leavers). One MULTI, so a seal moving buyers from one to the other is never seen halfway.
+   * Buyers waiting for a unit: the pre-queue plus the sale's count of waiting records (the line itself
+   * also holds stale entries of leavers). None while the sale is sold out: every waiter is told
+   * `sold_out` then (join-4 answers it to each of them, the gateway broadcasts it), and the contract
+   * does not count them; their records stay, so a restock that clears the flag counts them again, as it
+   * admits them again. One MULTI, so a seal moving buyers from one to the other, or the flag flipping,
+   * is never seen halfway.
    */
   async waitingCount(k: SaleKeys): Promise<number> {
-    const r = await this.redis.multi().zcard(k.pre).hget(k.sale, 'waiting').exec();
+    const r = await this.redis.multi().zcard(k.pre).hget(k.sale, 'waiting').hget(k.sale, 'soldOut').exec();
     if (!r) throw new Error('waiting count: transaction aborted');
     for (const [err] of r) if (err) throw err;
+    if (r[2]![1] === '1') return 0;
     return Number(r[0]![1]) + Number(r[1]![1] ?? 0);
   }
 }

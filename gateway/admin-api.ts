@@ -11,6 +11,7 @@ import { parseJson, readBody, reply, sendError, sendJson, type Reply } from './h
 import { describeError, isConnectionLoss } from '../shared/connection-errors.js';
 import type { Context } from './context.js';
 import type { OperatorGate } from './operator-gate.js';
+import { saleFunnel } from './sale-funnel.js';
 
 type Handler = (c: { params: string[]; body: unknown; r: Reply }) => Promise<[number, unknown]>;
 
@@ -86,6 +87,7 @@ export function mountAdminApi(app: TemplatedApp, ctx: Context, gate: OperatorGat
     const sale = found(await sales.get(params[0]!));
     return [200, await auditSale(ctx.db, sales, ctx.inventory, sale)];
   });
+  route('get', '/v1/admin/sales/:id/funnel', 1, 'sale_funnel', false, async ({ params }) => [200, await saleFunnel(ctx, found(await sales.get(params[0]!)))]);
   route('get', '/v1/admin/dead-letters', 0, 'dead_letters', false, async () => [200, { deadLetters: await listDeadLetters(ctx.payments) }]);
   route('post', '/v1/admin/dead-letters/:id/replay', 1, 'replay_dead_letter', false, async ({ params }) => {
     if (!(await replayDeadLetter(ctx.payments, params[0]!))) throw new ApiError('dead_letter_not_found');

@@ -367,6 +367,7 @@ export class BuyerHub {
     return {
       frame: JSON.stringify({
         type: 'sale', state: saleState(sale, soldOut, now), startsAt: sale.startsAt, endsAt: sale.endsAt,
+        name: sale.name, price: { amount: sale.price.amount, currency: sale.price.currency },
         prequeueCommitment: prequeueCommitment(sale.prequeueKey),
       }),
       changesAt: now < startsAt ? startsAt : now < endsAt ? endsAt : Number.POSITIVE_INFINITY,

@@ -2,6 +2,7 @@ import type { Sale, SaleStats } from '../admission/sale-schema.js';
 import type { SaleService } from '../admission/sale-service.js';
 import { metrics } from '../shared/metrics.js';
 import type { Context } from './context.js';
+import { SaleHistory } from './sale-history.js';
 
 /** Active holds of one age bucket, split by state (a paying hold keeps the age it had when paid). */
 export interface AgeBucket {
@@ -74,9 +75,11 @@ export function projectSellOut(stats: SaleStats, soldRate: number, now: number):
 export type LiveListener = (chunk: string) => void;
 
 /**
- * The operator console's live feed. Every second, while at least one console listens, each sale's
- * stats are read once and serialised once for all listeners of this gateway: the cost follows the
- * number of sales, never the number of consoles or buyers.
+ * The operator console's live feed. Every second each sale's stats are read once and serialised once
+ * for all listeners of this gateway: the cost follows the number of sales, never the number of
+ * consoles or buyers. Once start()ed (the gateway does) the rounds run with no console too, to keep
+ * each sale's last five minutes (SaleHistory) for a console opened mid-sale; without one, the holds
+ * are not read (only the console's "holds by age" needs them).
  */
 export class LiveStats {
   private readonly listeners = new Set<LiveListener>();
@@ -85,7 +88,10 @@ export class LiveStats {
   /** The last frame of each sale, so a console that connects sees every sale at once. */
   private readonly latest = new Map<string, string>();
   /** Sales that ended with nothing held or paying: their numbers cannot move, so they are re-read rarely. */
-  private readonly finished = new Map<string, { row: string; chunk: string }>();
+  private readonly finished = new Map<string, { row: string; chunk: string; stats: SaleStats }>();
+  readonly history = new SaleHistory();
+  /** Set by start(): the rounds go on with no console listening (history is kept). */
+  private always = false;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private generation = 0;
@@ -102,18 +108,29 @@ export class LiveStats {
     return this.listeners.size;
   }
 
+  /** Runs the rounds from now on, console or not, so each sale's history is there when one connects. */
+  start(): void {
+    this.always = true;
+    this.run();
+  }
+
+  private run(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop(++this.generation);
+  }
+
   subscribe(fn: LiveListener): () => void {
     this.listeners.add(fn);
     metrics.liveConsoles.set(this.listeners.size);
+    // The past first (the chart is drawn from it), then each sale's newest numbers.
+    for (const chunk of this.history.chunks(Date.now())) fn(chunk);
     for (const chunk of this.latest.values()) fn(chunk);
-    if (!this.running) {
-      this.running = true;
-      void this.loop(++this.generation);
-    }
+    this.run();
     return () => {
       this.listeners.delete(fn);
       metrics.liveConsoles.set(this.listeners.size);
-      if (this.listeners.size === 0) this.stop();
+      if (this.listeners.size === 0 && !this.always) this.stop();
     };
   }
 
@@ -127,11 +144,14 @@ export class LiveStats {
     // A stop and a new start during that round began another loop: this one ends here.
     if (this.running && generation === this.generation) {
       this.timer = setTimeout(() => void this.loop(generation), Math.max(0, this.intervalMs - (Date.now() - began)));
+      // Rounds run with no console too: they alone must not keep a process alive.
+      this.timer.unref();
     }
   }
 
   stop(): void {
     this.running = false;
+    this.always = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     // Rates restart from fresh samples when a console comes back; old gaps would skew them.
@@ -149,6 +169,7 @@ export class LiveStats {
     this.round++;
     try {
       const sales = await this.sales.list();
+      this.history.retain(new Set(sales.map((s) => s.id)));
       const chunks = await Promise.all(sales.map((s) => this.saleChunk(s, now).catch((err) => {
         this.ctx.log.warn({ err, sale: s.id }, 'live stats of a sale failed');
         return null;
@@ -169,14 +190,21 @@ export class LiveStats {
    * with nothing held or paying is re-read every 10th round, or at once when its row changes (an
    * operator moved endsAt), and its last event is sent again meanwhile.
    */
-  private async saleChunk(sale: Sale, now: number): Promise<string> {
+  private async saleChunk(sale: Sale, now: number): Promise<string | null> {
     const row = JSON.stringify(sale);
     const done = this.finished.get(sale.id);
-    if (done && done.row === row && this.round % 10 !== 0) return done.chunk;
+    if (done && done.row === row && this.round % 10 !== 0) {
+      this.history.add(sale.id, now, done.stats);
+      return done.chunk;
+    }
     const f = await this.saleLive(sale, now);
+    // Every pool has stock >= 1: a total of 0 is a sale listed in Postgres whose Redis copy is not
+    // written yet (being created) or lost (being healed). Nothing is sent or kept from that reading.
+    if (f.stats.stock === 0) return null;
+    this.history.add(sale.id, now, f.stats);
     const chunk = `event: sale\ndata: ${JSON.stringify(f)}\n\n`;
     this.latest.set(f.id, chunk);
-    if (f.stats.state === 'ended' && f.stats.held + f.stats.paying === 0) this.finished.set(sale.id, { row, chunk });
+    if (f.stats.state === 'ended' && f.stats.held + f.stats.paying === 0) this.finished.set(sale.id, { row, chunk, stats: f.stats });
     else this.finished.delete(sale.id);
     return chunk;
   }
@@ -187,8 +215,9 @@ export class LiveStats {
 
   private async saleLive(sale: Sale, now: number): Promise<SaleLive> {
     const stats = await this.sales.stats(sale, now);
-    // Holds are read only when some are running: a finished sale costs one stats read a second.
-    const active = stats.held + stats.paying > 0 ? await this.sales.activeHolds(sale) : [];
+    // Holds are read only when some are running and a console shows them: a finished sale, or any
+    // sale with no console listening, costs one stats read a second.
+    const active = stats.held + stats.paying > 0 && this.listeners.size > 0 ? await this.sales.activeHolds(sale) : [];
     const list = this.samples.get(sale.id) ?? [];
     list.push({ at: now, admitted: stats.admitted, sold: stats.sold });
     while (list.length > 0 && now - list[0]!.at > RATE_WINDOW_MS) list.shift();

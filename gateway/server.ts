@@ -168,6 +168,8 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
     app.listen(ctx.config.HOST, ctx.config.PORT, (s) => (s ? resolve(s) : reject(new Error(`could not listen on ${ctx.config.HOST}:${ctx.config.PORT} (port in use?)`))));
   });
   const port = uws.us_socket_local_port(listenSocket as never);
+  // Each sale's last five minutes are kept from the start, so a console opened mid-sale has them.
+  live.start();
   return {
     port,
     hub,

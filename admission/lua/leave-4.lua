@@ -6,6 +6,7 @@
   ARGV[1] buyer id   ARGV[2] hold id already released or ended by the caller ('' if none)
   Returns {'left'}, {'none'} (no record), or {'holding', holdId} (release it first, then call again).
   -1 no such sale.
+  Counts each leave in the sale hash's 'left' (the console's funnel; a rejoin that leaves again counts again).
 ]]
 --@include buyer-record
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -21,4 +22,5 @@ if st == 'w' then
 end
 -- 'admitting': the admitter sees 'left' when it finishes and gives the unit back itself.
 redis.call('HSET', KEYS[2], ARGV[1], 'l' .. string.sub(rec, 2))
+redis.call('HINCRBY', KEYS[1], 'left', 1)
 return {'left'}

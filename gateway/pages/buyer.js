@@ -68,7 +68,11 @@
     failed: ['Payment failed', ''],
     confirmed: ['Order confirmed', 'Thank you! A confirmation is on its way.'],
     expired: ['Your hold expired', 'The time to pay ran out and the item went back on sale. You can join the queue again.'],
-    sold_out: ['Sold out', 'Everything has been sold. Sorry!'],
+    // A waiter told sold_out keeps their record and ticket (join-4, admit-8): a restock clears the
+    // sold-out flag and the admitter lets the same line in again, in ticket order, with no new join.
+    sold_out: ['Sold out', 'Everything has been sold for now. You keep your place in line: if the seller adds units, this page tells you and lets you in automatically, in your turn. Keep it open (or come back to it), or leave to give up your place.'],
+    // Sold out before this buyer took a place: there is no place to keep.
+    sold_out_no_place: ['Sold out', 'Everything has been sold. If the seller adds units, this page shows it and you can join the queue then.'],
     left: ['You left the sale', 'Your place was given up. You can join again.'],
     ended: ['The sale has ended', ''],
     paused: ['The sale is paused', 'Your place is kept; the queue moves again when the sale resumes.'],
@@ -89,7 +93,7 @@
     // The sale's own state wins where the buyer has nothing running.
     if (sale && ['idle', 'queued'].includes(phase) && sale.state === 'paused') phase = 'paused';
     if (sale && ['idle', 'queued', 'connecting'].includes(phase) && sale.state === 'ended') phase = 'ended';
-    if (sale && phase === 'idle' && sale.state === 'sold_out') phase = 'sold_out';
+    if (sale && phase === 'idle' && sale.state === 'sold_out') phase = 'sold_out_no_place';
     const [head, detail] = HEADLINES[phase] || HEADLINES.connecting;
     $('headline').textContent = head;
     let text = detail;
@@ -112,7 +116,7 @@
     show($('join'), canJoin);
     $('join').textContent = phase === 'idle' ? 'Join the queue' : 'Join again';
     $('join').disabled = !open;
-    show($('leave'), ['queued', 'admitted', 'retry', 'paused'].includes(phase));
+    show($('leave'), ['queued', 'admitted', 'retry', 'paused', 'sold_out'].includes(phase));
     $('leave').disabled = !open;
     tickCountdown();
   }
@@ -149,10 +153,18 @@
     switch (f.type) {
       case 'challenge':
         return solve(f.nonce, f.bits);
-      case 'sale':
+      case 'sale': {
+        const wasSoldOut = st.sale && st.sale.state === 'sold_out';
         st.sale = f;
+        if (window.fsProduct) window.fsProduct.onSale(f);
         if (st.phase === 'connecting') st.phase = 'idle';
+        // Restocked: units are back and this buyer's place was kept; ask where it stands now.
+        if (wasSoldOut && f.state !== 'sold_out' && st.phase === 'sold_out') {
+          send({ type: 'status' });
+          announce('More units were added. You still have your place in line.', true);
+        }
         return render();
+      }
       case 'queued':
         st.position = f.position; st.eta = f.etaSeconds;
         if (st.phase !== 'queued') return setPhase('queued');

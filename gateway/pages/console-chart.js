@@ -32,6 +32,19 @@
       const cut = h[0].findIndex((x) => x >= t - WINDOW_SECONDS);
       if (cut > 0) for (const col of h) col.splice(0, cut);
     }
+    /**
+     * The gateway's past samples of a sale (the live channel's `history` event on connect), oldest
+     * first: they come before what this page already has, which is kept after them.
+     */
+    seed(saleId, samples) {
+      const had = this.get(saleId);
+      this.bySale.delete(saleId);
+      for (const x of samples) this.push(saleId, x.at, x);
+      const last = samples.length ? samples[samples.length - 1].at / 1000 : -Infinity;
+      had[0].forEach((t, i) => {
+        if (t > last) this.push(saleId, t * 1000, Object.fromEntries(SERIES.map((s, j) => [s.key, had[j + 1][i]])));
+      });
+    }
     get(saleId) { return this.bySale.get(saleId) || [[], [], [], [], []]; }
   }
 
@@ -77,6 +90,8 @@
         const { width, height } = this.size();
         if (width !== this.plot.width || height !== this.plot.height) this.plot.setSize({ width, height });
         this.plot.setData(this.data);
+        // Seconds drawn, for a test or a person in the inspector (the canvas itself tells nothing).
+        this.el.dataset.points = String(this.data[0].length);
       });
     }
   }

@@ -49,6 +49,9 @@
     if (type === 'sale') {
       sales.set(data.id, data);
       history.push(data.id, Date.parse(data.at), data.stats);
+    } else if (type === 'history') {
+      // Sent on connect: the sale's last five minutes, so the chart is full even when opened mid-sale.
+      history.seed(data.id, data.samples);
     } else if (type === 'tick') {
       const alive = new Set(data.sales);
       for (const id of sales.keys()) if (!alive.has(id)) sales.delete(id);
@@ -285,6 +288,7 @@
     showError('');
     openLive();
     pollDeadLetters();
+    window.FlashSaleFunnel.watch($('funnel'), () => ({ token, saleId: selected }));
   }
   $('login').onsubmit = (e) => {
     e.preventDefault();
