@@ -10,7 +10,7 @@ import { operatorGate } from './operator-gate.js';
 import { BuyerHub, newSocketData, type SocketData } from './buyer-hub.js';
 import { ApiError } from './errors.js';
 import { reply, send, sendError, sendJson, readBody } from './http.js';
-import { loadNativeUws } from './uws.js';
+import { loadNativeUws } from '../shared/uws.js';
 import type { Context } from './context.js';
 import { mountPages } from './pages.js';
 import { mountPrequeue } from './prequeue-route.js';
