@@ -4,7 +4,7 @@ import { metrics } from '../shared/metrics.js';
 import { saleInput, salePatch, restockInput, publicSale, type Sale } from '../admission/sale-schema.js';
 import { SaleConflictError, SaleExistsError, SaleQuarantinedError } from '../admission/sale-service.js';
 import { SaleOversoldError } from '../admission/sale-store.js';
-import { auditSale } from '../settlement/audit.js';
+import { auditSale } from '../admission/sale-audit.js';
 import { listDeadLetters, replayDeadLetter } from '../settlement/dead-letters.js';
 import { ApiError } from './errors.js';
 import { parseJson, readBody, reply, sendError, sendJson, type Reply } from './http.js';
