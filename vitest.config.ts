@@ -17,10 +17,9 @@ const CLUSTER_SCRIPTS_AND_SERVICES = [
   'admission/**/*.test.ts',
   'inventory/**/*.test.ts',
   // Settlement files that drive Redis (holds settled/released by the saga, reconciliation, the
-  // outbox stream, the audit's read of pools). Not: keyed-plans, payment-retry, statement-batcher,
-  // stock-fence (Postgres or pure logic), outbox-redis-loss (its own private single Redis),
-  // stripe-stand-in/ (no Redis).
-  'settlement/audit.test.ts',
+  // outbox stream; the audit's read of pools is admission/sale-audit.test.ts, above). Not:
+  // keyed-plans, payment-retry, statement-batcher, stock-fence (Postgres or pure logic),
+  // outbox-redis-loss (its own private single Redis), stripe-stand-in/ (no Redis).
   'settlement/outbox-relay.test.ts',
   'settlement/reconciler.test.ts',
   'settlement/saga.test.ts',

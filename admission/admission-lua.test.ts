@@ -78,7 +78,7 @@ describe('join-4.lua', () => {
     const early = await makeSale(s, { startsAt: future, endsAt: future + 60_000 });
     await joinAll(s, sale, ['w1']);
     await joinAll(s, early, ['p1']);
-    for (const x of [sale, early]) expect(await scripts.putSale(x.k, 'update', { soldOut: '1' })).toBe(1);
+    for (const x of [sale, early]) expect(await scripts.markSoldOut(x.k, true)).toBe(true);
     expect(await scripts.join(sale.k, 'w1', 'join')).toEqual(['sold_out']);
     expect(await scripts.join(sale.k, 'w1', 'status')).toEqual(['sold_out']);
     expect(await scripts.join(early.k, 'p1', 'join')).toEqual(['sold_out']);
@@ -87,7 +87,7 @@ describe('join-4.lua', () => {
     expect(await scripts.join(sale.k, 'late', 'status')).toEqual(['none']);
     expect(await waitingSize(s, sale.k)).toBe(1);
     // A restock clears the flag: the waiter is waiting again with the same ticket.
-    await scripts.putSale(sale.k, 'update', { soldOut: '0' });
+    await scripts.markSoldOut(sale.k, false);
     expect(await scripts.join(sale.k, 'w1', 'join')).toEqual(['waiting', 1, 0]);
   });
 

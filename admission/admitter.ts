@@ -131,8 +131,7 @@ export class Admitter {
     const total = sumStats(perPool);
     // Sold out only when nothing is free and nothing is held or paying that could come back.
     const isSoldOut = total.available + total.held + total.paying === 0;
-    if (isSoldOut !== (soldOut === '1')) {
-      await this.redis.hset(k.sale, 'soldOut', isSoldOut ? '1' : '0');
+    if (isSoldOut !== (soldOut === '1') && (await this.scripts.markSoldOut(k, isSoldOut))) {
       await this.events.publish(saleId, { t: 'state', state: isSoldOut ? 'sold_out' : 'open' });
     }
     const active = total.held + total.paying;

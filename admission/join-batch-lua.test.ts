@@ -101,7 +101,7 @@ describe('join-4.lua, a batch of buyers', () => {
   it('sold out: waiters are told so, new buyers get -6 in their own slot, statuses still answer', async () => {
     const { replies } = await batchEqualsOneByOne({}, async (sale) => {
       await joinAll(s, sale, ['w']);
-      await scripts.putSale(sale.k, 'update', { soldOut: '1' });
+      await scripts.markSoldOut(sale.k, true);
     }, [item('late'), item('w'), item('late', 'status'), item('w', 'status'), item('late2')]);
     expect(replies).toEqual([-6, ['sold_out'], ['none'], ['sold_out'], -6]);
   });

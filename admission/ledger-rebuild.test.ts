@@ -38,7 +38,7 @@ describe('Redis rebuilt from the Postgres ledger after a loss', () => {
     expect(stats).toMatchObject({ stock: 12, sold: 2, paying: 1, available: 9, held: 0 });
     expect(stats.stock).toBe(stats.available + stats.held + stats.paying + stats.sold);
     // Holds, counters and orders agree again: the audit finds nothing wrong.
-    const { auditSale } = await import('../settlement/audit.js');
+    const { auditSale } = await import('./sale-audit.js');
     const audit = await auditSale(s.db, s.sales, s.inventory, stored);
     expect(audit.problems).toEqual([]);
     expect(audit.orders).toBe(2);

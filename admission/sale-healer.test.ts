@@ -3,7 +3,7 @@ import { isolatedDatabase, redisUrl, services, saleInput, silentLog, testPrefix,
 import { SaleSubscriptions } from './sale-subscriptions.js';
 import type { SaleEvent } from './sale-events.js';
 import { PaymentStore } from '../settlement/payment-store.js';
-import { auditSale } from '../settlement/audit.js';
+import { auditSale } from './sale-audit.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { deleteKeys } from '../shared/redis.js';
 import { saleKeys } from './keys.js';

@@ -5,7 +5,7 @@ import { metrics } from '../shared/metrics.js';
 import type { Inventory, PoolMark } from '../inventory/inventory-service.js';
 import { poolOfHold } from '../inventory/keys.js';
 import type { LedgerHold } from '../inventory/scripts.js';
-import { ledgerHolds } from '../settlement/ledger-holds.js';
+import { ledgerHolds } from '../settlement/ledger.js';
 import { saleKeys, salesIndexKey } from './keys.js';
 import type { AdmissionScripts } from './scripts.js';
 import type { SaleEvents } from './sale-events.js';
@@ -167,10 +167,9 @@ export class SaleHealer {
       }
       await this.markPools(runIdOf, sale.id, sale.pools);
       const totals = await this.d.inventory.stats(sale.id, sale.pools);
-      await this.d.scripts.putSale(k, 'heal', {
-        ...this.d.fieldsOf(sale), gen: generation, runId: runIdOf(k.sale) ?? '', healing: '0',
-        soldOut: totals.available + totals.held + totals.paying === 0 ? '1' : '0',
-      });
+      // While the sale still says healing (the admitter skips it), so no tick sees the flag half-set.
+      await this.d.scripts.markSoldOut(k, totals.available + totals.held + totals.paying === 0);
+      await this.d.scripts.putSale(k, 'heal', { ...this.d.fieldsOf(sale), gen: generation, runId: runIdOf(k.sale) ?? '', healing: '0' });
       await this.d.redis.sadd(salesIndexKey(this.d.prefix), sale.id);
       await this.d.store.setGeneration(c, sale.id, generation);
       await c.query('COMMIT');

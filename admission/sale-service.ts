@@ -240,7 +240,7 @@ export class SaleService {
         if (!(err instanceof InventoryError && err.code === 'hold_not_found')) throw err;
       });
     }
-    await this.redis.hset(saleKeys(this.prefix, id).sale, 'soldOut', '0');
+    await this.scripts.markSoldOut(saleKeys(this.prefix, id), false);
     await this.events.publish(id, { t: 'state', state: (await this.stats(updated)).state });
     return updated;
   }

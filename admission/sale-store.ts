@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Db } from '../shared/db.js';
 import { splitUnits } from '../inventory/pool-split.js';
+import { fenceOf, fences, growFence, openFence } from '../settlement/ledger.js';
 import type { Sale, SaleStatus } from './sale-schema.js';
 
 const COLUMNS = `id, name, sku, price_amount, currency, stock, pools, starts_at, ends_at, admit_per_second,
@@ -32,29 +33,49 @@ export class SaleOversoldError extends Error {
   override name = 'SaleOversoldError';
 }
 
-/** Postgres rows of sales: the durable copy of every sale's settings and stock. */
+/**
+ * Postgres rows of sales: the durable copy of every sale's settings and stock. Admission owns `sales`
+ * and `restocks`; the stock fence (`sale_pools`) is settlement's ledger, moved only through its
+ * functions (settlement/ledger.ts), inside this store's transactions.
+ */
 export class SaleStore {
   constructor(readonly db: Db) {}
 
   /**
-   * Inserts the sale and its pools' fence rows (sale_pools: each pool's share of the stock, nothing
-   * sold) in one statement, so no sale exists without its fence; returns null when the id exists (the
-   * caller answers 409).
+   * Inserts the sale and its pools' fence rows (settlement's sale_pools, through openFence: each pool's
+   * share of the stock, nothing sold) in one transaction, so no sale exists without its fence; returns
+   * null when the id exists (the caller answers 409).
    */
   async insert(s: Sale): Promise<Sale | null> {
-    const r = await this.db.query<Row>(
-      `WITH sale AS (
-         INSERT INTO sales (${INSERT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$17,$18)
-         ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}
-       ), fence AS (
-         INSERT INTO sale_pools (sale_id, pool, stock)
-         SELECT sale.id, share.n - 1, share.units FROM sale, unnest($16::int[]) WITH ORDINALITY AS share(units, n)
-       )
-       SELECT * FROM sale`,
-      [s.id, s.name, s.sku, s.price.amount, s.price.currency, s.stock, s.pools, s.startsAt, s.endsAt,
-        s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey, splitUnits(s.stock, s.pools), s.lotteryWindowSeconds, s.joinChallengeBits],
-    );
-    return r.rows[0] ? toSale(r.rows[0]) : null;
+    return this.inTransaction(async (c) => {
+      const r = await c.query<Row>(
+        `INSERT INTO sales (${INSERT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+         ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+        [s.id, s.name, s.sku, s.price.amount, s.price.currency, s.stock, s.pools, s.startsAt, s.endsAt,
+          s.admitPerSecond, s.maxActiveHolds, s.holdSeconds, s.perBuyerLimit, s.status, s.prequeueKey, s.lotteryWindowSeconds, s.joinChallengeBits],
+      );
+      if (!r.rows[0]) return null;
+      await openFence(c, s.id, splitUnits(s.stock, s.pools));
+      return toSale(r.rows[0]);
+    });
+  }
+
+  /** Runs `work` in one transaction on one connection: committed when it returns, rolled back when it throws. */
+  private async inTransaction<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.db.connect();
+    let broken = false;
+    try {
+      await c.query('BEGIN');
+      const out = await work(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      broken = await c.query('ROLLBACK').then(() => false, () => true);
+      throw err;
+    } finally {
+      // A connection that cannot even roll back is dead: destroy it rather than pool it.
+      c.release(broken);
+    }
   }
 
   async get(id: string): Promise<Sale | null> {
@@ -86,10 +107,6 @@ export class SaleStore {
     return r.rows[0] ? toSale(r.rows[0]) : null;
   }
 
-  /**
-   * Grows stock, records the restock and moves the fence (each pool's stock grows by its share, split
-   * as the Redis pools split it) in one transaction.
-   */
   /** The sale's published pre-queue order, null if none was published yet. */
   async prequeueOrder(id: string): Promise<string[] | null> {
     const r = await this.db.query<{ prequeue_order: string[] | null }>('SELECT prequeue_order FROM sales WHERE id = $1', [id]);
@@ -105,42 +122,23 @@ export class SaleStore {
     return r.rows[0]?.prequeue_order ?? null;
   }
 
+  /**
+   * Grows stock, records the restock and moves settlement's fence (growFence: each pool's stock grows by its share, split
+   * as the Redis pools split it) in one transaction.
+   */
   async restock(id: string, quantity: number): Promise<Sale | null> {
-    const c = await this.db.connect();
-    let broken = false;
-    try {
-      await c.query('BEGIN');
+    return this.inTransaction(async (c) => {
       const r = await c.query<Row>(`UPDATE sales SET stock = stock + $2, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`, [id, quantity]);
-      if (!r.rows[0]) {
-        await c.query('ROLLBACK');
-        return null;
-      }
+      if (!r.rows[0]) return null;
       await c.query('INSERT INTO restocks (sale_id, quantity) VALUES ($1, $2)', [id, quantity]);
-      // The pool rows are locked in pool order, the order the settlement's fence statement locks them
-      // in: a restock and a batch of orders wait for each other, never both ways.
-      const pools = await c.query<{ pool: number; stock: number; sold: number }>('SELECT pool, stock, sold FROM sale_pools WHERE sale_id = $1 ORDER BY pool FOR UPDATE', [id]);
       const share = splitUnits(quantity, r.rows[0].pools);
-      // A pool oversold before the fence existed (kept by the NOT VALID check) may be written again
-      // only once it holds as many units as orders; one this restock does not touch stays as it is.
-      const short = pools.rows.find((p) => (share[p.pool] ?? 0) > 0 && p.sold > p.stock + share[p.pool]!);
+      const short = await growFence(c, id, share);
       if (short) {
         throw new SaleOversoldError(`pool ${short.pool} of sale ${id} holds ${short.sold} orders for a stock of ${short.stock} (sold before the ledger's fence existed); `
           + `a restock of ${quantity} adds ${share[short.pool] ?? 0} units to it: restock enough to cover every pool's orders`);
       }
-      await c.query(
-        `UPDATE sale_pools p SET stock = p.stock + share.units FROM unnest($2::int[]) WITH ORDINALITY AS share(units, n)
-         WHERE p.sale_id = $1 AND p.pool = share.n - 1 AND share.units > 0`,
-        [id, share],
-      );
-      await c.query('COMMIT');
       return toSale(r.rows[0]);
-    } catch (err) {
-      broken = await c.query('ROLLBACK').then(() => false, () => true);
-      throw err;
-    } finally {
-      // A connection that cannot even roll back is dead: destroy it rather than pool it.
-      c.release(broken);
-    }
+    });
   }
 
   /**
@@ -169,8 +167,8 @@ export class SaleStore {
   async lockForHeal(c: pg.PoolClient, id: string): Promise<{ sale: Sale; generation: number; stock: number[]; sold: number[] } | null> {
     const r = await c.query<Row & { redis_generation: string }>(`SELECT ${COLUMNS}, redis_generation FROM sales WHERE id = $1 FOR UPDATE SKIP LOCKED`, [id]);
     if (!r.rows[0]) return null;
-    const p = await c.query<{ stock: number; sold: number }>('SELECT stock, sold FROM sale_pools WHERE sale_id = $1 ORDER BY pool', [id]);
-    return { sale: toSale(r.rows[0]), generation: Number(r.rows[0].redis_generation), stock: p.rows.map((x) => x.stock), sold: p.rows.map((x) => x.sold) };
+    const p = await fenceOf(c, id);
+    return { sale: toSale(r.rows[0]), generation: Number(r.rows[0].redis_generation), stock: p.map((x) => x.stock), sold: p.map((x) => x.sold) };
   }
 
   async setGeneration(c: pg.PoolClient, id: string, generation: number): Promise<void> {
@@ -182,13 +180,18 @@ export class SaleStore {
    * should carry and each pool's stock and sold units as the fence counts them.
    */
   async ledgerMarks(saleId?: string): Promise<LedgerMarks[]> {
-    const r = await this.db.query<{ id: string; pools: number; generation: string; quarantined: boolean; stock: number[]; sold: number[] }>(
-      `SELECT s.id, s.pools, s.redis_generation AS generation, s.quarantine_reason IS NOT NULL AS quarantined,
-         array_agg(p.stock ORDER BY p.pool) AS stock, array_agg(p.sold ORDER BY p.pool) AS sold
-       FROM sales s JOIN sale_pools p ON p.sale_id = s.id WHERE $1::text IS NULL OR s.id = $1 GROUP BY s.id`,
+    // The sales, then the fence (settlement's), both before the caller reads Redis: the fence's sold
+    // only grows, so a later read of it is as good a lower bound as one in the same statement.
+    const r = await this.db.query<{ id: string; pools: number; generation: string; quarantined: boolean }>(
+      `SELECT id, pools, redis_generation AS generation, quarantine_reason IS NOT NULL AS quarantined
+       FROM sales WHERE $1::text IS NULL OR id = $1`,
       [saleId ?? null],
     );
-    return r.rows.map((x) => ({ id: x.id, pools: x.pools, generation: Number(x.generation), quarantined: x.quarantined, stock: x.stock, sold: x.sold }));
+    const fence = await fences(this.db, saleId);
+    return r.rows.flatMap((x) => {
+      const f = fence.get(x.id);
+      return f ? [{ id: x.id, pools: x.pools, generation: Number(x.generation), quarantined: x.quarantined, stock: f.stock, sold: f.sold }] : [];
+    });
   }
 }
 

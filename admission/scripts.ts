@@ -113,6 +113,13 @@ export class AdmissionScripts {
     const token = await runScript<number>(this.redis, 'admLease', [k.lease, k.leaseToken], [owner, ttlMs]);
     return token > 0 ? { token, value: `${owner}:${token}` } : null;
   }
+  /**
+   * Sets the sale's soldOut flag (mark-sold-out-1, its one writer): true if it changed, false if it
+   * already said so or the sale is missing from Redis (then nothing is written; a heal restores it).
+   */
+  async markSoldOut(k: SaleKeys, soldOut: boolean): Promise<boolean> {
+    return (await runScript<number>(this.redis, 'admMarkSoldOut', [k.sale], [soldOut ? '1' : '0'])) === 1;
+  }
   putSale(k: SaleKeys, mode: 'create' | 'update' | 'heal', fields: Record<string, string | number>) {
     return runScript<number>(this.redis, 'admPutSale', [k.sale], [mode, ...Object.entries(fields).flat()]);
   }

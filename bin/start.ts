@@ -103,7 +103,7 @@ const children = [
     ? { ...process.env, UPGRADES_PER_ADDRESS_PER_SECOND: process.env.UPGRADES_PER_ADDRESS_PER_SECOND?.trim() || '0' }
     : process.env),
   // The worker's own /metrics (orders, payment attempts, provider latency) for Prometheus.
-  supervised('../settlement/main.ts', 'settlement worker', { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9101' }),
+  supervised('./worker.ts', 'settlement worker', { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9101' }),
 ];
 try {
   for (const c of children) await c.start();

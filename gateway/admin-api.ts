@@ -4,8 +4,7 @@ import { metrics } from '../shared/metrics.js';
 import { saleInput, salePatch, restockInput, publicSale, type Sale } from '../admission/sale-schema.js';
 import { SaleConflictError, SaleExistsError, SaleQuarantinedError } from '../admission/sale-service.js';
 import { SaleOversoldError } from '../admission/sale-store.js';
-import { auditSale } from '../settlement/audit.js';
-import { listDeadLetters, replayDeadLetter } from '../settlement/dead-letters.js';
+import { auditSale } from '../admission/sale-audit.js';
 import { ApiError } from './errors.js';
 import { parseJson, readBody, reply, sendError, sendJson, type Reply } from './http.js';
 import { describeError, isConnectionLoss } from '../shared/connection-errors.js';
@@ -88,9 +87,9 @@ export function mountAdminApi(app: TemplatedApp, ctx: Context, gate: OperatorGat
     return [200, await auditSale(ctx.db, sales, ctx.inventory, sale)];
   });
   route('get', '/v1/admin/sales/:id/funnel', 1, 'sale_funnel', false, async ({ params }) => [200, await saleFunnel(ctx, found(await sales.get(params[0]!)))]);
-  route('get', '/v1/admin/dead-letters', 0, 'dead_letters', false, async () => [200, { deadLetters: await listDeadLetters(ctx.payments) }]);
+  route('get', '/v1/admin/dead-letters', 0, 'dead_letters', false, async () => [200, { deadLetters: await ctx.settlement.deadLetters.list() }]);
   route('post', '/v1/admin/dead-letters/:id/replay', 1, 'replay_dead_letter', false, async ({ params }) => {
-    if (!(await replayDeadLetter(ctx.payments, params[0]!))) throw new ApiError('dead_letter_not_found');
+    if (!(await ctx.settlement.deadLetters.replay(params[0]!))) throw new ApiError('dead_letter_not_found');
     return [202, { replayed: params[0] }];
   });
 }

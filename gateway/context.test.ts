@@ -17,7 +17,7 @@ const scriptsOf = (client: unknown): string[] => Object.keys((client as { script
 
 describe('the gateway context', () => {
   it('keeps the BullMQ scripts off the autopipelined request client', async () => {
-    await Promise.all([ctx.payments.waitUntilReady(), ctx.stripeEvents.waitUntilReady()]);
+    await ctx.settlement.waitUntilReady();
     // A call that needs the queue's scripts loaded: they are now defined on the queues' client.
     await ctx.payments.getJobCounts();
     expect(scriptsOf(ctx.queueRedis).length).toBeGreaterThan(20);

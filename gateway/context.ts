@@ -1,14 +1,12 @@
-import type { Queue } from 'bullmq';
 import type { Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db.js';
-import { errorListener } from '../shared/connection-errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createQueueRedis, createRedis, type RedisClient } from '../shared/redis.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { SaleService } from '../admission/sale-service.js';
 import { WaitingRoom } from '../admission/waiting-room.js';
-import { createPaymentQueue, type PaymentJob } from '../settlement/payment-job.js';
-import { createStripeEventQueue, type StripeEventJob } from '../settlement/stripe-events.js';
+import type { PaymentQueue } from '../settlement/payment-job.js';
+import { createSettlementClient, type SettlementClient } from '../settlement/client.js';
 import type { Sale } from '../admission/sale-schema.js';
 import { SharedReads } from './shared-reads.js';
 
@@ -17,15 +15,16 @@ export interface Context {
   config: Config;
   log: Logger;
   redis: RedisClient;
-  /** The BullMQ queues' own client (createQueueRedis): keeps their scripts off `redis`'s pipelines. */
+  /** The settlement queues' own client (createQueueRedis): keeps BullMQ's scripts off `redis`'s pipelines. */
   queueRedis: RedisClient;
   db: Db;
   inventory: Inventory;
   sales: SaleService;
   room: WaitingRoom;
-  payments: Queue<PaymentJob>;
-  /** Verified Stripe webhook events, handed to the settlement workers. */
-  stripeEvents: Queue<StripeEventJob>;
+  /** Settlement as the gateway may use it: Stripe events accepted, dead letters, the payment queue to hand on. */
+  settlement: SettlementClient;
+  /** settlement.paymentQueue, for settlement's payment functions (the buyer's pay). */
+  payments: PaymentQueue;
   saleCache: SaleCache;
 }
 
@@ -73,11 +72,7 @@ export function createContext(config: Config, log: Logger): Context {
   const redis = createRedis(config.REDIS_URL, { name: 'gateway', ...timeouts });
   const queueRedis = createQueueRedis(config.REDIS_URL, 'gateway-queues', timeouts);
   const db = createDb(config.DATABASE_URL, 20, undefined, log);
-  const payments = createPaymentQueue(queueRedis, prefix);
-  const stripeEvents = createStripeEventQueue(queueRedis, prefix);
-  // A Queue re-emits its connection's errors; without a listener each one is printed as a stack trace.
-  payments.on('error', errorListener(log, 'payment queue error'));
-  stripeEvents.on('error', errorListener(log, 'stripe event queue error'));
+  const settlement = createSettlementClient(queueRedis, prefix, log);
   const inventory = new Inventory(redis, prefix);
   const sales = new SaleService(db, redis, prefix, inventory, log);
   return {
@@ -89,15 +84,14 @@ export function createContext(config: Config, log: Logger): Context {
     inventory,
     sales,
     room: new WaitingRoom(redis, prefix, inventory),
-    payments,
-    stripeEvents,
+    settlement,
+    payments: settlement.paymentQueue,
     saleCache: new SaleCache(sales),
   };
 }
 
 export async function closeContext(c: Context): Promise<void> {
-  await c.payments.close().catch(() => {});
-  await c.stripeEvents.close().catch(() => {});
+  await c.settlement.close();
   await c.db.end().catch(() => {});
   c.redis.disconnect();
   c.queueRedis.disconnect();

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
 import { ApiError, httpErrorBody } from './errors.js';
-import { BodyTooLarge, collectBody } from './uws.js';
+import { BodyTooLarge, collectBody } from '../shared/uws.js';
 
 /** Per-request state kept outside `res`: uWS forbids touching `res` after it was aborted. */
 export interface Reply {

@@ -4,7 +4,7 @@ import { migrate } from '../shared/db.js';
 import { fatal, onShutdown, survivesConnectionLoss } from '../shared/process.js';
 import { Admitter } from '../admission/admitter.js';
 import { RedisGuard } from '../admission/redis-guard.js';
-import { loadNativeUws } from './uws.js';
+import { loadNativeUws } from '../shared/uws.js';
 import { closeContext, createContext } from './context.js';
 import { startGateway } from './server.js';
 

@@ -1,5 +1,5 @@
 import type { Sale } from '../admission/sale-schema.js';
-import { declinedHolds } from '../settlement/declines.js';
+import { declinedHolds } from '../settlement/ledger.js';
 import type { Context } from './context.js';
 
 /**

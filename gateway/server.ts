@@ -10,7 +10,7 @@ import { operatorGate } from './operator-gate.js';
 import { BuyerHub, newSocketData, type SocketData } from './buyer-hub.js';
 import { ApiError } from './errors.js';
 import { reply, send, sendError, sendJson, readBody } from './http.js';
-import { loadNativeUws } from './uws.js';
+import { loadNativeUws } from '../shared/uws.js';
 import type { Context } from './context.js';
 import { mountPages } from './pages.js';
 import { mountPrequeue } from './prequeue-route.js';
@@ -20,7 +20,6 @@ import { SaleService } from '../admission/sale-service.js';
 import { SALE_ID } from '../admission/sale-schema.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { verifyWebhook } from '../settlement/webhook.js';
-import { enqueueStripeEvent, toEventJob } from '../settlement/stripe-events.js';
 
 export interface Gateway {
   port: number;
@@ -135,10 +134,8 @@ export async function startGateway(ctx: Context): Promise<Gateway> {
           metrics.webhookEvents.inc({ type: 'unverified', result: 'refused' });
           throw new ApiError('invalid_request', `webhook refused: ${(err as Error).message}`);
         }
-        const job = toEventJob(event);
-        // 200 only once the event is queued: a failure answers 503 and Stripe delivers it again.
-        if (!job) return void metrics.webhookEvents.inc({ type: event.type, result: 'ignored' });
-        return enqueueStripeEvent(ctx.stripeEvents, job);
+        // 200 only once the event is queued (or ignored): a failure answers 503 and Stripe delivers it again.
+        return ctx.settlement.stripeEvents.accept(event);
       })
       .then(() => sendJson(r, 200, { received: true }))
       .catch((err) => sendError(r, err instanceof ApiError ? err : toHttpError(err, ctx)));

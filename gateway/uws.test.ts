@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadNativeUws, NativeUwsError } from './uws.js';
+import { loadNativeUws, NativeUwsError } from '../shared/uws.js';
 
 describe('native uWebSockets.js only', () => {
   it('UWS_USE_FALLBACK is refused, saying which variable to unset', () => {

@@ -1,8 +1,19 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { RedisClient } from '../shared/redis.js';
-import type { RetryHistory } from './payment-retry.js';
 
 export const PAYMENTS_QUEUE = 'payments';
+
+/**
+ * What the job remembers of its failures, in the job itself, so any worker running the next try knows
+ * it (payment-retry.ts decides with it; defined here, with the job, so the two files do not import each other).
+ */
+export interface RetryHistory {
+  /** Failures not caused by the ledger being away (the provider, Redis, our own). */
+  otherFailures: number;
+  /** Ledger-unavailable failures in a row, and when the first of them happened (worker clock, epoch ms). */
+  ledgerFailures: number;
+  ledgerDownSince?: number;
+}
 
 export interface PaymentJob {
   saleId: string;
@@ -75,6 +86,9 @@ export const PAYMENT_JOB_OPTIONS: JobsOptions = {
 export function queuePrefix(prefix: string): string {
   return `${prefix}{fsq}`;
 }
+
+/** The payment queue, named so that modules above settlement can hold one without importing BullMQ. */
+export type PaymentQueue = Queue<PaymentJob>;
 
 export function createPaymentQueue(connection: RedisClient, prefix: string): Queue<PaymentJob> {
   return new Queue<PaymentJob>(PAYMENTS_QUEUE, { connection, prefix: queuePrefix(prefix) });

@@ -1,4 +1,4 @@
-import { paymentBackoff, PAYMENT_TRIES } from './payment-job.js';
+import { paymentBackoff, PAYMENT_TRIES, type RetryHistory } from './payment-job.js';
 
 /**
  * When a payment job that failed is tried again, or given up to the dead-letter queue.
@@ -10,14 +10,7 @@ import { paymentBackoff, PAYMENT_TRIES } from './payment-job.js';
  * before being left to reconciliation, and a 409 on a capture waits for the other path's answer.)
  */
 
-/** What the job remembers of its failures, in the job itself, so any worker running the next try knows it. */
-export interface RetryHistory {
-  /** Failures not caused by the ledger being away (the provider, Redis, our own). */
-  otherFailures: number;
-  /** Ledger-unavailable failures in a row, and when the first of them happened (worker clock, epoch ms). */
-  ledgerFailures: number;
-  ledgerDownSince?: number;
-}
+export type { RetryHistory } from './payment-job.js';
 
 export const NO_FAILURES: RetryHistory = { otherFailures: 0, ledgerFailures: 0 };
 

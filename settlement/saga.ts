@@ -4,8 +4,7 @@ import { metrics } from '../shared/metrics.js';
 import type { Inventory } from '../inventory/inventory-service.js';
 import { InventoryError } from '../inventory/errors.js';
 import { poolOfHold } from '../inventory/keys.js';
-import { SaleEvents } from '../admission/sale-events.js';
-import { recordOrder } from '../admission/waiting-room.js';
+import type { BuyerOutcomes } from './buyer-outcomes.js';
 import type { PaymentProvider } from './payment-provider.js';
 import { SOLD_OUT, type AttemptRow, type PaymentStore } from './payment-store.js';
 
@@ -18,6 +17,8 @@ export interface SagaDeps {
   inventory: Inventory;
   store: PaymentStore;
   provider: PaymentProvider;
+  /** The buyer's side (admission's keys and channel), reached only through this port. */
+  buyers: BuyerOutcomes;
   log: Logger;
 }
 
@@ -114,11 +115,11 @@ const OPEN: readonly string[] = ['requires_confirmation', 'requires_action', 're
 /** Step 4: the buyer's order count, then the hold sold, then the buyer told — once, by whoever sells it. */
 export async function completeSold(d: SagaDeps, a: AttemptRow, orderId: string): Promise<void> {
   // The count first: whoever sees the hold sold also sees the count (per-buyer limit).
-  await recordOrder(d.redis, d.prefix, a.sale_id, a.buyer_id, a.hold_id);
+  await d.buyers.orderRecorded(a.sale_id, a.buyer_id, a.hold_id);
   let changed: boolean;
   // The confirmation is published by the settle script itself, only when it sold the hold: told
   // once, by whoever sold it, and in the same step (no round trip of its own).
-  const confirmation = new SaleEvents(d.redis, d.prefix).noticeToBuyer(a.sale_id, a.buyer_id, { type: 'order_confirmed', holdId: a.hold_id, orderId });
+  const confirmation = d.buyers.notice(a.sale_id, a.buyer_id, { type: 'order_confirmed', holdId: a.hold_id, orderId });
   try {
     ({ changed } = await d.inventory.settle(a.sale_id, a.hold_id, orderId, confirmation));
   } catch (err) {
@@ -196,9 +197,8 @@ export async function holdBack(d: SagaDeps, a: HoldRef, reason: string, retryabl
   }
   if (!r.changed) return;
   if (!retryable && r.state === 'held') await d.inventory.release(a.sale_id, a.hold_id, '');
-  const events = new SaleEvents(d.redis, d.prefix);
-  await events.toBuyer(a.sale_id, a.buyer_id, { type: 'payment_failed', holdId: a.hold_id, reason, retryable: retryable && r.state === 'held' });
-  if (r.state === 'expired') await events.toBuyer(a.sale_id, a.buyer_id, { type: 'hold_expired', holdId: a.hold_id });
+  await d.buyers.tell(a.sale_id, a.buyer_id, { type: 'payment_failed', holdId: a.hold_id, reason, retryable: retryable && r.state === 'held' });
+  if (r.state === 'expired') await d.buyers.tell(a.sale_id, a.buyer_id, { type: 'hold_expired', holdId: a.hold_id });
 }
 
 /**

@@ -3,6 +3,7 @@ import { isolatedDatabase, redisUrl, saleInput, services, silentLog, testPrefix,
 import { deleteKeys, scanKeys } from '../shared/redis.js';
 import type { BuyerFrame } from '../admission/sale-events.js';
 import { SaleSubscriptions } from '../admission/sale-subscriptions.js';
+import { buyerOutcomes } from '../admission/buyer-outcomes.js';
 import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
 import { createStripe } from './stripe-client.js';
 import { PaymentProvider } from './payment-provider.js';
@@ -12,7 +13,8 @@ import type { SagaDeps } from './saga.js';
 import { settlePayment } from './settle-payment.js';
 
 /**
- * Shared set-up of the settlement test files (not a test file itself): real Redis, a Postgres
+ * Shared set-up of the settlement test files (not a test file itself; like a process's main it is a
+ * composition root, so it may wire admission's side of the saga's port in): real Redis, a Postgres
  * database of the file's own (reconciliation scans whole tables), a stand-in, the saga's deps, and
  * a recorder of the frames settlement publishes to buyers.
  */
@@ -46,7 +48,8 @@ export function settlementFixture(): SettlementFixture {
     const prefix = testPrefix();
     f.s = services(prefix, await isolatedDatabase());
     f.standIn = await startStandIn({ port: 0 });
-    f.deps = { redis: f.s.redis, prefix, inventory: f.s.inventory, store: new PaymentStore(f.s.db), provider: new PaymentProvider(createStripe('sk_test_settlement', f.standIn.url)), log: silentLog };
+    f.deps = { redis: f.s.redis, prefix, inventory: f.s.inventory, store: new PaymentStore(f.s.db), provider: new PaymentProvider(createStripe('sk_test_settlement', f.standIn.url)),
+      buyers: buyerOutcomes(f.s.redis, prefix), log: silentLog };
     // The sales' events as a gateway hears them (one pattern, or each sale's channels on a Cluster).
     subs = new SaleSubscriptions({
       redisUrl: redisUrl(), prefix, log: silentLog, name: 'test-sub', publisher: f.s.redis,

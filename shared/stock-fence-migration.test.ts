@@ -10,7 +10,7 @@ import { createDb, migrate, type Db } from './db.js';
 import { splitUnits } from '../inventory/pool-split.js';
 import { SaleOversoldError, SaleStore } from '../admission/sale-store.js';
 import { PaymentStore } from '../settlement/payment-store.js';
-import { fenceProblems } from '../settlement/audit.js';
+import { fenceProblems } from '../settlement/ledger.js';
 
 // Migration 003 (the ledger's stock fence) on a database made before it, holding what such a database
 // may hold: restocks, and a sale that was already oversold (Redis restored from an older snapshot).

@@ -3,7 +3,7 @@
  * same native build, the same machine and the same sockets. What the gateway does beyond this (JWT,
  * JSON, zod, Redis, topics) is what the ratio measures.
  */
-import { loadNativeUws } from '../../gateway/uws.js';
+import { loadNativeUws } from '../../shared/uws.js';
 
 const uws = loadNativeUws();
 const app = uws.App();

@@ -24,7 +24,7 @@ export async function selloutBench(ctx: BenchContext): Promise<BenchLine[]> {
     const gateway = await startChild('../../gateway/main.ts', env);
     children.push(gateway);
     const workers: Child[] = [];
-    for (let w = 0; w < 2; w++) workers.push(await startChild('../../settlement/main.ts', env));
+    for (let w = 0; w < 2; w++) workers.push(await startChild('../../bin/worker.ts', env));
     children.push(...workers);
     const url = `http://127.0.0.1:${gateway.port}`;
 

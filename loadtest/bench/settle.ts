@@ -48,7 +48,7 @@ export async function settleBench(ctx: BenchContext): Promise<BenchLine[]> {
     const sales = new SaleService(pool, redis, prefix, inventory);
     const env = stackEnv({ redisUrl: ctx.redisUrl, databaseUrl: db.url, prefix, standInUrl: `http://127.0.0.1:${standIn.port}` });
     const workers: Child[] = [];
-    for (let w = 0; w < WORKERS; w++) workers.push(await startChild('../../settlement/main.ts', env));
+    for (let w = 0; w < WORKERS; w++) workers.push(await startChild('../../bin/worker.ts', env));
     children.push(...workers);
     const deps = { sales, inventory, queue, pool };
 

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { BodyTooLarge, collectBody } from '../../gateway/uws.js';
+import { BodyTooLarge, collectBody } from '../../shared/uws.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 

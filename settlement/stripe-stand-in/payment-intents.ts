@@ -2,7 +2,17 @@ import { ApiError, invalidParam, invalidRequest, missingParam, noSuchIntent, une
 import type { FormObject } from './form.js';
 import { randomAlnum, stripeId } from './ids.js';
 import * as p from './params.js';
-import type { IntentEventType } from './webhooks.js';
+
+/**
+ * The intent events the stand-in sends to a webhook (webhooks.ts). Here, beside the intents that cause
+ * them, so the two files do not import each other.
+ */
+export type IntentEventType =
+  | 'payment_intent.amount_capturable_updated'
+  | 'payment_intent.succeeded'
+  | 'payment_intent.payment_failed'
+  | 'payment_intent.requires_action'
+  | 'payment_intent.canceled';
 
 export type IntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'requires_capture' | 'succeeded' | 'canceled';
 type CaptureMethod = 'automatic' | 'automatic_async' | 'manual';

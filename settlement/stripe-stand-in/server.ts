@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { loadNativeUws } from '../../gateway/uws.js';
+import { loadNativeUws } from '../../shared/uws.js';
 import { handleAdmin, type AdminDeps } from './admin.js';
 import { ApiError, invalidRequest } from './errors.js';
 import { FaultInjector } from './faults.js';

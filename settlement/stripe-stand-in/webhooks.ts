@@ -2,17 +2,12 @@ import Stripe from 'stripe';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { stripeId } from './ids.js';
-import type { PaymentIntent } from './payment-intents.js';
+import type { IntentEventType, PaymentIntent } from './payment-intents.js';
 
 export const webhookConfigSchema = z.object({ url: z.string().url(), secret: z.string().min(8) }).strict();
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 
-export type IntentEventType =
-  | 'payment_intent.amount_capturable_updated'
-  | 'payment_intent.succeeded'
-  | 'payment_intent.payment_failed'
-  | 'payment_intent.requires_action'
-  | 'payment_intent.canceled';
+export type { IntentEventType } from './payment-intents.js';
 
 const TRIES = 5;
 

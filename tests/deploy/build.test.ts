@@ -54,7 +54,7 @@ async function env(): Promise<NodeJS.ProcessEnv> {
 describe('npm run build', () => {
   it('compiles the product only, with every file it reads at run time beside it', () => {
     expect(readdirSync(out('')).sort()).toEqual(['admission', 'bin', 'gateway', 'inventory', 'settlement', 'shared']);
-    for (const f of ['gateway/main.js', 'settlement/main.js', 'settlement/stripe-stand-in/main.js', 'bin/start.js', 'bin/migrate.js',
+    for (const f of ['gateway/main.js', 'bin/worker.js', 'settlement/stripe-stand-in/main.js', 'bin/start.js', 'bin/migrate.js',
       'gateway/pages/buyer.html', 'gateway/pages/console.js', 'shared/migrations/1700000000001_ledger.sql', 'shared/lua-includes/now-ms.lua',
       'admission/lua/join-4.lua', 'inventory/lua', 'settlement/lua']) {
       expect(existsSync(out(f)), f).toBe(true);
@@ -64,7 +64,7 @@ describe('npm run build', () => {
 
   it('node <out>/gateway/main.js migrates, loads its Lua, serves the pages and is ready; the compiled worker starts beside it', async () => {
     const e = await env();
-    const [gateway] = await Promise.all([runCompiled('gateway/main.js', e), runCompiled('settlement/main.js', e)]);
+    const [gateway] = await Promise.all([runCompiled('gateway/main.js', e), runCompiled('bin/worker.js', e)]);
     const base = `http://127.0.0.1:${gateway.port}`;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const page = await (await fetch(`${base}/s/demo`)).text();
@@ -97,7 +97,7 @@ describe('npm run build', () => {
     expect(said).toContain('NODE_ENV was unset: running with NODE_ENV=development');
     const forked = execFileSync('pgrep', ['-P', String(start.pid)], { encoding: 'utf8' }).trim().split(/\s+/)
       .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
-    expect(forked.map((argv) => argv.slice(1))).toEqual(expect.arrayContaining([[out('gateway/main.js')], [out('settlement/main.js')]]));
+    expect(forked.map((argv) => argv.slice(1))).toEqual(expect.arrayContaining([[out('gateway/main.js')], [out('bin/worker.js')]]));
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     // Development: the buyer page's token route exists, with the development secret.
     expect((await fetch(`http://127.0.0.1:${port}/dev/buyer-token?buyer=ada`)).status).toBe(200);

@@ -7,7 +7,7 @@ let buyers: Buyers;
 useStack((s, b) => ((stack = s), (buyers = b)));
 
 /*
- * OPEN BUG (settlement/audit.ts, not gateway/): the audit reads the pool counters, then the orders,
+ * OPEN BUG (admission/sale-audit.ts, not gateway/): the audit reads the pool counters, then the orders,
  * then lists the holds, each at a different moment. While the admitter takes units in between, it
  * reports problems that are not there ("pool 0: 3 held holds but counter says 0"), so an operator
  * watching a live sale sees false alarms. A fix: read each pool's counters and its holds in one

@@ -26,7 +26,7 @@ function children(pid: number): Map<string, number> {
   for (const p of pids ? pids.split(/\s+/).map(Number) : []) {
     const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
     if (cmd.includes('gateway/main.ts')) found.set('gateway', p);
-    if (cmd.includes('settlement/main.ts')) found.set('worker', p);
+    if (cmd.includes('bin/worker.ts')) found.set('worker', p);
   }
   return found;
 }

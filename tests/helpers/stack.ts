@@ -169,14 +169,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const workerEnv = { ...env, ...opts.workerEnv };
   const gatewayEnv = { ...env, ...opts.gatewayEnv };
   const gateways = await Promise.all(Array.from({ length: opts.gateways ?? 1 }, () => startProcess('../../gateway/main.ts', gatewayEnv)));
-  const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, () => startProcess('../../settlement/main.ts', workerEnv)));
+  const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, () => startProcess('../../bin/worker.ts', workerEnv)));
   // By default the first gateway still running (a test may have killed some).
   const url = (path = '', g = Math.max(0, gateways.findIndex((p) => p.alive()))) => `http://127.0.0.1:${gateways[g]!.port}${path}`;
   if (opts.webhooks) standIn.webhooks.configure({ url: url('/v1/stripe/webhook'), secret: WEBHOOK_SECRET });
   return {
     prefix, standIn, gateways, workers, url, databaseUrl: database,
     addWorker: async (extra = {}) => {
-      const p = await startProcess('../../settlement/main.ts', { ...workerEnv, ...extra });
+      const p = await startProcess('../../bin/worker.ts', { ...workerEnv, ...extra });
       workers.push(p);
       return p;
     },

@@ -47,7 +47,7 @@ describe.concurrent('development defaults are opt-in', () => {
   });
 
   it('a settlement worker without NODE_ENV exits naming STRIPE_SECRET_KEY, the one secret it uses', async () => {
-    const { code, out, ready } = await run('../../settlement/main.ts', { NODE_ENV: 'test' });
+    const { code, out, ready } = await run('../../bin/worker.ts', { NODE_ENV: 'test' });
     expect(ready).toBe(false);
     expect(code).toBe(1);
     const [line, ...more] = fatalLines(out);

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { services, saleInput, uniqueId } from '../tests/helpers/env.js';
-import { auditSale } from './audit.js';
-import { PaymentStore } from './payment-store.js';
+import { auditSale } from './sale-audit.js';
+import { PaymentStore } from '../settlement/payment-store.js';
 
 const s = services();
 afterAll(() => s.close());

@@ -1,3 +1,9 @@
+/**
+ * The settlement worker process (`npm run worker`): payment and Stripe-event workers, reconciliation,
+ * the outbox relay, and a Redis guard. A composition root, so in bin/: it wires settlement (below) to
+ * admission (above it: the saga's BuyerOutcomes port, the guard over SaleService), which no settlement
+ * module may import (docs/architecture.md).
+ */
 import { createServer } from 'node:http';
 import { loadConfig, PROCESS_SECRETS } from '../shared/config.js';
 import { registry } from '../shared/metrics.js';
@@ -11,15 +17,16 @@ import { Inventory } from '../inventory/inventory-service.js';
 import { SaleStore } from '../admission/sale-store.js';
 import { SaleService } from '../admission/sale-service.js';
 import { RedisGuard } from '../admission/redis-guard.js';
-import { createStripe } from './stripe-client.js';
-import { PaymentStore } from './payment-store.js';
-import { PaymentProvider } from './payment-provider.js';
-import { createPaymentWorker } from './payment-worker.js';
-import { createPaymentQueue } from './payment-job.js';
-import { createStripeEventWorker } from './stripe-events.js';
-import { Reconciler } from './reconciler.js';
-import { OutboxRelay } from './outbox-relay.js';
-import type { SagaDeps } from './saga.js';
+import { buyerOutcomes } from '../admission/buyer-outcomes.js';
+import { createStripe } from '../settlement/stripe-client.js';
+import { PaymentStore } from '../settlement/payment-store.js';
+import { PaymentProvider } from '../settlement/payment-provider.js';
+import { createPaymentWorker } from '../settlement/payment-worker.js';
+import { createPaymentQueue } from '../settlement/payment-job.js';
+import { createStripeEventWorker } from '../settlement/stripe-events.js';
+import { Reconciler } from '../settlement/reconciler.js';
+import { OutboxRelay } from '../settlement/outbox-relay.js';
+import type { SagaDeps } from '../settlement/saga.js';
 
 const log = createLogger('settlement');
 survivesConnectionLoss(log);
@@ -42,6 +49,7 @@ const deps: SagaDeps = {
   inventory: new Inventory(redis, config.REDIS_PREFIX),
   store: new PaymentStore(db),
   provider: new PaymentProvider(createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_URL, config.STRIPE_TIMEOUT_MS)),
+  buyers: buyerOutcomes(redis, config.REDIS_PREFIX),
   log,
 };
 const worker = createPaymentWorker(blocking, deps, { concurrency: config.WORKER_CONCURRENCY, lockMs: config.PAYMENT_LOCK_MS });

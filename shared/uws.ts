@@ -11,11 +11,12 @@ export class NativeUwsError extends Error {
 /**
  * Loads the native uWebSockets.js binary and nothing else. The package quietly falls back to a slow
  * pure-JS server when its binary does not load; a flash-sale gateway on that would fall over at the
- * first stampede, so we refuse to start instead, saying why.
+ * first stampede, so we refuse to start instead, saying why. In shared/ because two processes serve
+ * HTTP with it (the gateway and the Stripe stand-in), and the stand-in may import only shared/.
  */
 export function loadNativeUws(env: NodeJS.ProcessEnv = process.env, abi = process.versions.modules): Uws {
   if (/^(1|true)$/i.test(env.UWS_USE_FALLBACK ?? '')) {
-    throw new NativeUwsError('UWS_USE_FALLBACK is set: the gateway runs only on the native uWebSockets.js build; unset UWS_USE_FALLBACK');
+    throw new NativeUwsError('UWS_USE_FALLBACK is set: this process runs only on the native uWebSockets.js build; unset UWS_USE_FALLBACK');
   }
   const require = createRequire(import.meta.url);
   const pkgDir = dirname(require.resolve('uWebSockets.js/package.json'));

@@ -1,8 +1,8 @@
 import type { Db } from '../shared/db.js';
 import { sumStats, type Inventory } from '../inventory/inventory-service.js';
-import { poolOfHold } from '../inventory/keys.js';
-import type { SaleService } from '../admission/sale-service.js';
-import type { Sale, SaleStats } from '../admission/sale-schema.js';
+import { fenceProblems, ledgerOf } from '../settlement/ledger.js';
+import type { SaleService } from './sale-service.js';
+import type { Sale, SaleStats } from './sale-schema.js';
 
 export interface AuditReport extends SaleStats {
   ok: boolean;
@@ -14,7 +14,8 @@ export interface AuditReport extends SaleStats {
 const RECHECK_MS = 300;
 
 /**
- * Checks the invariants of DESIGN.md for one sale against Redis and Postgres, and says honestly what
+ * Checks the invariants of DESIGN.md for one sale against Redis and Postgres (the ledger through
+ * settlement's ledgerOf, the pools through the inventory's snapshot), and says honestly what
  * does not hold. Each pool is read in one atomic step; Postgres and Redis cannot be read at one
  * moment, so a finding is reported only if it is still there on a second look shortly after (an order
  * written a millisecond before its hold is marked sold is not a problem; one that stays so is).
@@ -35,7 +36,7 @@ async function findProblems(db: Db, sales: SaleService, inventory: Inventory, sa
   const pools = await inventory.snapshot(sale.id, sale.pools);
   const t = sumStats(pools.map((p) => p.stats));
   const stats = await sales.stats(sale, Date.now(), t);
-  const { orders, fence } = await readLedger(db, sale.id);
+  const { orders, fence } = await ledgerOf(db, sale.id);
 
   const soldHolds = new Set<string>();
   pools.forEach(({ stats: p, holds }, i) => {
@@ -65,60 +66,4 @@ async function findProblems(db: Db, sales: SaleService, inventory: Inventory, sa
   for (const o of orders) if (!soldHolds.has(o.hold_id)) problems.push(`order ${o.id} has hold ${o.hold_id} that is not sold in Redis`);
 
   return { ...stats, orders: orders.length, problems };
-}
-
-interface OrderRow {
-  id: string;
-  hold_id: string;
-  buyer_id: string;
-}
-
-interface FenceRow {
-  pool: number;
-  stock: number;
-  sold: number;
-}
-
-/**
- * The sale's orders and its stock fence (sale_pools) as of one moment: one snapshot, so an order
- * committed between two reads cannot look like drift between the fence and the orders.
- */
-async function readLedger(db: Db, saleId: string): Promise<{ orders: OrderRow[]; fence: FenceRow[] }> {
-  const c = await db.connect();
-  try {
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const orders = await c.query<OrderRow>('SELECT id, hold_id, buyer_id FROM orders WHERE sale_id = $1', [saleId]);
-    const fence = await c.query<FenceRow>('SELECT pool, stock, sold FROM sale_pools WHERE sale_id = $1 ORDER BY pool', [saleId]);
-    await c.query('COMMIT');
-    return { orders: orders.rows, fence: fence.rows };
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
-}
-
-/**
- * The ledger's own invariant 7, without Redis: no pool has sold more than its stock, each pool's
- * counter equals its orders (else the fence has drifted and guards the wrong number), every order
- * is in a pool the fence has, and the pools' stock adds up to the sale's.
- */
-export function fenceProblems(sale: Pick<Sale, 'stock'>, orders: Pick<OrderRow, 'hold_id'>[], fence: FenceRow[]): string[] {
-  const problems: string[] = [];
-  const perPool = new Map<number | null, number>();
-  for (const o of orders) {
-    const p = poolOfHold(o.hold_id);
-    perPool.set(p, (perPool.get(p) ?? 0) + 1);
-  }
-  for (const f of fence) {
-    if (f.sold > f.stock) problems.push(`pool ${f.pool}: ledger sold ${f.sold} > its stock ${f.stock} (oversold)`);
-    const n = perPool.get(f.pool) ?? 0;
-    if (f.sold !== n) problems.push(`pool ${f.pool}: ledger sold ${f.sold} != its orders ${n} (fence drift)`);
-    perPool.delete(f.pool);
-  }
-  for (const [p, n] of perPool) problems.push(`${n} orders in ${p === null ? 'no pool (hold id names none)' : `pool ${p}, which the ledger's fence does not have`}`);
-  const fenced = fence.reduce((t, f) => t + f.stock, 0);
-  if (fenced !== sale.stock) problems.push(`ledger pools' stock ${fenced} != sale stock ${sale.stock}`);
-  return problems;
 }
