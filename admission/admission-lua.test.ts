@@ -72,7 +72,7 @@ describe('join-4.lua', () => {
     expect(await s.redis.hget(inOrder.k.sale, 'seq')).toBeNull();
   });
 
-  it("sold_out: waiters are told so, new buyers get -6, and clearing the flag gives places back", async () => {
+  it('sold_out: waiters are told so, new buyers get -6, and clearing the flag gives places back', async () => {
     const sale = await makeSale(s);
     const future = Date.now() + 600_000;
     const early = await makeSale(s, { startsAt: future, endsAt: future + 60_000 });

@@ -59,9 +59,11 @@ export class Admitter {
       if (this.stopped) return;
       const began = Date.now();
       await this.tickAll().catch((err) => this.opts.log.error({ err }, 'admitter tick failed'));
-      if (!this.stopped) this.timer = setTimeout(loop, Math.max(0, this.opts.tickMs - (Date.now() - began)));
+      if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, this.opts.tickMs - (Date.now() - began)));
     };
-    this.timer = setTimeout(loop, 0);
+    // Fire-and-forget on purpose: loop catches tickAll's failures itself, and nothing else in it rejects.
+    const tick = () => void loop();
+    this.timer = setTimeout(tick, 0);
   }
 
   /** Stops ticking and gives the leases back so another process takes over at once. */

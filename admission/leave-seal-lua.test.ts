@@ -62,7 +62,7 @@ describe('leave-4.lua', () => {
     await expectBalanced(s.inventory, sale.id, sale.pools);
   });
 
-  it("holding: {holding, holdId} until called with that (released) hold id; nothing changes before", async () => {
+  it('holding: {holding, holdId} until called with that (released) hold id; nothing changes before', async () => {
     const sale = await makeSale(s);
     await joinAll(s, sale, ['h1']);
     const { holdId } = (await admitAndHold(s, sale, 1)).list[0]!;

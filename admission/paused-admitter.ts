@@ -35,6 +35,7 @@ const freeze = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0
 let frozen = false;
 
 if (freezeAt === 'admit') {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, called back with .call(this)
   const admit = AdmissionScripts.prototype.admit;
   AdmissionScripts.prototype.admit = async function (this: AdmissionScripts, k, lease, maxNew, ...rest) {
     if (frozen || maxNew <= 0) return admit.call(this, k, lease, maxNew, ...rest);
@@ -46,6 +47,7 @@ if (freezeAt === 'admit') {
     return reply;
   };
 } else if (freezeAt === 'take') {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, called back with .apply(this)
   const take = Inventory.prototype.take;
   Inventory.prototype.take = async function (this: Inventory, ...args) {
     if (!frozen) {
@@ -65,9 +67,14 @@ const admitter = new Admitter(redis, prefix, new Inventory(redis, prefix), {
 });
 admitter.start();
 send({ type: 'up' });
-process.on('message', async (m: { cmd?: string }) => {
+process.on('message', (m: { cmd?: string }) => {
   if (m.cmd !== 'exit') return;
-  await admitter.stop();
-  redis.disconnect();
-  process.exit(0);
+  // A failed stop ends the child too (non-zero), as the unhandled rejection it used to be did.
+  admitter.stop().then(() => {
+    redis.disconnect();
+    process.exit(0);
+  }, (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
 });

@@ -30,7 +30,7 @@ function gateway(name: string) {
 
 /** Kills every connection named like `name` on the server (or every master), returning how many. */
 async function killConnections(name: string): Promise<number> {
-  const nodes: Redis[] = isCluster(s.redis) ? s.redis.nodes('master') : [s.redis as Redis];
+  const nodes: Redis[] = isCluster(s.redis) ? s.redis.nodes('master') : [s.redis];
   let killed = 0;
   for (const node of nodes) {
     const list = (await node.client('LIST')) as string;

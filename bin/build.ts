@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { 'out-dir': { type: 'string', default: 'dist' } } });
-const outDir = resolve(root, values['out-dir']!);
+const outDir = resolve(root, values['out-dir']);
 /** The folders tsconfig.build.json compiles; their non-TypeScript files are the run-time assets. */
 const PRODUCT = ['bin', 'gateway', 'admission', 'inventory', 'settlement', 'shared'];
 

@@ -6,7 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, PROCESS_SECRETS } from '../shared/config.js';
+import { loadConfig, PROCESS_SECRETS, type Config } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createDb, migrate } from '../shared/db.js';
 import { createRedis } from '../shared/redis.js';
@@ -23,7 +23,7 @@ if (!process.env.NODE_ENV?.trim()) {
   process.env.NODE_ENV = 'development';
   console.log('NODE_ENV was unset: running with NODE_ENV=development (development secrets, the Stripe stand-in, /dev/buyer-token).');
 }
-let config;
+let config: Config | undefined;
 try {
   config = loadConfig(process.env, PROCESS_SECRETS.start);
 } catch (err) {

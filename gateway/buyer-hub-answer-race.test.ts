@@ -72,7 +72,7 @@ function harness() {
   };
 }
 
-const frame = (o: unknown) => new TextEncoder().encode(JSON.stringify(o)).buffer as ArrayBuffer;
+const frame = (o: unknown) => new TextEncoder().encode(JSON.stringify(o)).buffer;
 
 describe('an answer read before a pushed event is not sent after it', () => {
   it('join answered "queued" while "admitted" is pushed: the socket ends admitted, not queued', async () => {

@@ -54,7 +54,7 @@ export function mountPages(app: TemplatedApp, ctx: Context): void {
   app.get('/s/:id', (res) => send(reply(res), 200, buyerHtml, 'text/html; charset=utf-8', HEADERS));
   app.get('/console', (res) => send(reply(res), 200, consolePage, 'text/html; charset=utf-8', HEADERS));
   app.get('/assets/:name', (res, req) => {
-    const asset = Object.hasOwn(ASSETS, req.getParameter(0) ?? '') ? ASSETS[req.getParameter(0)!] : undefined;
+    const asset = Object.hasOwn(ASSETS, req.getParameter(0) ?? '') ? ASSETS[req.getParameter(0)] : undefined;
     const r = reply(res);
     if (!asset) return sendError(r, new ApiError('not_found', 'no such asset'));
     // Revalidated on every load: a new gateway version never runs with a cached old script.

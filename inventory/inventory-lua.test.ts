@@ -67,7 +67,7 @@ describe('rebuild-pool-3.lua', () => {
   });
 
   it('changes nothing when the pool exists (0)', async () => {
-    const { saleId, k } = await pool(4);
+    const { k } = await pool(4);
     const before = await inv.redis.hgetall(k.pool);
     expect(await inv.scripts.rebuildPool(k, 10, ledger)).toBe(0);
     expect(await inv.redis.hgetall(k.pool)).toEqual(before);

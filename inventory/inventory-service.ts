@@ -107,10 +107,9 @@ export class Inventory {
    * master may restart or fail over apart from the sale's). One HSET per pool, in its slot.
    */
   async markServers(saleId: string, runIdOf: (key: string) => string | null, pools: number): Promise<void> {
-    await Promise.all(Array.from({ length: pools }, (_, i) => {
-      const key = this.keys(saleId, i).pool;
+    await Promise.all(Array.from({ length: pools }, (_, i) => this.keys(saleId, i).pool).flatMap((key) => {
       const runId = runIdOf(key);
-      return runId ? this.redis.hset(key, 'runId', runId) : 0;
+      return runId ? [this.redis.hset(key, 'runId', runId)] : [];
     }));
   }
 
@@ -205,7 +204,7 @@ export class Inventory {
 
   async restock(saleId: string, pools: number, quantity: number): Promise<void> {
     const split = splitUnits(quantity, pools);
-    await Promise.all(split.map((units, i) => (units > 0 ? this.scripts.restock(this.keys(saleId, i), units).then(checkReply) : 0)));
+    await Promise.all(split.flatMap((units, i) => (units > 0 ? [this.scripts.restock(this.keys(saleId, i), units).then(checkReply)] : [])));
   }
 
   /** Every hold of the sale with its full record (tests and tools; O(holds), never on a hot path). */

@@ -55,8 +55,8 @@ export function checkEveryStep(inv: Inventory): { steps: number; violations: str
           throw new Error(msg);
         }
         // A missing pool (a -1 reply) has nothing to check: every field reads as 0.
-        const terms = [available!, held!, paying!, sold!];
-        if (stock !== available! + held! + paying! + sold! || terms.some((t) => t < 0 || Number.isNaN(t))) {
+        const terms = [available!, held!, paying, sold!];
+        if (stock !== available! + held! + paying + sold! || terms.some((t) => t < 0 || Number.isNaN(t))) {
           const msg = `${name} broke ${k.pool}: stock ${stock} != available ${available} + held ${held} + paying ${paying} + sold ${sold}`;
           report.violations.push(msg);
           throw new Error(msg);
@@ -76,7 +76,7 @@ export async function saleWithHolds(inv: Inventory, units: number, buyers: strin
   const deadlines: Record<string, number> = {};
   for (const b of buyers) {
     ids[b] = inv.holdId(0, b.replace(/-/g, '_'));
-    const t = await inv.take(saleId, 0, ids[b]!, b, holdSeconds);
+    const t = await inv.take(saleId, 0, ids[b], b, holdSeconds);
     deadlines[b] = t!.deadline;
   }
   return { saleId, k: inv.keys(saleId, 0), ids, deadlines };

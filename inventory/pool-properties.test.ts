@@ -137,7 +137,7 @@ function resolve(m: Model, a: Atomic, pools: number, n: number): Resolved {
   const attempt = a.op === 'payFailed' ? Math.max(0, (h?.attempts ?? 1) - (a.stale ? 1 : 0)) : 0;
   const own = h && h.state !== 'void' ? Number(h.buyer.slice(1)) : 0;
   const b = 'buyer' in a && a.buyer === -1 ? { buyer: own } : {};
-  return { ...a, ...b, pool: p, id, attempt, orderId: `ord_${n}` } as Resolved;
+  return { ...a, ...b, pool: p, id, attempt, orderId: `ord_${n}` };
 }
 
 function expire(m: Model, p: number): string[] {

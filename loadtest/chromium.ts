@@ -29,6 +29,7 @@ export async function resolveChromium(env: NodeJS.ProcessEnv = process.env, syst
   } catch (err) {
     throw new Error(
       `no Chromium to run the page tests: set CHROMIUM_PATH, install the Debian package (apt-get install -y chromium), or run npm ci (the @sparticuz/chromium devDependency): ${(err as Error).message}`,
+      { cause: err },
     );
   }
 }
@@ -38,6 +39,6 @@ export async function launchChromium(choice?: ChromiumChoice): Promise<Browser> 
   try {
     return await chromium.launch({ executablePath: path, args: ARGS });
   } catch (err) {
-    throw new Error(`Chromium at ${path} (from ${from}) did not start: ${(err as Error).message}`);
+    throw new Error(`Chromium at ${path} (from ${from}) did not start: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -27,7 +27,7 @@ if (a.help) {
   console.log('npx tsx loadtest/console-watch.ts [--url URL] [--admin-token T] [--sale ID | --sale-prefix P] [--seconds N] [--out DIR]');
   process.exit(0);
 }
-mkdirSync(a.out!, { recursive: true });
+mkdirSync(a.out, { recursive: true });
 // Sales created from this moment on are the ones a --sale-prefix watch is waiting for.
 const watchFrom = Date.now() - 2000;
 const shot = (page: Page, name: string) => page.screenshot({ path: `${a.out}/${name}.png`, fullPage: true });
@@ -39,7 +39,7 @@ for (const p of [desktop, phone]) p.on('pageerror', (e) => console.error(`page e
 
 async function signIn(page: Page): Promise<void> {
   await page.goto(`${a.url}/console`);
-  await page.getByLabel('Admin token').fill(a['admin-token']!);
+  await page.getByLabel('Admin token').fill(a['admin-token']);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#live', { hasText: /^Live$/ }).waitFor({ timeout: 15_000 });
 }
@@ -54,7 +54,7 @@ async function findSale(): Promise<string> {
   while (Date.now() < until) {
     const res = await fetch(`${a.url}/v1/admin/sales`, { headers: { authorization: `Bearer ${a['admin-token']}` } });
     const { sales } = (await res.json()) as { sales: { id: string; startsAt: string }[] };
-    const fresh = sales.filter((s) => s.id.startsWith(a['sale-prefix']!) && Date.parse(s.startsAt) >= watchFrom);
+    const fresh = sales.filter((s) => s.id.startsWith(a['sale-prefix']) && Date.parse(s.startsAt) >= watchFrom);
     if (fresh[0]) return fresh[0].id;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -77,7 +77,7 @@ const READ = `(() => {
     held: t('k-held'), paying: t('k-paying'), sold: t('k-sold'), sellOut: t('k-sellout'), live: t('live') };
 })()`;
 interface Shown { state: string; waiting: string; admittedPerS: string; soldPerS: string; available: string; held: string; paying: string; sold: string; sellOut: string; live: string }
-const read = (page: Page) => page.evaluate(READ) as Promise<Shown>;
+const read = (page: Page) => page.evaluate<Shown>(READ);
 const num = (s: string) => Number(s.replace(/[^\d.]/g, '')) || 0;
 
 const timeline: Shown[] = [];

@@ -55,7 +55,7 @@ export class OrderEventConsumer {
       if (await this.redis.exists(this.seenKey(key))) {
         duplicates++;
       } else {
-        await this.handle({ key, type: f.type ?? '', outboxId: f.outboxId ?? '', payload: JSON.parse(f.payload ?? '{}') });
+        await this.handle({ key, type: f.type ?? '', outboxId: f.outboxId ?? '', payload: JSON.parse(f.payload ?? '{}') as Record<string, unknown> });
         await this.redis.set(this.seenKey(key), '1', 'EX', this.dedupeTtlSeconds);
         handled++;
       }

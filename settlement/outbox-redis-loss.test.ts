@@ -115,7 +115,7 @@ async function drain(): Promise<void> {
   }
 }
 
-const publishedRows = async () => Number((await db.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NOT NULL")).rows[0].n);
+const publishedRows = async () => Number((await db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NOT NULL')).rows[0].n);
 
 async function restartFromSnapshot(): Promise<void> {
   redis.disconnect();

@@ -18,7 +18,9 @@ export function eventKey(eventType: string, aggregateId: string): string {
 const STREAM_MAXLEN = 1_000_000;
 
 // One relay publishes at a time (a transaction-scoped advisory lock), see pump().
-const RELAY_LOCK = 0x66735f6f7574626f; // "fs_outbo"
+// Was the number 0x66735f6f7574626f ("fs_outbo"): past 2^53, so a rounded double that node-postgres sent
+// as this decimal. Deployed relays lock on this value, so it is kept exactly (a rolling deploy must agree).
+const RELAY_LOCK = 7382349146506946000n;
 
 /**
  * Publishes outbox rows at least once. Each batch is locked, sent to the stream, then marked published

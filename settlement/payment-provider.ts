@@ -105,4 +105,3 @@ async function timed<T>(call: string, fn: () => Promise<T>): Promise<T> {
     end();
   }
 }
-

@@ -19,7 +19,9 @@ export interface ReconcilerOptions {
 export type Fixes = Record<string, number>;
 
 // One reconciler at a time across all workers; a Postgres session lock dies with its holder.
-const LOCK_ID = 0x66735f7265636f6e; // "fs_recon"
+// Was the number 0x66735f7265636f6e ("fs_recon"): past 2^53, so a rounded double that node-postgres sent
+// as this decimal. Deployed workers lock on this value, so it is kept exactly (a rolling deploy must agree).
+const LOCK_ID = 7382349159122301000n;
 
 /**
  * Continuous reconciliation: every few seconds it finishes what the happy path left undone.

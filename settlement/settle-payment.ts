@@ -74,6 +74,7 @@ export async function settlePayment(d: SettleDeps, j: PaymentJob): Promise<'sold
     // crash or lost answer is the same request.
     if (paymentIntentId === null) {
       const created = await d.provider.create(j, a.idempotency_key);
+      // Returned, not awaited: its failures are not the provider's refusal, so they must not reach the catch.
       if (!(await d.store.recordIntent(a.id, created.id))) return decidedMeanwhile(d, a);
       paymentIntentId = created.id;
     }

@@ -147,4 +147,3 @@ describe('PaymentStore group commit (real Postgres)', () => {
     }
   });
 });
-

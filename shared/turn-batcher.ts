@@ -33,8 +33,8 @@ export interface TurnBatcherOptions<I, O> {
 
 interface Pending<I, O> {
   item: I;
-  resolve(o: O): void;
-  reject(err: unknown): void;
+  resolve: (o: O) => void;
+  reject: (err: unknown) => void;
 }
 
 interface Group<I, O> {

@@ -25,8 +25,8 @@ export function loadNativeUws(env: NodeJS.ProcessEnv = process.env, abi = proces
     return require(binary) as Uws;
   } catch (err) {
     throw new NativeUwsError(
-      `the native uWebSockets.js binary did not load (${binary}: ${(err as Error).message.split('\n')[0]}). ` +
-        'Use Node 20 (ABI 115) with the package alias in package.json; the pure-JS fallback is refused.',
+      `the native uWebSockets.js binary did not load (${binary}: ${(err as Error).message.split('\n')[0]}). `
+        + 'Use Node 20 (ABI 115) with the package alias in package.json; the pure-JS fallback is refused.',
     );
   }
 }

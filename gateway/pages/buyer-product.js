@@ -33,7 +33,7 @@
     $('product-name').textContent = f.name;
     try {
       $('product-price').textContent = f.price ? formatPrice(f.price, tag) : '';
-    } catch (e) {
+    } catch {
       // An unknown currency code: show the minor units as sent rather than nothing.
       $('product-price').textContent = f.price ? f.price.amount + ' ' + String(f.price.currency).toUpperCase() + ' (minor units)' : '';
     }

@@ -59,7 +59,7 @@
             const res = await fetch('/v1/admin/sales/' + encodeURIComponent(saleId) + '/funnel', { headers: { authorization: 'Bearer ' + token } });
             // The operator may have picked another sale meanwhile: draw only the one still selected.
             if (res.ok && current().saleId === saleId) draw(box, { ...(await res.json()), saleId });
-          } catch (err) {
+          } catch {
             // A lost connection: the next round tries again; the last picture stays.
           }
         }

@@ -18,7 +18,7 @@
           if (!res.ok || !res.body) throw new Error('live channel answered ' + res.status);
           attempt = 0;
           await readEvents(res.body.getReader(), onEvent);
-        } catch (err) {
+        } catch {
           if (closed) return;
         }
         const delay = Math.min(15_000, 500 * 2 ** attempt++) * (0.5 + Math.random());

@@ -64,7 +64,7 @@ async function side(label: Side['label'], url: string, prefix: string): Promise<
       if (pid) redisPids[`redis:${node.options.port}`] = [pid];
     }
   } else {
-    const pid = await localPid(redis as { info(s: string): Promise<string> });
+    const pid = await localPid(redis);
     if (pid) redisPids[`redis:${new URL(url).port || 6379}`] = [pid];
   }
   return { label, url, redis, inventory: new Inventory(redis, prefix), redisPids };
@@ -80,7 +80,7 @@ async function evenSale(c: Cluster, inventory: Inventory, pools: number): Promis
   const masters = [...new Set(ranges.map((r) => r[2][1]))].sort((a, b) => a - b);
   for (let attempt = 0; attempt < 200; attempt++) {
     const saleId = `spread-${randomBytes(3).toString('hex')}`;
-    const slots = await Promise.all(Array.from({ length: pools }, (_, i) => c.cluster('KEYSLOT', inventory.keys(saleId, i).pool) as Promise<number>));
+    const slots = await Promise.all(Array.from({ length: pools }, (_, i) => c.cluster('KEYSLOT', inventory.keys(saleId, i).pool)));
     const spread = poolsPerMaster(slots.map((s) => masterOfSlot(ranges, s)), masters);
     if (isEvenSpread(spread)) return { saleId, spread };
   }

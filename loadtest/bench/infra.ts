@@ -56,7 +56,7 @@ async function requireCluster(url: string): Promise<void> {
   const c = new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], { clusterRetryStrategy: () => null, redisOptions: { connectTimeout: 3000, maxRetriesPerRequest: 0 } });
   c.on('error', () => {});
   try {
-    const info = (await c.cluster('INFO')) as string;
+    const info = await c.cluster('INFO');
     if (!info.includes('cluster_state:ok')) throw new Error(info.split('\n')[0]!.trim());
   } catch (err) {
     throw new ServiceMissingError(`the Redis Cluster at ${u.host} is not reachable or not ok (set REDIS_CLUSTER_URL): ${(err as Error).message}`);

@@ -85,7 +85,7 @@ export class PrivateCluster {
     try {
       await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(this.replicas), '--cluster-yes']);
     } catch (err) {
-      throw new Error(`redis-cli --cluster create failed: ${(err as Error).message}`);
+      throw new Error(`redis-cli --cluster create failed: ${(err as Error).message}`, { cause: err });
     }
     await this.waitHealthy();
     return this;

@@ -25,7 +25,7 @@ export type FromHerd =
   | { type: 'closed' }
   | { type: 'failed'; error: string };
 
-const NONE = 0;
+// A socket's state; 0, a new Uint8Array's fill, is "not open yet".
 const OPEN = 1;
 const QUEUED = 2;
 /** Admitted, expired, sold out, or closed: no longer waiting. */
@@ -86,7 +86,7 @@ function onFrame(i: number, data: Buffer): void {
         const code = String((JSON.parse(String(data)) as { code?: string }).code);
         errorCodes[code] = (errorCodes[code] ?? 0) + 1;
       }
-      if (state[i] === OPEN) setTimeout(() => sockets[i]?.readyState === WebSocket.OPEN && sockets[i]!.send('{"type":"join"}'), 500 + Math.random() * 1000);
+      if (state[i] === OPEN) setTimeout(() => sockets[i]?.readyState === WebSocket.OPEN && sockets[i].send('{"type":"join"}'), 500 + Math.random() * 1000);
       return;
   }
 }

@@ -22,7 +22,7 @@ const QS_OPTIONS: qs.IParseOptions & { decoder: NonNullable<qs.IParseOptions['de
   // A repeated key keeps its last value, as Stripe does.
   duplicates: 'last',
   decoder: (text, decode, charset, type) => {
-    const decoded = decode(text, decode, charset) as string;
+    const decoded = decode(text, decode, charset);
     if (type === 'key') checkName(decoded);
     return decoded;
   },

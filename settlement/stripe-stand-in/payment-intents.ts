@@ -195,7 +195,7 @@ export class PaymentIntentStore {
     return this.get(id);
   }
 
-  capture(id: string, form: FormObject, ctx: RequestContext): PaymentIntent {
+  capture(id: string, form: FormObject, _ctx: RequestContext): PaymentIntent {
     p.allowOnly(form, ['amount_to_capture', 'expand']);
     const pi = this.get(id);
     if (pi.status !== 'requires_capture') {

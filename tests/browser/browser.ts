@@ -32,7 +32,7 @@ export async function openPage(browser: Browser, viewport = DESKTOP): Promise<Wa
  * One Chromium per test file; `open` gives a fresh watched page, and after each test every page it
  * opened is closed and must have run without a script error or a failed load.
  */
-export function usePages(): { open(viewport?: { width: number; height: number }): Promise<Page> } {
+export function usePages(): { open: (viewport?: { width: number; height: number }) => Promise<Page> } {
   let browser: Browser | undefined;
   const pages: WatchedPage[] = [];
   beforeAll(async () => { browser = await launchChromium(); });

@@ -3,7 +3,7 @@ import { createSale, pay, stats, useStack, type Buyers } from '../e2e/kit.js';
 import { uniqueId } from '../helpers/env.js';
 import { BUYER_SECRET, type Stack } from '../helpers/stack.js';
 import { mintBuyerToken } from '../../shared/buyer-token.js';
-import { buyerPage, DEMO_STACK, DESKTOP, headline, PHONE, screenshot, usePages } from './browser.js';
+import { buyerPage, DEMO_STACK, headline, PHONE, screenshot, usePages } from './browser.js';
 
 let stack: Stack;
 let buyers: Buyers;

@@ -53,7 +53,7 @@ describe('the console during a stampede', () => {
       w.seen = { longest: 0, maxWaiting: 0 };
       new PerformanceObserver((l) => { for (const e of l.getEntries()) w.seen.longest = Math.max(w.seen.longest, e.duration); }).observe({ type: 'longtask', buffered: true });
       new MutationObserver(() => {
-        const waiting = Number(document.getElementById('k-waiting')!.textContent!.replace(/[^\d]/g, ''));
+        const waiting = Number(document.getElementById('k-waiting')!.textContent.replace(/[^\d]/g, ''));
         if (waiting > w.seen.maxWaiting) w.seen.maxWaiting = waiting;
       }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     });

@@ -68,7 +68,7 @@ export async function startChaos(o: ChaosOptions = {}): Promise<Chaos> {
     const stack = await startStack({
       ...o,
       redisUrl,
-      processDatabaseUrl: dbProxy ? (direct) => dbProxy!.urlFor(direct) : undefined,
+      processDatabaseUrl: dbProxy ? (direct) => dbProxy.urlFor(direct) : undefined,
     });
     stops.push(() => stack.close());
     const db = new pg.Pool({ connectionString: stack.databaseUrl, max: 3 });
@@ -133,7 +133,7 @@ export async function runBuyers(stack: Stack, saleId: string, o: CrowdOptions): 
   const finished = gws.map(() => 0);
   const runs = gws.map((g, gi) => {
     const buyers = Array.from({ length: o.buyers }, (_, i) => i).filter((i) => i % gws.length === gi).map((i) => ({
-      id: `${label}-${i}`, plan: o.plan?.(i) ?? 'pay' as Plan, startAt: t0 + Math.random() * (o.rampMs ?? 0),
+      id: `${label}-${i}`, plan: o.plan?.(i) ?? 'pay', startAt: t0 + Math.random() * (o.rampMs ?? 0),
     }));
     return runCrowd({
       wsUrl: `ws://127.0.0.1:${stack.gateways[g]!.port}/v1/sales/${saleId}/ws`, secret: BUYER_SECRET, buyers, threads: 1, sources: ['127.0.0.1'],

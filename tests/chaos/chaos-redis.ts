@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { inject } from 'vitest';
 import type { RedisClient } from '../../shared/redis.js';
 import { PrivateRedis } from '../../loadtest/bench/private-redis.js';
 import { PrivateCluster } from '../../loadtest/bench/private-cluster.js';
@@ -104,7 +103,7 @@ class ClusterRedis implements ChaosRedis {
     }
     // Until every node's CLUSTER SLOTS names only the proxies (gossip spreads it in a few hundred ms).
     const announced = new Set(proxies.map((p) => p.port));
-    for (let t = Date.now(); ; ) {
+    for (let t = Date.now(); ;) {
       const views = await Promise.all(this.cluster.ports.map(async (p) => (await this.cluster.node(p).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]));
       if (views.every((v) => v.every(([, , [, port]]) => announced.has(port)))) break;
       if (Date.now() - t > 10_000) throw new Error('the nodes did not announce their proxies within 10 s');

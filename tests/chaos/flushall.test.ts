@@ -102,7 +102,7 @@ function flushCase(label: string, flush: Flush): void {
     expect(healed, `no "${HEALED}" log within 10 s of the FLUSHALL; "${LOSS_DETECTED}" reasons: ${heal.reasons.join(', ') || 'none'}`).toBeDefined();
     expect(untold.length, `sockets told nothing within 30 s, e.g. ${JSON.stringify(untold.slice(0, 3).map((r) => ({ id: r.id, frames: r.frames?.slice(-5) })))}`).toBe(0);
     expectAllAlive(stack);
-    await expectNobodyStuck(results, c!);
+    await expectNobodyStuck(results, c);
     expectEveryHoldTold(results);
     await expectClosingCheck(c!, sale.id, ledger, results);
   }, 400_000);

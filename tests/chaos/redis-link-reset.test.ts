@@ -55,7 +55,7 @@ it(`${BUYERS} buyers, ${STOCK} units, the Redis link reset for ${DOWN_MS / 1000}
 
   expect(resetsAt.length, 'the sale outlasted at least three resets').toBeGreaterThanOrEqual(3);
   expectAllAlive(stack);
-  await expectNobodyStuck(results, c!);
+  await expectNobodyStuck(results, c);
   expectEveryHoldTold(results);
   // Nothing is left between "popped from the line" and "given a hold".
   expect(admitting).toBe(0);

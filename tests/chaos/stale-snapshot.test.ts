@@ -96,7 +96,7 @@ function staleSnapshotCase(label: string, env: Record<string, string>, expectRef
     // Counted where it was seen (null: a worker saw it first; workers expose no /metrics here).
     if (detectedMetric !== null) expect(detectedMetric, 'fs_redis_loss_detected_total of the gateway that saw it').toBeGreaterThanOrEqual(1);
     expectAllAlive(stack);
-    await expectNobodyStuck(results, c!);
+    await expectNobodyStuck(results, c);
     expectEveryHoldTold(results);
     expect(ledger.orders, 'orders in Postgres ≤ stock').toBeLessThanOrEqual(STOCK);
     expect(ledger.charges, 'captured charges ≤ stock').toBeLessThanOrEqual(STOCK);

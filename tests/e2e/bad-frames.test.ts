@@ -86,7 +86,7 @@ describe('bad frames get an error frame and change nothing', () => {
     // try waits for its own answer; the tries are bounded by time, not by count (a hundred round trips
     // can take less than 50 ms on a fast machine).
     let answered = false;
-    for (const until = Date.now() + 1000; !answered && Date.now() < until; ) {
+    for (const until = Date.now() + 1000; !answered && Date.now() < until;) {
       answered = (await flooder.b.request({ type: 'status' }, (f) => f.type === 'sale' || limited(f))).type === 'sale';
     }
     expect(answered).toBe(true);

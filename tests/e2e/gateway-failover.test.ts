@@ -10,7 +10,7 @@ beforeAll(async () => {
   stack = await startStack({ gateways: 2 });
 });
 afterAll(async () => {
-  await Promise.all(open.map((b) => (b.ws.readyState === b.ws.OPEN ? b.close() : undefined)));
+  await Promise.all(open.filter((b) => b.ws.readyState === b.ws.OPEN).map((b) => b.close()));
   await stack?.close();
 });
 

@@ -95,7 +95,7 @@ export class Buyers {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all(this.open.splice(0).map((b) => (b.ws.readyState === b.ws.CLOSED ? undefined : b.close())));
+    await Promise.all(this.open.splice(0).filter((b) => b.ws.readyState !== b.ws.CLOSED).map((b) => b.close()));
   }
 }
 

@@ -71,7 +71,7 @@ async function provideSingleRedis(project: TestProject, stops: Stop[]): Promise<
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`tests need Redis at ${redisUrl} (set REDIS_URL): ${(err as Error).message}`);
+    throw new Error(`tests need Redis at ${redisUrl} (set REDIS_URL): ${(err as Error).message}`, { cause: err });
   } finally {
     redis.disconnect();
   }
@@ -108,7 +108,7 @@ async function providePostgres(project: TestProject, stops: Stop[]): Promise<voi
   try {
     await admin.connect();
   } catch (err) {
-    throw new Error(`tests need Postgres at ${baseDbUrl} (set DATABASE_URL): ${(err as Error).message}`);
+    throw new Error(`tests need Postgres at ${baseDbUrl} (set DATABASE_URL): ${(err as Error).message}`, { cause: err });
   }
   await admin.query(`CREATE DATABASE ${dbName}`);
   await admin.end();

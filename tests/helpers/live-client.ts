@@ -59,4 +59,3 @@ export class LiveClient {
     this.ctl.abort();
   }
 }
-

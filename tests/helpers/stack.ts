@@ -40,7 +40,7 @@ export interface Stack {
   /** Starts one more gateway (appended to `gateways`); `env` adds to the stack's gateway env. */
   addGateway(env?: Record<string, string>): Promise<Proc>;
   /** A URL on gateway `gateway`, by default on the first one still running. */
-  url(path?: string, gateway?: number): string;
+  url: (path?: string, gateway?: number) => string;
   wsUrl(saleId: string, token: string, gateway?: number): string;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   close(): Promise<void>;

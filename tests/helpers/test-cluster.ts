@@ -20,9 +20,9 @@ export interface TestCluster {
 }
 
 export const HOW_TO_START_A_CLUSTER =
-  'Give REDIS_CLUSTER_URL as the seed node of a running, formed Redis Cluster (e.g. ' +
-  'redis://127.0.0.1:7001?cluster=1; README "Tests" shows how to start one on 7001-7003, as .ci/run does), ' +
-  'or leave it unset with redis-server installed (a private Cluster is then started for the run) or a Docker engine running';
+  'Give REDIS_CLUSTER_URL as the seed node of a running, formed Redis Cluster (e.g. '
+  + 'redis://127.0.0.1:7001?cluster=1; README "Tests" shows how to start one on 7001-7003, as .ci/run does), '
+  + 'or leave it unset with redis-server installed (a private Cluster is then started for the run) or a Docker engine running';
 
 export async function startTestCluster(): Promise<TestCluster> {
   const given = process.env.REDIS_CLUSTER_URL;
@@ -95,7 +95,7 @@ export async function checkCluster(url: string, what: string): Promise<void> {
     await client.connect();
     await Promise.all(client.nodes('master').map((n) => n.ping()));
   } catch (err) {
-    throw new Error(`${what} (${u.host}) is no working Redis Cluster: ${(err as Error).message.replace(/\.$/, '')}. ${HOW_TO_START_A_CLUSTER}`);
+    throw new Error(`${what} (${u.host}) is no working Redis Cluster: ${(err as Error).message.replace(/\.$/, '')}. ${HOW_TO_START_A_CLUSTER}`, { cause: err });
   } finally {
     seed.disconnect();
     client.disconnect();
@@ -124,8 +124,8 @@ async function clusterContainer(): Promise<TestCluster> {
     if (await portFree(p)) ports.push(p);
   }
   const node = (p: number) =>
-    `redis-server --port ${p} --cluster-enabled yes --cluster-config-file nodes-${p}.conf --cluster-announce-ip 127.0.0.1 ` +
-    `--cluster-node-timeout 2000 --protected-mode no --save '' --appendonly no --daemonize yes --logfile /data/${p}.log`;
+    `redis-server --port ${p} --cluster-enabled yes --cluster-config-file nodes-${p}.conf --cluster-announce-ip 127.0.0.1 `
+    + `--cluster-node-timeout 2000 --protected-mode no --save '' --appendonly no --daemonize yes --logfile /data/${p}.log`;
   const script = [
     'set -e',
     ...ports.map(node),

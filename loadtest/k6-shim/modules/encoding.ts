@@ -13,7 +13,7 @@ export function b64encode(input: string | ArrayBuffer, encoding: string = 'std')
 
 export function b64decode(input: string, encoding: string = 'std', format?: 's'): string | ArrayBuffer {
   const b = Buffer.from(input, encoding.includes('url') ? 'base64url' : 'base64');
-  return format === 's' ? b.toString('utf8') : (Uint8Array.prototype.slice.call(b).buffer as ArrayBuffer);
+  return format === 's' ? b.toString('utf8') : (Uint8Array.prototype.slice.call(b).buffer);
 }
 
 export default { b64encode, b64decode };
