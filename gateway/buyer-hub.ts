@@ -10,7 +10,6 @@ import type { SaleEvent } from '../admission/sale-events.js';
 import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
 import { buyerFrame, renderView, queuedFrame, type BuyerFrameIn, type Phase } from './buyer-frames.js';
 import { saleModel, type EstimateModel } from '../admission/estimates.js';
-import { EstimateLog } from '../admission/estimate-log.js';
 import { ApiError, wsErrorFrame } from './errors.js';
 import { PayTimer } from './pay-timer.js';
 import { BuyerSockets } from './buyer-sockets.js';
@@ -96,8 +95,6 @@ export class BuyerHub {
   readonly slots: BuyerSlots;
   /** The last tick of each sale with sockets here: served ticket, rate, and the chance/ETA model. */
   private readonly served = new Map<string, { served: number; rate: number; m?: EstimateModel }>();
-  /** The first chance and ETA each buyer was shown, for the operator's estimate quality. */
-  private readonly estimateLog: EstimateLog;
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
   private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
@@ -110,7 +107,6 @@ export class BuyerHub {
   constructor(readonly ctx: Context) {
     this.lostConnection = rateLimitedWarn(ctx.log, 'buyer frames refused (unavailable): connection lost');
     this.slots = new BuyerSlots(ctx.config.MAX_SOCKETS_PER_BUYER);
-    this.estimateLog = new EstimateLog(ctx.redis, ctx.config.REDIS_PREFIX, undefined, rateLimitedWarn(ctx.log, 'could not record estimates'));
     countSaleEntriesWith(() => this.saleEntries());
   }
 
@@ -549,7 +545,7 @@ export class BuyerHub {
     const d = ws.getUserData();
     if (d.predicted || d.closed) return;
     d.predicted = true;
-    this.estimateLog.record(d.saleId, d.buyer, {
+    this.ctx.sales.estimates.record(d.saleId, d.buyer, {
       at: Date.now(), chance: frame.chance as number, etaSeconds: frame.etaSeconds as number, etaRange: frame.etaRange as [number, number],
     });
   }
