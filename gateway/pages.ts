@@ -25,6 +25,7 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   'locale-guard.js': { body: page('locale-guard.js'), type: JS },
   'buyer.js': { body: page('buyer.js'), type: JS },
   'buyer-verify.js': { body: page('buyer-verify.js'), type: JS },
+  'buyer-chance.js': { body: page('buyer-chance.js'), type: JS },
   'pow-worker.js': { body: page('pow-worker.js'), type: JS },
   'console.js': { body: page('console.js'), type: JS },
   'console-chart.js': { body: page('console-chart.js'), type: JS },
