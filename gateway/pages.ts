@@ -30,6 +30,7 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   'console.js': { body: page('console.js'), type: JS },
   'console-chart.js': { body: page('console-chart.js'), type: JS },
   'console-live.js': { body: page('console-live.js'), type: JS },
+  'console-estimates.js': { body: page('console-estimates.js'), type: JS },
   'uplot.js': { body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'), type: JS },
   'uplot.css': { body: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'), type: CSS },
 };
