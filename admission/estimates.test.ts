@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chanceAt, estimate, etaAt, normalCdf, saleModel, type SaleFigures } from './estimates.js';
+import { chanceAt, estimate, etaAt, normalCdf, placeEstimator, saleModel, type SaleFigures } from './estimates.js';
 import { SaleTracker, EtaCalibration } from './estimate-tracker.js';
 import { parsePrediction, formatPrediction, scoreEstimates } from './estimate-quality.js';
 
@@ -48,6 +48,19 @@ describe('estimates: the model of one sale, applied per place', () => {
     expect(e.etaRange[0]).toBeLessThanOrEqual(e.etaSeconds);
     expect(e.etaRange[1]).toBeGreaterThanOrEqual(e.etaSeconds);
     expect(e.etaRange[0]).toBeGreaterThanOrEqual(30);
+  });
+
+  it('placeEstimator (what a gateway runs per socket) matches the exact estimate within half a percentage point', () => {
+    const m = saleModel({ ...base, available: 200, held: 300, paying: 20, sold: 400, expired: 100, released: 20, freeSlots: 0, pace: 40, leaves: 300, waiterSeconds: 1e5 });
+    const est = placeEstimator(m);
+    let worst = 0;
+    for (let p = 1; p <= 200_000; p += 13) {
+      const a = est(p);
+      const b = estimate(m, p);
+      expect(a.etaRange).toEqual(b.etaRange);
+      worst = Math.max(worst, Math.abs(a.chance - b.chance));
+    }
+    expect(worst).toBeLessThan(0.005);
   });
 
   it('the calibration learns the interval from the served ticket passing its probes', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BuyerView } from '../admission/waiting-room.js';
-import { estimate, type EstimateModel } from '../admission/estimates.js';
+import type { PlaceEstimate } from '../admission/estimates.js';
 
 /** Buyer-to-gateway frames of the contract, validated once per frame. */
 export const buyerFrame = z.discriminatedUnion('type', [
@@ -26,17 +26,30 @@ export interface Rendered {
   ticket?: number;
 }
 
+/** Applies a sale's model of the last tick to a place (estimates.ts placeEstimator). */
+export type Estimator = (position: number, startsInSeconds?: number) => PlaceEstimate;
+
 /** A `queued` frame: the place, its ETA and 80 % interval, the chance a unit is left for it, the ticket. */
-export function queuedFrame(position: number, ticket: number, m: EstimateModel, startsInSeconds = 0) {
-  const e = estimate(m, position, startsInSeconds);
+export function queuedFrame(position: number, ticket: number, est: Estimator, startsInSeconds = 0) {
+  const e = est(position, startsInSeconds);
   return { type: 'queued', position, etaSeconds: e.etaSeconds, etaRange: e.etaRange, chance: e.chance, ticket };
 }
 
 /**
- * Turns what Redis says of a buyer into the contract frame the buyer gets, and the socket's phase.
- * `m` is the sale's estimate model of the last admitter tick (estimates.ts).
+ * queuedFrame's text, written out directly: the gateway pushes it to every waiting socket that moved,
+ * up to 100,000 a tick, and a template is about twice as fast as JSON.stringify of the object
+ * (every field is a number, so nothing needs escaping).
  */
-export function renderView(v: BuyerView, m: EstimateModel, startsInSeconds: number): Rendered {
+export function queuedText(position: number, ticket: number, est: Estimator): string {
+  const e = est(position);
+  return `{"type":"queued","position":${position},"etaSeconds":${e.etaSeconds},"etaRange":[${e.etaRange[0]},${e.etaRange[1]}],"chance":${e.chance},"ticket":${ticket}}`;
+}
+
+/**
+ * Turns what Redis says of a buyer into the contract frame the buyer gets, and the socket's phase.
+ * `m` applies the sale's estimate model of the last admitter tick (estimates.ts).
+ */
+export function renderView(v: BuyerView, m: Estimator, startsInSeconds: number): Rendered {
   switch (v.kind) {
     case 'none': return { frame: null, phase: 'none' };
     // The caller sends the sale frame (state 'ended', with its window): nothing more will come.

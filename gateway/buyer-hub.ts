@@ -8,8 +8,8 @@ import { saleState, type Sale } from '../admission/sale-schema.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { SaleEvent } from '../admission/sale-events.js';
 import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
-import { buyerFrame, renderView, queuedFrame, type BuyerFrameIn, type Phase } from './buyer-frames.js';
-import { saleModel, type EstimateModel } from '../admission/estimates.js';
+import { buyerFrame, renderView, queuedText, type BuyerFrameIn, type Estimator, type Phase } from './buyer-frames.js';
+import { placeEstimator, saleModel, type EstimateModel } from '../admission/estimates.js';
 import { ApiError, wsErrorFrame } from './errors.js';
 import { PayTimer } from './pay-timer.js';
 import { BuyerSockets } from './buyer-sockets.js';
@@ -94,7 +94,7 @@ export class BuyerHub {
   /** Open and opening sockets per buyer (MAX_SOCKETS_PER_BUYER): taken by the upgrade, given back by the close. */
   readonly slots: BuyerSlots;
   /** The last tick of each sale with sockets here: served ticket, rate, and the chance/ETA model. */
-  private readonly served = new Map<string, { served: number; rate: number; m?: EstimateModel }>();
+  private readonly served = new Map<string, { served: number; rate: number; m?: EstimateModel; est?: Estimator }>();
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
   private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
@@ -329,7 +329,7 @@ export class BuyerHub {
       }
       const info = this.served.get(d.saleId);
       const startsIn = sale ? (Date.parse(sale.startsAt) - Date.now()) / 1000 : 0;
-      const r = renderView(view, info?.m ?? firstModel(sale), startsIn);
+      const r = renderView(view, info?.est ?? placeEstimator(firstModel(sale)), startsIn);
       this.setPhase(ws, r.phase, r.ticket);
       if ('holdId' in view && !d.closed) d.holdId = view.holdId;
       if (r.frame) {
@@ -445,12 +445,15 @@ export class BuyerHub {
     switch (ev.t) {
       case 'tick': {
         // An admitter of an older version sends no model: the last one heard stays in use.
-        const m = ev.m ?? this.served.get(saleId)?.m;
+        const prev = this.served.get(saleId);
+        const m = ev.m ?? prev?.m;
+        // One estimator per sale per tick, shared by the pushes below and the answers until the next tick.
+        const est = ev.m ? placeEstimator(ev.m) : prev?.est;
         // Kept for sales with sockets here only (answer() reads it for their ETAs).
-        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, rate: ev.rate, m });
+        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, rate: ev.rate, m, est });
         else this.served.delete(saleId);
         for (const { b, f } of ev.buyers) this.toBuyer(saleId, b, f);
-        if (m) this.pushPositions(saleId, ev.served, m, ev.m !== undefined);
+        if (est) this.pushPositions(saleId, ev.served, est, ev.m !== undefined);
         this.announceWindow(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not announce the sale window'));
         return;
       }
@@ -525,7 +528,7 @@ export class BuyerHub {
    * Positions move locally: position = my ticket - served ticket; no Redis call per waiting buyer. The
    * sale's model came with the tick, so a place's chance and ETA interval are a few flops (estimates.ts).
    */
-  private pushPositions(saleId: string, served: number, m: EstimateModel, fromTick: boolean): void {
+  private pushPositions(saleId: string, served: number, est: Estimator, fromTick: boolean): void {
     const now = clockMs();
     this.sockets.forSale(saleId, (ws) => {
       const d = ws.getUserData();
@@ -534,9 +537,9 @@ export class BuyerHub {
       if (position === d.lastPosition || now - d.lastPositionAt < 1000) return;
       d.lastPosition = position;
       d.lastPositionAt = now;
-      const frame = queuedFrame(position, d.ticket, m);
-      if (fromTick) this.recordPrediction(ws, frame);
-      this.sendRaw(ws, JSON.stringify(frame));
+      const text = queuedText(position, d.ticket, est);
+      if (fromTick && !d.predicted) this.recordPrediction(ws, JSON.parse(text) as Record<string, unknown>);
+      this.sendRaw(ws, text);
     });
   }
 
