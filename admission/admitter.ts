@@ -8,6 +8,8 @@ import { poolOfHold } from '../inventory/keys.js';
 import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts, type Lease } from './scripts.js';
 import { SaleEvents, type BuyerFrame } from './sale-events.js';
+import { SaleTracker } from './estimate-tracker.js';
+import { EstimateLog } from './estimate-log.js';
 
 export interface AdmitterOptions {
   tickMs: number;
@@ -30,6 +32,8 @@ interface SaleMemo {
   lastServed: number;
   /** Admissions of the last few seconds, for the observed rate behind ETAs. */
   window: { at: number; n: number }[];
+  /** This sale's pace, leave rate and ETA calibration, for the chances and ETAs buyers are shown. */
+  estimates: SaleTracker;
 }
 
 /**
@@ -41,6 +45,7 @@ export class Admitter {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly scripts: AdmissionScripts;
   private readonly events: SaleEvents;
+  private readonly estimates: EstimateLog;
   /** Sale id -> the lease value of our current holding of its lease. */
   private readonly leased = new Map<string, string>();
   private readonly memo = new Map<string, SaleMemo>();
@@ -51,6 +56,7 @@ export class Admitter {
   constructor(readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory, readonly opts: AdmitterOptions) {
     this.scripts = new AdmissionScripts(redis);
     this.events = new SaleEvents(redis, prefix);
+    this.estimates = new EstimateLog(redis, prefix);
   }
 
   start(): void {
@@ -97,14 +103,14 @@ export class Admitter {
       this.leased.delete(saleId);
       return;
     }
-    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut, healing, sealAtS] = await this.redis.hmget(
-      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut', 'healing', 'sealAt');
+    const [poolsS, holdS, maxS, status, startsS, sealed, soldOut, healing, sealAtS, admitPerSecondS, admittedS, seqS] = await this.redis.hmget(
+      k.sale, 'pools', 'holdSeconds', 'maxActiveHolds', 'status', 'startsAt', 'sealed', 'soldOut', 'healing', 'sealAt', 'admitPerSecond', 'admitted', 'seq');
     // A sale being healed from the ledger (SaleHealer) admits nobody until its pools are whole again.
     if (!poolsS || healing === '1') return;
     const pools = Number(poolsS);
     const holdSeconds = Number(holdS);
     metrics.admitterTicks.inc();
-    const memo = this.memo.get(saleId) ?? { lastPublish: 0, lastServed: -1, window: [] };
+    const memo = this.memo.get(saleId) ?? { lastPublish: 0, lastServed: -1, window: [], estimates: new SaleTracker() };
     this.memo.set(saleId, memo);
     // Before the pools are read below: units these admissions take are then in that read.
     const frames = await this.finishUnfinished(saleId, lease, holdSeconds);
@@ -165,15 +171,24 @@ export class Admitter {
       memo.window.push({ at: Date.now(), n: count });
     }
     metrics.holdsActive.set({ sale: saleId }, active);
-    metrics.waiting.set({ sale: saleId }, await this.scripts.waitingCount(k));
+    const waiting = await this.scripts.waitingCount(k);
+    metrics.waiting.set({ sale: saleId }, waiting);
     metrics.sold.set({ sale: saleId }, total.sold);
 
     const now = Date.now();
     memo.window = memo.window.filter((w) => now - w.at <= 5000);
     const span = Math.max(1, Math.min(5000, now - (memo.window[0]?.at ?? now))) / 1000;
     const rate = memo.window.reduce((a, w) => a + w.n, 0) / span;
+    const admittedNow = frames.filter((f) => f.f.type === 'admitted').map((f) => f.b);
+    // Outcomes of the predictions buyers were shown (the operator's estimate quality); never in a buyer's way.
+    await this.estimates.settle(saleId, admittedNow, now).catch((err) => this.opts.log.warn({ err, sale: saleId }, 'could not record estimate outcomes'));
+    // Only a moving line measures pace and leaves: waits before the start or while paused are not the line's.
+    const model = memo.estimates.tick({
+      ...total, now, admitted: Number(admittedS ?? 0) + admittedNow.length, seq: Number(seqS ?? 0), served: Math.max(0, served), waiting,
+      admitPerSecond: Number(admitPerSecondS ?? 1), maxActiveHolds: Number(maxS), holdSeconds, moving: status === 'active' && sealed === '1' && !isSoldOut, soldOut: isSoldOut,
+    });
     if (frames.length > 0 || served !== memo.lastServed || now - memo.lastPublish >= 1000) {
-      await this.events.publish(saleId, { t: 'tick', served, rate: Math.round(rate * 10) / 10, buyers: frames });
+      await this.events.publish(saleId, { t: 'tick', served, rate: Math.round(rate * 10) / 10, buyers: frames, m: model });
       memo.lastPublish = now;
       memo.lastServed = served;
     }

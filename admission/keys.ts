@@ -29,6 +29,8 @@ export interface SaleKeys {
   /** Prefix of the per-buyer orders sets (scripts build the name from it). */
   ordersPrefix: string;
   channel: string;
+  /** Hash: buyer id -> the first chance and ETA interval the buyer was shown, and its outcome (estimate-log.ts). */
+  estimates: string;
   orders(buyerId: string): string;
 }
 
@@ -48,6 +50,7 @@ export function saleKeys(prefix: string, saleId: string): SaleKeys {
     leaseToken: `${base}lease-token`,
     ordersPrefix: `${base}o:`,
     channel: `${base}events`,
+    estimates: `${base}estimates`,
     orders: (buyerId: string) => `${base}o:${buyerId}`,
   };
 }

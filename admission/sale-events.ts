@@ -1,6 +1,7 @@
 import type { RedisClient } from '../shared/redis.js';
 import type { Notice } from '../inventory/scripts.js';
 import { saleKeys } from './keys.js';
+import type { EstimateModel } from './estimates.js';
 
 /** A frame of the contract for one buyer, as settlement or the admitter produce it. */
 export type BuyerFrame =
@@ -16,7 +17,8 @@ export type BuyerFrame =
  * cost per tick is O(admitted), not O(waiting).
  */
 export type SaleEvent =
-  | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame }[] }
+  /** `m`: the sale's chance and ETA model of this tick (estimates.ts); absent from older admitters. */
+  | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame }[]; m?: EstimateModel }
   | { t: 'buyer'; b: string; f: BuyerFrame }
   | { t: 'state'; state: string }
   | { t: 'sealed' }

@@ -9,6 +9,8 @@ import { saleKeys, salesIndexKey } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
 import { SaleEvents } from './sale-events.js';
 import { SaleStore } from './sale-store.js';
+import { EstimateLog } from './estimate-log.js';
+import type { EstimateQuality } from './estimate-quality.js';
 import { saleState, sealAt, type Sale, type SaleInput, type SalePatch, type SaleStats, type SaleStatus } from './sale-schema.js';
 
 export class SaleExistsError extends Error {
@@ -40,10 +42,13 @@ export class SaleService {
   readonly scripts: AdmissionScripts;
   readonly events: SaleEvents;
   readonly healer: SaleHealer;
+  /** The first chance and ETA each buyer was shown, and how they turned out (the operator's view). */
+  readonly estimates: EstimateLog;
   constructor(readonly db: Db, readonly redis: RedisClient, readonly prefix: string, readonly inventory: Inventory, log?: Logger) {
     this.store = new SaleStore(db);
     this.scripts = new AdmissionScripts(redis);
     this.events = new SaleEvents(redis, prefix);
+    this.estimates = new EstimateLog(redis, prefix, undefined, (err) => log?.warn({ err }, 'could not record estimates'));
     this.healer = new SaleHealer({ db, redis, prefix, inventory, store: this.store, scripts: this.scripts, events: this.events, fieldsOf: redisFields }, log);
   }
 
@@ -178,6 +183,11 @@ export class SaleService {
       admitted: Number(fields[1] ?? 0),
       expired: totals.expired,
     };
+  }
+
+  /** How good the estimates buyers were shown turned out: a waiter is 'missed' once the sale is sold out or ended. */
+  estimateQuality(sale: Sale, stats: SaleStats): Promise<EstimateQuality> {
+    return this.estimates.quality(sale.id, stats.state === 'sold_out' || stats.state === 'ended');
   }
 
   /**

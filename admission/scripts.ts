@@ -120,6 +120,14 @@ export class AdmissionScripts {
   async markSoldOut(k: SaleKeys, soldOut: boolean): Promise<boolean> {
     return (await runScript<number>(this.redis, 'admMarkSoldOut', [k.sale], [soldOut ? '1' : '0'])) === 1;
   }
+  /** Keeps each buyer's first prediction (HSETNX), at most `cap` buyers per sale; how many were added. */
+  recordEstimates(k: SaleKeys, cap: number, records: [buyer: string, record: string][]) {
+    return runScript<number>(this.redis, 'admRecordEstimates', [k.estimates], [cap, ...records.flat()]);
+  }
+  /** These buyers were admitted at `at` (ms): their recorded predictions get that outcome. */
+  settleEstimates(k: SaleKeys, at: number, buyers: string[]) {
+    return runScript<number>(this.redis, 'admSettleEstimates', [k.estimates], [at, ...buyers]);
+  }
   putSale(k: SaleKeys, mode: 'create' | 'update' | 'heal', fields: Record<string, string | number>) {
     return runScript<number>(this.redis, 'admPutSale', [k.sale], [mode, ...Object.entries(fields).flat()]);
   }

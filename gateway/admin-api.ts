@@ -70,7 +70,13 @@ export function mountAdminApi(app: TemplatedApp, ctx: Context, gate: OperatorGat
     const list = await sales.list();
     return [200, { sales: await Promise.all(list.map(withStats)) }];
   });
-  route('get', '/v1/admin/sales/:id', 1, 'get_sale', false, async ({ params }) => [200, await withStats(found(await sales.get(params[0]!)))]);
+  // One sale also says how good the chances and ETA intervals its buyers were shown turned out
+  // (not the list: reading every sale's records for it would cost the list what it costs one sale).
+  route('get', '/v1/admin/sales/:id', 1, 'get_sale', false, async ({ params }) => {
+    const sale = found(await sales.get(params[0]!));
+    const out = await withStats(sale);
+    return [200, { ...out, estimates: await sales.estimateQuality(sale, out.stats) }];
+  });
   route('patch', '/v1/admin/sales/:id', 1, 'patch_sale', true, async ({ params, body }) => {
     const p = validate(salePatch, body);
     return [200, await withStats(found(await sales.patch(params[0]!, p)))];

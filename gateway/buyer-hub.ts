@@ -8,7 +8,8 @@ import { saleState, type Sale } from '../admission/sale-schema.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { SaleEvent } from '../admission/sale-events.js';
 import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
-import { buyerFrame, renderView, eta, type BuyerFrameIn, type Phase } from './buyer-frames.js';
+import { buyerFrame, renderView, queuedText, type BuyerFrameIn, type Estimator, type Phase } from './buyer-frames.js';
+import { placeEstimator, saleModel, type EstimateModel } from '../admission/estimates.js';
 import { ApiError, wsErrorFrame } from './errors.js';
 import { PayTimer } from './pay-timer.js';
 import { BuyerSockets } from './buyer-sockets.js';
@@ -49,6 +50,8 @@ export interface SocketData {
   challengeId: number;
   /** The bits this socket was challenged at; 0 once it sent a good proof (or was never challenged). */
   challengeBits: number;
+  /** Its first prediction from a tick's model was recorded (EstimateLog: one per buyer is kept). */
+  predicted: boolean;
 }
 
 type Ws = WebSocket<SocketData>;
@@ -77,7 +80,7 @@ const NEVER = -1e9;
 
 export function newSocketData(saleId: string, buyer: string): SocketData {
   return {
-    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(), behind: false, challengeId: 0, challengeBits: 0,
+    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(), behind: false, challengeId: 0, challengeBits: 0, predicted: false,
   };
 }
 
@@ -90,7 +93,8 @@ export class BuyerHub {
   private readonly sockets = new BuyerSockets<Ws>();
   /** Open and opening sockets per buyer (MAX_SOCKETS_PER_BUYER): taken by the upgrade, given back by the close. */
   readonly slots: BuyerSlots;
-  private readonly served = new Map<string, { served: number; rate: number }>();
+  /** The last tick of each sale with sockets here: served ticket, rate, and the chance/ETA model. */
+  private readonly served = new Map<string, { served: number; rate: number; m?: EstimateModel; est?: Estimator }>();
   /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
   private readonly windows = new Map<string, SaleWindow>();
   private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
@@ -324,15 +328,15 @@ export class BuyerHub {
         continue;
       }
       const info = this.served.get(d.saleId);
-      const rate = info && info.rate > 0 ? info.rate : (sale?.admitPerSecond ?? 1);
       const startsIn = sale ? (Date.parse(sale.startsAt) - Date.now()) / 1000 : 0;
-      const r = renderView(view, rate, startsIn);
+      const r = renderView(view, info?.est ?? placeEstimator(firstModel(sale)), startsIn);
       this.setPhase(ws, r.phase, r.ticket);
       if ('holdId' in view && !d.closed) d.holdId = view.holdId;
       if (r.frame) {
         if (r.frame.type === 'queued') {
           d.lastPosition = r.frame.position as number;
           d.lastPositionAt = clockMs();
+          if (view.kind === 'waiting' && info?.m) this.recordPrediction(ws, r.frame);
         }
         this.sendRaw(ws, JSON.stringify(r.frame));
       } else if (view.kind === 'ended') {
@@ -440,14 +444,20 @@ export class BuyerHub {
     // gateway has heard of it, its buyers upgrade without a lookup.
     this.ctx.saleCache.markKnown(saleId);
     switch (ev.t) {
-      case 'tick':
+      case 'tick': {
+        // An admitter of an older version sends no model: the last one heard stays in use.
+        const prev = this.served.get(saleId);
+        const m = ev.m ?? prev?.m;
+        // One estimator per sale per tick, shared by the pushes below and the answers until the next tick.
+        const est = ev.m ? placeEstimator(ev.m) : prev?.est;
         // Kept for sales with sockets here only (answer() reads it for their ETAs).
-        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, rate: ev.rate });
+        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, rate: ev.rate, m, est });
         else this.served.delete(saleId);
         for (const { b, f } of ev.buyers) this.toBuyer(saleId, b, f);
-        this.pushPositions(saleId, ev.served, ev.rate);
+        if (est) this.pushPositions(saleId, ev.served, est, ev.m !== undefined);
         this.announceWindow(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not announce the sale window'));
         return;
+      }
       case 'buyer':
         return this.toBuyer(saleId, ev.b, ev.f);
       case 'state':
@@ -515,10 +525,12 @@ export class BuyerHub {
     if (frame) this.app.publish(saleTopic(saleId), frame, false);
   }
 
-  /** Positions move locally: position = my ticket - served ticket; no Redis call per waiting buyer. */
-  private pushPositions(saleId: string, served: number, rate: number): void {
+  /**
+   * Positions move locally: position = my ticket - served ticket; no Redis call per waiting buyer. The
+   * sale's model came with the tick, so a place's chance and ETA interval are a few flops (estimates.ts).
+   */
+  private pushPositions(saleId: string, served: number, est: Estimator, fromTick: boolean): void {
     const now = clockMs();
-    const effRate = rate > 0 ? rate : 1;
     this.sockets.forSale(saleId, (ws) => {
       const d = ws.getUserData();
       if (d.phase !== 'queued' || d.ticket <= 0) return;
@@ -526,9 +538,34 @@ export class BuyerHub {
       if (position === d.lastPosition || now - d.lastPositionAt < 1000) return;
       d.lastPosition = position;
       d.lastPositionAt = now;
-      this.sendRaw(ws, JSON.stringify({ type: 'queued', position, etaSeconds: eta(position, effRate), ticket: d.ticket }));
+      const text = queuedText(position, d.ticket, est);
+      if (fromTick && !d.predicted) this.recordPrediction(ws, JSON.parse(text) as Record<string, unknown>);
+      this.sendRaw(ws, text);
     });
   }
+
+  /** A socket's first prediction from a tick's model, kept (sampled) for the operator's estimate quality. */
+  private recordPrediction(ws: Ws, frame: Record<string, unknown>): void {
+    const d = ws.getUserData();
+    if (d.predicted || d.closed) return;
+    d.predicted = true;
+    this.ctx.sales.estimates.record(d.saleId, d.buyer, {
+      at: Date.now(), chance: frame.chance as number, etaSeconds: frame.etaSeconds as number, etaRange: frame.etaRange as [number, number],
+    });
+  }
+}
+
+/**
+ * Before this gateway has heard a tick with a model for the sale (its first socket, the first second):
+ * a model from the settings alone, as if nothing were sold or held yet. The next tick replaces it.
+ */
+function firstModel(sale: Pick<Sale, 'stock' | 'admitPerSecond' | 'maxActiveHolds' | 'holdSeconds'> | null): EstimateModel {
+  const stock = sale?.stock ?? 0;
+  const admitPerSecond = sale?.admitPerSecond ?? 1;
+  return saleModel({
+    available: stock, held: 0, paying: 0, sold: 0, expired: 0, released: 0, freeSlots: Math.min(stock, sale?.maxActiveHolds ?? 0), admitPerSecond,
+    pace: Math.min(admitPerSecond, (sale?.maxActiveHolds ?? 1) / Math.max(1, (sale?.holdSeconds ?? 2) / 2)), leaves: 0, waiterSeconds: 0,
+  });
 }
 
 function windowOf(sale: Pick<Sale, 'startsAt' | 'endsAt'>, now: number): SaleWindow {

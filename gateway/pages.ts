@@ -26,11 +26,13 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   'buyer.js': { body: page('buyer.js'), type: JS },
   'buyer-verify.js': { body: page('buyer-verify.js'), type: JS },
   'buyer-product.js': { body: page('buyer-product.js'), type: JS },
+  'buyer-chance.js': { body: page('buyer-chance.js'), type: JS },
   'pow-worker.js': { body: page('pow-worker.js'), type: JS },
   'console.js': { body: page('console.js'), type: JS },
   'console-chart.js': { body: page('console-chart.js'), type: JS },
   'console-live.js': { body: page('console-live.js'), type: JS },
   'console-funnel.js': { body: page('console-funnel.js'), type: JS },
+  'console-estimates.js': { body: page('console-estimates.js'), type: JS },
   'uplot.js': { body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'), type: JS },
   'uplot.css': { body: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'), type: CSS },
 };

@@ -149,6 +149,7 @@
 
   function onFrame(f) {
     if (window.fsVerify) window.fsVerify.onFrame(f, saleId);
+    if (window.fsChance) window.fsChance.onFrame(f);
     if (f.type !== 'error') alertText('');
     switch (f.type) {
       case 'challenge':
