@@ -7,7 +7,6 @@ import { prequeueCommitment } from '../admission/prequeue.js';
 import { saleState, type Sale } from '../admission/sale-schema.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { SaleEvent } from '../admission/sale-events.js';
-import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
 import { buyerFrame, renderView, eta, type BuyerFrameIn, type Phase } from './buyer-frames.js';
 import { ApiError, wsErrorFrame } from './errors.js';
 import { PayTimer } from './pay-timer.js';
@@ -287,23 +286,14 @@ export class BuyerHub {
     }
     // Started before the job exists: its order_confirmed can never arrive before the clock runs.
     this.payTimer.start(holdId, received);
-    try {
-      await enqueuePayment(this.ctx.payments, {
-        saleId, holdId, buyer, attemptNo, paymentMethod, amount: sale.price.amount, currency: sale.price.currency, perBuyerLimit: sale.perBuyerLimit,
-      });
-    } catch (err) {
-      this.payTimer.forget(holdId);
-      this.ctx.log.error({ err, sale: saleId, holdId }, 'could not enqueue payment');
-      // The add may have landed before the error: only when the job is certainly absent (read back
-      // on a working connection) can nothing be charged, and the hold go back to the buyer.
-      const job = await this.ctx.payments.getJob(paymentJobId(holdId, attemptNo)).then((j) => j ?? 'absent', () => 'unknown' as const);
-      if (job === 'absent') {
-        await this.ctx.inventory.payFailed(saleId, holdId, attemptNo).catch(() => {});
-        throw new ApiError('unavailable', 'the payment could not be queued; pay again');
-      }
-      // Unknown: the hold stays paying (money may move) until settlement or reconciliation decides.
-      if (job === 'unknown') throw new ApiError('unavailable', 'the payment could not be confirmed as queued; it will be checked, do not pay again');
-    }
+    const started = await this.ctx.payer.start({
+      saleId, holdId, buyer, attemptNo, paymentMethod, amount: sale.price.amount, currency: sale.price.currency, perBuyerLimit: sale.perBuyerLimit,
+    });
+    if (started !== 'queued') this.payTimer.forget(holdId);
+    // Absent: settlement gave the hold back, nothing can be charged.
+    if (started === 'absent') throw new ApiError('unavailable', 'the payment could not be queued; pay again');
+    // Unknown: the hold stays paying (money may move) until settlement or reconciliation decides.
+    if (started === 'unknown') throw new ApiError('unavailable', 'the payment could not be confirmed as queued; it will be checked, do not pay again');
     this.toBuyer(saleId, buyer, { type: 'payment_pending', holdId });
   }
 

@@ -8,6 +8,7 @@ import { Inventory } from '../inventory/inventory-service.js';
 import { SaleService } from '../admission/sale-service.js';
 import { WaitingRoom } from '../admission/waiting-room.js';
 import { createPaymentQueue, type PaymentJob } from '../settlement/payment-job.js';
+import { Payments } from '../settlement/payments.js';
 import { createStripeEventQueue, type StripeEventJob } from '../settlement/stripe-events.js';
 import type { Sale } from '../admission/sale-schema.js';
 import { SharedReads } from './shared-reads.js';
@@ -24,6 +25,8 @@ export interface Context {
   sales: SaleService;
   room: WaitingRoom;
   payments: Queue<PaymentJob>;
+  /** Starts the payment of a hold (settlement's doorway: the buyer path never sees the queue). */
+  payer: Payments;
   /** Verified Stripe webhook events, handed to the settlement workers. */
   stripeEvents: Queue<StripeEventJob>;
   saleCache: SaleCache;
@@ -90,6 +93,7 @@ export function createContext(config: Config, log: Logger): Context {
     sales,
     room: new WaitingRoom(redis, prefix, inventory),
     payments,
+    payer: new Payments(payments, inventory, log),
     stripeEvents,
     saleCache: new SaleCache(sales),
   };
