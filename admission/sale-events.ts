@@ -1,5 +1,6 @@
 import type { RedisClient } from '../shared/redis.js';
 import type { Notice } from '../inventory/scripts.js';
+import type { SaleState } from './sale-schema.js';
 import { saleKeys } from './keys.js';
 
 /** A frame of the contract for one buyer, as settlement or the admitter produce it. */
@@ -18,7 +19,7 @@ export type BuyerFrame =
 export type SaleEvent =
   | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame }[] }
   | { t: 'buyer'; b: string; f: BuyerFrame }
-  | { t: 'state'; state: string }
+  | { t: 'state'; state: SaleState }
   | { t: 'sealed' }
   /** The sale's Redis copy was healed from the ledger: gateways resync their sockets of the sale. */
   | { t: 'healed'; generation: number }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import type { BuyerView } from '../admission/waiting-room.js';
+import type { BuyerFrame } from '../admission/sale-events.js';
+import type { SaleState } from '../admission/sale-schema.js';
+import type { ErrorCode } from './errors.js';
 
 /** Buyer-to-gateway frames of the contract, validated once per frame. */
 export const buyerFrame = z.discriminatedUnion('type', [
@@ -16,41 +18,20 @@ export const buyerFrame = z.discriminatedUnion('type', [
 
 export type BuyerFrameIn = z.infer<typeof buyerFrame>;
 
-/** Where a socket stands, for pushing queue positions without asking Redis. */
-export type Phase = 'none' | 'pre' | 'queued' | 'holding' | 'done';
+/*
+ * Gateway-to-buyer frames of the contract (../shared/CONTRACT.md, "Gateway to buyer"), one variant
+ * per `type`. The frames about a hold are admission's and settlement's own (`BuyerFrame` of
+ * sale-events.ts): they reach the buyer as published, so their shape is written down once.
+ */
+export interface SaleFrame { type: 'sale'; state: SaleState; startsAt: string; endsAt: string; prequeueCommitment: string }
+export interface ChallengeFrame { type: 'challenge'; nonce: string; bits: number }
+export interface QueuedFrame { type: 'queued'; position: number; etaSeconds: number; ticket: number }
+export interface SoldOutFrame { type: 'sold_out' }
+/** Not in the contract's table (clients may ignore it): the answer to `leave`, or a status after it. */
+export interface LeftFrame { type: 'left' }
+export interface ErrorFrame { type: 'error'; code: ErrorCode; message: string }
 
-export interface Rendered {
-  frame: Record<string, unknown> | null;
-  phase: Phase;
-  ticket?: number;
-}
+export type FrameToBuyer = SaleFrame | ChallengeFrame | QueuedFrame | BuyerFrame | SoldOutFrame | LeftFrame | ErrorFrame;
 
-export function eta(position: number, ratePerSecond: number): number {
-  return Math.ceil(position / Math.max(ratePerSecond, 0.1));
-}
-
-/** Turns what Redis says of a buyer into the contract frame the buyer gets, and the socket's phase. */
-export function renderView(v: BuyerView, rate: number, startsInSeconds: number): Rendered {
-  switch (v.kind) {
-    case 'none': return { frame: null, phase: 'none' };
-    // The caller sends the sale frame (state 'ended', with its window): nothing more will come.
-    case 'ended': return { frame: null, phase: 'done' };
-    case 'left':
-    case 'released': return { frame: { type: 'left' }, phase: 'done' };
-    // Whole seconds, as for every other ETA: the time left to the start is rounded up.
-    // Until the seal the ticket is the rank in the pre-queue (the ticket the seal would give now);
-    // from the seal on it is fixed.
-    case 'pre': return { frame: { type: 'queued', position: v.position, etaSeconds: Math.ceil(Math.max(0, startsInSeconds)) + eta(v.position, rate), ticket: v.position }, phase: 'pre' };
-    case 'waiting': {
-      const position = Math.max(1, v.ticket - v.served);
-      return { frame: { type: 'queued', position, etaSeconds: eta(position, rate), ticket: v.ticket }, phase: 'queued', ticket: v.ticket };
-    }
-    case 'admitting': return { frame: { type: 'queued', position: 1, etaSeconds: 0, ticket: v.ticket }, phase: 'queued' };
-    case 'sold_out': return { frame: { type: 'sold_out' }, phase: 'done' };
-    case 'held': return { frame: { type: 'admitted', holdId: v.holdId, expiresAt: new Date(v.expiresAt).toISOString() }, phase: 'holding' };
-    case 'paying': return { frame: { type: 'payment_pending', holdId: v.holdId }, phase: 'holding' };
-    case 'sold': return { frame: { type: 'order_confirmed', holdId: v.holdId, orderId: v.orderId }, phase: 'done' };
-    case 'expired': return { frame: { type: 'hold_expired', holdId: v.holdId }, phase: 'done' };
-    case 'done': return { frame: { type: 'error', code: 'purchase_limit_reached', message: 'this buyer has bought as many units as the sale allows' }, phase: 'done' };
-  }
-}
+/** A frame as sent: the one serialisation of every outgoing frame. */
+export const frameText = (frame: FrameToBuyer): string => JSON.stringify(frame);
