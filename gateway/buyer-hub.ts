@@ -18,7 +18,8 @@ import { SaleFanout, type SocketWork } from './sale-fanout.js';
 import type { Context } from './context.js';
 import { JoinChallenges } from './join-challenge.js';
 
-export { BEHIND_BYTES, clockMs, newSocketData, saleTopic, type SocketData } from './buyer-socket.js';
+// The socket record's constructor and type, for the server's upgrade (which makes it) and the hub's tests.
+export { newSocketData, type SocketData } from './buyer-socket.js';
 
 const RESOLVED = Promise.resolve();
 
