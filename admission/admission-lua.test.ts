@@ -97,7 +97,7 @@ describe('join-4.lua', () => {
     await recordOrder(s.redis, s.prefix, sale.id, 'full', 'hold_1_x2');
     await recordOrder(s.redis, s.prefix, sale.id, 'half', 'hold_0_y1');
     expect(await scripts.join(sale.k, 'full', 'join')).toEqual(['done', 2]);
-    expect(await s.room.join(sale.id, 'full')).toEqual({ kind: 'done', orders: 2 });
+    expect(await s.room.join(sale.id, 'full')).toEqual({ kind: 'limit_reached', orders: 2 });
     expect(await s.redis.hexists(sale.k.buyers, 'full')).toBe(0);
     expect(await scripts.join(sale.k, 'half', 'join')).toEqual(['waiting', 1, 0]);
   });

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../shared/redis.js';
 import type { Notice } from '../inventory/scripts.js';
+import type { SaleState } from './sale-schema.js';
 import { saleKeys } from './keys.js';
 import type { EstimateModel } from './estimates.js';
 
@@ -20,7 +21,7 @@ export type SaleEvent =
   /** `m`: the sale's chance and ETA model of this tick (estimates.ts); absent from older admitters. */
   | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame }[]; m?: EstimateModel }
   | { t: 'buyer'; b: string; f: BuyerFrame }
-  | { t: 'state'; state: string }
+  | { t: 'state'; state: SaleState }
   | { t: 'sealed' }
   /** The sale's Redis copy was healed from the ledger: gateways resync their sockets of the sale. */
   | { t: 'healed'; generation: number }

@@ -21,7 +21,8 @@ export type BuyerView =
   | { kind: 'sold'; holdId: string; orderId: string }
   | { kind: 'expired'; holdId: string }
   | { kind: 'released'; holdId: string }
-  | { kind: 'done'; orders: number };
+  /** The buyer's orders reached the sale's perBuyerLimit: no new place (join-4's reply `done`). */
+  | { kind: 'limit_reached'; orders: number };
 
 function holdView(h: Hold): BuyerView {
   switch (h.state) {
@@ -112,7 +113,7 @@ export class WaitingRoom {
       case 'admitting': return { kind: 'admitting', holdId: String(reply[1]), ticket: Number(reply[2]) };
       case 'sold_out': return { kind: 'sold_out' };
       case 'ended': return { kind: 'ended' };
-      case 'done': return { kind: 'done', orders: Number(reply[1]) };
+      case 'done': return { kind: 'limit_reached', orders: Number(reply[1]) };
       case 'left': return { kind: 'left' };
       case 'none': return { kind: 'none' };
       default: throw new Error(`unexpected join reply ${String(reply[0])}`);

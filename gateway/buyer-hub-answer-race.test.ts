@@ -95,7 +95,7 @@ describe('an answer read before a pushed event is not sent after it', () => {
     const types = h.sent.map((f) => f.type);
     expect(types.slice(types.indexOf('admitted'))).not.toContain('queued');
     expect(h.sent.at(-1)).toMatchObject({ type: 'admitted', holdId: HOLD });
-    expect(h.data.phase).toBe('holding');
+    expect(h.data.stage).toBe('holding');
     // A holder is not on the waiting topic (it would get sold_out broadcasts meant for waiters).
     expect([...h.topics]).toEqual(['sale:s1']);
   });

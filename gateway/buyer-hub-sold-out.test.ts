@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BuyerHub, newSocketData, type SocketData } from './buyer-hub.js';
-import type { Phase } from './buyer-frames.js';
+import type { Stage } from './buyer-state.js';
 import type { Context } from './context.js';
 import { createLogger } from '../shared/logger.js';
 
@@ -29,24 +29,24 @@ describe('sold_out on this gateway', () => {
     hub.app = { publish: (_t: string, m: string) => (published.push(m), true) } as unknown as BuyerHub['app'];
 
     const sockets = new Map<string, { data: SocketData; sent: string[] }>();
-    const open = async (name: string, buyer: string, phase: Phase) => {
+    const open = async (name: string, buyer: string, stage: Stage) => {
       const s = { data: newSocketData(SALE.id, buyer), sent: [] as string[] };
       const ws = { getUserData: () => s.data, send: (m: string) => (s.sent.push(m), 1), subscribe: () => true } as unknown as Parameters<BuyerHub['onOpen']>[0];
       await hub.onOpen(ws);
       await s.data.chain;
-      s.data.phase = phase;
+      s.data.stage = stage;
       s.sent.length = 0;
       sockets.set(name, s);
     };
-    await open('waiter', 'b1', 'queued');
-    await open('waiter-tab2', 'b1', 'queued');
+    await open('waiter', 'b1', 'waiting');
+    await open('waiter-tab2', 'b1', 'waiting');
     await open('pre', 'b2', 'pre');
     await open('holder', 'b3', 'holding');
-    await open('done', 'b4', 'done');
+    await open('finished', 'b4', 'finished');
     await open('fresh', 'b5', 'none');
 
     hub.onSaleEvent(SALE.id, { t: 'state', state: 'sold_out' });
     const got = Object.fromEntries([...sockets].map(([k, v]) => [k, v.sent]));
-    expect(got).toEqual({ waiter: ['{"type":"sold_out"}'], 'waiter-tab2': ['{"type":"sold_out"}'], pre: ['{"type":"sold_out"}'], holder: [], done: [], fresh: [] });
+    expect(got).toEqual({ waiter: ['{"type":"sold_out"}'], 'waiter-tab2': ['{"type":"sold_out"}'], pre: ['{"type":"sold_out"}'], holder: [], finished: [], fresh: [] });
   });
 });

@@ -1,103 +1,40 @@
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { countSaleEntriesWith, metrics } from '../shared/metrics.js';
 import { isConnectionLoss, rateLimitedWarn } from '../shared/connection-errors.js';
 import { InventoryError } from '../inventory/errors.js';
-import { AdmissionError } from '../admission/errors.js';
-import { prequeueCommitment } from '../admission/prequeue.js';
-import { saleState, type Sale } from '../admission/sale-schema.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { SaleEvent } from '../admission/sale-events.js';
-import { enqueuePayment, paymentJobId } from '../settlement/payment-job.js';
-import { buyerFrame, renderView, queuedText, type BuyerFrameIn, type Estimator, type Phase } from './buyer-frames.js';
-import { placeEstimator, saleModel, type EstimateModel } from '../admission/estimates.js';
+import { buyerFrame, frameText, type BuyerFrameIn } from './buyer-frames.js';
+import { firstModel, renderView } from './buyer-state.js';
+import { placeEstimator } from '../admission/estimates.js';
+import { CAUGHT_UP_BYTES, clockMs, saleTopic, sendText, setStage, type Ws } from './buyer-socket.js';
+import { takeFrame } from './frame-budget.js';
 import { ApiError, wsErrorFrame } from './errors.js';
+import { refuse, toApiError } from './buyer-errors.js';
 import { PayTimer } from './pay-timer.js';
 import { BuyerSockets } from './buyer-sockets.js';
 import { BuyerSlots } from './buyer-slots.js';
-import { OpenFrames, type ReadFrame } from './open-frames.js';
+import { SaleWindows } from './sale-window.js';
+import { SaleFanout, type SocketWork } from './sale-fanout.js';
 import type { Context } from './context.js';
 import { JoinChallenges } from './join-challenge.js';
 
-/**
- * What a buyer socket keeps (uWS copies these fields onto the socket object itself). Kept for every
- * waiting buyer, so kept small: times are whole milliseconds on the process clock (small integers,
- * not a boxed number per field), the rate limit counts whole frames, and an idle socket holds no
- * promise.
- */
-export interface SocketData {
-  /** The hub's shared copy of the sale id once open (see BuyerSockets). */
-  saleId: string;
-  buyer: string;
-  closed: boolean;
-  phase: Phase;
-  ticket: number;
-  /** The hold this socket was last told of ('' if none): after a heal it may be gone from Redis. */
-  holdId: string;
-  lastPosition: number;
-  /** clockMs() of the last position sent. */
-  lastPositionAt: number;
-  /** Bumped by every pushed event, so an answer read from Redis before it is known to be stale. */
-  seq: number;
-  /** The frames of this socket still being handled, in order; null when idle. */
-  chain: Promise<void> | null;
-  /** Frames this socket may still send now (token bucket, whole frames). */
-  tokens: number;
-  /** clockMs() up to which tokens have been credited. */
-  tokensAt: number;
-  /** Not reading: its send buffer went over BEHIND_BYTES; no frame is sent until it drains (onDrain). */
-  behind: boolean;
-  /** The socket's join challenge (JoinChallenges: the nonce is derived from it, not stored); 0 = none sent. */
-  challengeId: number;
-  /** The bits this socket was challenged at; 0 once it sent a good proof (or was never challenged). */
-  challengeBits: number;
-  /** Its first prediction from a tick's model was recorded (EstimateLog: one per buyer is kept). */
-  predicted: boolean;
-}
+// The socket record's constructor and type, for the server's upgrade (which makes it) and the hub's tests.
+export { newSocketData, type SocketData } from './buyer-socket.js';
 
-type Ws = WebSocket<SocketData>;
-type SaleWindow = 'before' | 'during' | 'after';
-
-const FRAMES_PER_SECOND = 20;
-const MS_PER_FRAME = 1000 / FRAMES_PER_SECOND;
-const SOLD_OUT_FRAME = '{"type":"sold_out"}';
 const RESOLVED = Promise.resolve();
+
 /**
- * A socket with more than this waiting in its send buffer is behind: it is sent nothing more until
- * the buffer is down to CAUGHT_UP_BYTES, then its state once (onDrain). So a slow reader costs at most
- * about this much (plus sale frames published to its topic, which uWS caps at maxBackpressure), and
- * no frame is silently lost past uWS's cap: the catch-up says where the buyer stands.
+ * The buyer sockets of this gateway, by sale and buyer (several tabs of one buyer share a place): their
+ * lifecycle, the frames they send (one at a time per socket, in order) and the answers they get. Sale
+ * events reach them through the fan-out (sale-fanout.ts); the sale frame through sale-window.ts.
  */
-export const BEHIND_BYTES = 64 * 1024;
-const CAUGHT_UP_BYTES = 4 * 1024;
-/** uWS's answers to send(): written out at once; dropped (the buffer is over maxBackpressure). */
-const SEND_WRITTEN = 1;
-const SEND_DROPPED = 2;
-
-/** Milliseconds since this process started: a small integer for 24 days (Date.now() is a boxed double). */
-export const clockMs = (): number => Math.floor(performance.now());
-/** lastPositionAt of a socket that was never sent a position. */
-const NEVER = -1e9;
-
-export function newSocketData(saleId: string, buyer: string): SocketData {
-  return {
-    saleId, buyer, closed: false, phase: 'none', ticket: 0, holdId: '', lastPosition: 0, lastPositionAt: NEVER, seq: 0, chain: null, tokens: FRAMES_PER_SECOND, tokensAt: clockMs(), behind: false, challengeId: 0, challengeBits: 0, predicted: false,
-  };
-}
-
-export const saleTopic = (saleId: string) => `sale:${saleId}`;
-
-const isWaiting = (phase: Phase) => phase === 'queued' || phase === 'pre';
-
-/** The buyer sockets of this gateway, by sale and buyer (several tabs of one buyer share a place). */
-export class BuyerHub {
+export class BuyerHub implements SocketWork {
   private readonly sockets = new BuyerSockets<Ws>();
   /** Open and opening sockets per buyer (MAX_SOCKETS_PER_BUYER): taken by the upgrade, given back by the close. */
   readonly slots: BuyerSlots;
-  /** The last tick of each sale with sockets here: served ticket, rate, and the chance/ETA model. */
-  private readonly served = new Map<string, { served: number; rate: number; m?: EstimateModel; est?: Estimator }>();
-  /** Where each sale's clock stood at the last tick, so a start or end by time is announced once. */
-  private readonly windows = new Map<string, SaleWindow>();
-  private readonly openFrames = new OpenFrames((saleId) => this.readSaleFrame(saleId));
+  private readonly windows: SaleWindows;
+  private readonly fanout: SaleFanout;
   private readonly challenges = new JoinChallenges();
   app!: TemplatedApp;
   readonly payTimer = new PayTimer();
@@ -107,6 +44,8 @@ export class BuyerHub {
   constructor(readonly ctx: Context) {
     this.lostConnection = rateLimitedWarn(ctx.log, 'buyer frames refused (unavailable): connection lost');
     this.slots = new BuyerSlots(ctx.config.MAX_SOCKETS_PER_BUYER);
+    this.windows = new SaleWindows(ctx, (saleId) => this.sockets.hasSale(saleId), (saleId, text) => this.app.publish(saleTopic(saleId), text, false));
+    this.fanout = new SaleFanout(ctx, this.sockets, this.windows, this.payTimer, this);
     countSaleEntriesWith(() => this.saleEntries());
   }
 
@@ -115,7 +54,7 @@ export class BuyerHub {
    * the last second), so ids asked for that do not exist leave nothing behind (docs/security.md).
    */
   saleEntries(): number {
-    return this.ctx.saleCache.size() + this.openFrames.size() + this.sockets.saleCount() + this.served.size + this.windows.size;
+    return this.ctx.saleCache.size() + this.windows.size() + this.sockets.saleCount() + this.fanout.size();
   }
 
   count(): number {
@@ -132,12 +71,12 @@ export class BuyerHub {
     this.enqueue(ws, async () => {
       // The gateway subscribed to every sale's events at its start (one pattern): an event after the
       // first read below is never missed.
-      const frame = await this.openFrames.get(d.saleId);
+      const frame = await this.windows.openFrame(d.saleId);
       const sale = await this.ctx.saleCache.get(d.saleId);
       // The challenge goes before the sale frame: a client that joins once it has the sale frame
       // has always seen its challenge by then (frames arrive in order), and never joins without proof.
       if (sale && sale.joinChallengeBits > 0) this.sendChallenge(ws, sale.joinChallengeBits);
-      if (frame) this.sendRaw(ws, frame);
+      if (frame) sendText(ws, frame);
       // A reconnecting buyer gets their state back at once: place, hold or order.
       await this.answer(ws, () => this.ctx.room.status(d.saleId, d.buyer));
     });
@@ -172,43 +111,30 @@ export class BuyerHub {
 
   onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
     const d = ws.getUserData();
-    const refuse = (e: ApiError) => {
-      metrics.wsErrors.inc({ code: e.code });
-      this.sendRaw(ws, wsErrorFrame(e));
-    };
-    // Whole frames are credited, each 50 ms after the last; a full bucket does not bank time.
-    const now = clockMs();
-    const earned = Math.floor((now - d.tokensAt) / MS_PER_FRAME);
-    if (earned > 0) {
-      d.tokens = Math.min(FRAMES_PER_SECOND, d.tokens + earned);
-      d.tokensAt = d.tokens === FRAMES_PER_SECOND ? now : d.tokensAt + earned * MS_PER_FRAME;
-    }
-    if (d.tokens < 1) return refuse(new ApiError('rate_limited'));
-    d.tokens -= 1;
-    if (isBinary) return refuse(new ApiError('binary_not_supported'));
-    if (message.byteLength > this.ctx.config.MAX_FRAME_BYTES) return refuse(new ApiError('payload_too_large', `frames are at most ${this.ctx.config.MAX_FRAME_BYTES} bytes`));
+    if (!takeFrame(d, clockMs())) return refuse(ws, new ApiError('rate_limited'));
+    if (isBinary) return refuse(ws, new ApiError('binary_not_supported'));
+    if (message.byteLength > this.ctx.config.MAX_FRAME_BYTES) return refuse(ws, new ApiError('payload_too_large', `frames are at most ${this.ctx.config.MAX_FRAME_BYTES} bytes`));
     let raw: unknown;
     try {
       raw = JSON.parse(Buffer.from(message).toString('utf8'));
     } catch {
-      return refuse(new ApiError('invalid_json'));
+      return refuse(ws, new ApiError('invalid_json'));
     }
     const parsed = buyerFrame.safeParse(raw);
-    if (!parsed.success) return refuse(new ApiError('invalid_frame', parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; ')));
+    if (!parsed.success) return refuse(ws, new ApiError('invalid_frame', parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; ')));
     metrics.wsFrames.inc({ type: parsed.data.type });
     const received = process.hrtime.bigint();
     this.enqueue(ws, () => this.handle(ws, parsed.data, received));
   }
 
   /** One frame at a time per socket, in order: a join and a leave never race on one socket. */
-  private enqueue(ws: Ws, task: () => Promise<void>): void {
+  enqueue(ws: Ws, task: () => Promise<void>): void {
     const d = ws.getUserData();
     const chain: Promise<void> = (d.chain ?? RESOLVED).then(task).catch((err) => {
       const e = toApiError(err);
       if (isConnectionLoss(err)) this.lostConnection(err);
       else if (e.code === 'internal' || e.code === 'unavailable') this.ctx.log.error({ err, sale: d.saleId }, 'buyer frame failed');
-      metrics.wsErrors.inc({ code: e.code });
-      this.sendRaw(ws, wsErrorFrame(e));
+      refuse(ws, e);
     }).then(() => {
       // The last frame done: an idle socket keeps no promise.
       if (d.chain === chain) d.chain = null;
@@ -239,7 +165,7 @@ export class BuyerHub {
     if (d.closed) return;
     d.challengeId = this.challenges.nextId();
     d.challengeBits = bits;
-    this.sendRaw(ws, `{"type":"challenge","nonce":"${this.challenges.nonce(d.challengeId)}","bits":${bits}}`);
+    sendText(ws, frameText({ type: 'challenge', nonce: this.challenges.nonce(d.challengeId), bits }));
   }
 
   /**
@@ -263,13 +189,12 @@ export class BuyerHub {
       d.challengeBits = 0;
       return true;
     }
-    const e = d.challengeId === 0 ? new ApiError('challenge_failed', 'this sale asks a proof-of-work of each join: answer the challenge sent now') : new ApiError('challenge_failed');
-    metrics.wsErrors.inc({ code: e.code });
-    this.sendRaw(ws, wsErrorFrame(e));
+    refuse(ws, d.challengeId === 0 ? new ApiError('challenge_failed', 'this sale asks a proof-of-work of each join: answer the challenge sent now') : new ApiError('challenge_failed'));
     if (d.challengeId === 0) this.sendChallenge(ws, current);
     return false;
   }
 
+  /** begin-pay (inventory), then settlement's `payer.start`; the buyer hears what came of it. */
   private async pay(ws: Ws, holdId: string, paymentMethod: string, received: bigint): Promise<void> {
     const { saleId, buyer } = ws.getUserData();
     const sale = await this.ctx.saleCache.get(saleId);
@@ -283,39 +208,30 @@ export class BuyerHub {
       if (err instanceof InventoryError && err.code === 'hold_ended') {
         const hold = await this.ctx.inventory.getHold(saleId, holdId);
         if (hold?.buyer === buyer && hold.state === 'expired') {
-          this.sendRaw(ws, wsErrorFrame(toApiError(err)));
-          return this.toBuyer(saleId, buyer, { type: 'hold_expired', holdId });
+          sendText(ws, wsErrorFrame(toApiError(err)));
+          return this.fanout.toBuyer(saleId, buyer, { type: 'hold_expired', holdId });
         }
       }
       throw err;
     }
     // Started before the job exists: its order_confirmed can never arrive before the clock runs.
     this.payTimer.start(holdId, received);
-    try {
-      await enqueuePayment(this.ctx.payments, {
-        saleId, holdId, buyer, attemptNo, paymentMethod, amount: sale.price.amount, currency: sale.price.currency, perBuyerLimit: sale.perBuyerLimit,
-      });
-    } catch (err) {
-      this.payTimer.forget(holdId);
-      this.ctx.log.error({ err, sale: saleId, holdId }, 'could not enqueue payment');
-      // The add may have landed before the error: only when the job is certainly absent (read back
-      // on a working connection) can nothing be charged, and the hold go back to the buyer.
-      const job = await this.ctx.payments.getJob(paymentJobId(holdId, attemptNo)).then((j) => j ?? 'absent', () => 'unknown' as const);
-      if (job === 'absent') {
-        await this.ctx.inventory.payFailed(saleId, holdId, attemptNo).catch(() => {});
-        throw new ApiError('unavailable', 'the payment could not be queued; pay again');
-      }
-      // Unknown: the hold stays paying (money may move) until settlement or reconciliation decides.
-      if (job === 'unknown') throw new ApiError('unavailable', 'the payment could not be confirmed as queued; it will be checked, do not pay again');
-    }
-    this.toBuyer(saleId, buyer, { type: 'payment_pending', holdId });
+    const started = await this.ctx.payments.start({
+      saleId, holdId, buyer, attemptNo, paymentMethod, amount: sale.price.amount, currency: sale.price.currency, perBuyerLimit: sale.perBuyerLimit,
+    });
+    if (started !== 'queued') this.payTimer.forget(holdId);
+    // Absent: settlement gave the hold back, nothing can be charged.
+    if (started === 'absent') throw new ApiError('unavailable', 'the payment could not be queued; pay again');
+    // Unknown: the hold stays paying (money may move) until settlement or reconciliation decides.
+    if (started === 'unknown') throw new ApiError('unavailable', 'the payment could not be confirmed as queued; it will be checked, do not pay again');
+    this.fanout.toBuyer(saleId, buyer, { type: 'payment_pending', holdId });
   }
 
   /**
    * Reads a buyer's state and sends it, unless an event for this socket arrived meanwhile: then the
    * read may predate it, so read again (a stale "queued" must never follow an "admitted").
    */
-  private async answer(ws: Ws, read: () => Promise<BuyerView>): Promise<void> {
+  async answer(ws: Ws, read: () => Promise<BuyerView>): Promise<void> {
     const d = ws.getUserData();
     for (let i = 0; ; i++) {
       const seq = d.seq;
@@ -327,18 +243,18 @@ export class BuyerHub {
         read = () => this.ctx.room.status(d.saleId, d.buyer);
         continue;
       }
-      const info = this.served.get(d.saleId);
+      const est = this.fanout.estimatorOf(d.saleId);
       const startsIn = sale ? (Date.parse(sale.startsAt) - Date.now()) / 1000 : 0;
-      const r = renderView(view, info?.est ?? placeEstimator(firstModel(sale)), startsIn);
-      this.setPhase(ws, r.phase, r.ticket);
+      const r = renderView(view, est ?? placeEstimator(firstModel(sale)), startsIn);
+      setStage(d, r.stage, r.ticket);
       if ('holdId' in view && !d.closed) d.holdId = view.holdId;
       if (r.frame) {
         if (r.frame.type === 'queued') {
-          d.lastPosition = r.frame.position as number;
+          d.lastPosition = r.frame.position;
           d.lastPositionAt = clockMs();
-          if (view.kind === 'waiting' && info?.m) this.recordPrediction(ws, r.frame);
+          if (view.kind === 'waiting' && est) this.fanout.recordPrediction(ws, r.frame);
         }
-        this.sendRaw(ws, JSON.stringify(r.frame));
+        sendText(ws, frameText(r.frame));
       } else if (view.kind === 'ended') {
         await this.sendSaleFrame(ws);
       }
@@ -346,243 +262,22 @@ export class BuyerHub {
     }
   }
 
-  private setPhase(ws: Ws, phase: Phase, ticket?: number): void {
-    const d = ws.getUserData();
-    if (d.closed) return;
-    d.phase = phase;
-    if (ticket !== undefined) d.ticket = ticket;
-  }
-
-  /** The contract's `sale` frame for a sale as it stands now, serialised once; null for no such sale. */
-  private async saleFrame(saleId: string): Promise<string | null> {
-    return (await this.readSaleFrame(saleId)).frame;
-  }
-
-  private async readSaleFrame(saleId: string): Promise<ReadFrame> {
-    const sale = await this.ctx.saleCache.get(saleId);
-    if (!sale) return { frame: null, changesAt: Number.POSITIVE_INFINITY };
-    const now = Date.now();
-    // The window buyers were told of: a start or end after this is announced by the next tick. Kept
-    // only while the sale has sockets here (announceWindow drops it with the last one).
-    if (!this.windows.has(saleId) && this.sockets.hasSale(saleId)) this.windows.set(saleId, windowOf(sale, now));
-    const soldOut = await this.ctx.sales.isSoldOut(saleId);
-    const startsAt = Date.parse(sale.startsAt);
-    const endsAt = Date.parse(sale.endsAt);
-    return {
-      frame: JSON.stringify({
-        type: 'sale', state: saleState(sale, soldOut, now), startsAt: sale.startsAt, endsAt: sale.endsAt,
-        name: sale.name, price: { amount: sale.price.amount, currency: sale.price.currency },
-        prequeueCommitment: prequeueCommitment(sale.prequeueKey),
-      }),
-      changesAt: now < startsAt ? startsAt : now < endsAt ? endsAt : Number.POSITIVE_INFINITY,
-    };
-  }
-
   private async sendSaleFrame(ws: Ws): Promise<void> {
-    const frame = await this.saleFrame(ws.getUserData().saleId);
-    if (frame) this.sendRaw(ws, frame);
+    const frame = await this.windows.frame(ws.getUserData().saleId);
+    if (frame) sendText(ws, frame);
   }
 
-  /**
-   * Sends one frame, unless the socket is behind (see BEHIND_BYTES): a buyer who does not read is not
-   * sent per-frame updates to pile up in memory, and is sent its state once it reads again (onDrain).
-   */
-  private sendRaw(ws: Ws, frame: string): void {
-    const d = ws.getUserData();
-    if (d.closed || d.behind) return;
-    const sent = ws.send(frame, false);
-    if (sent === SEND_WRITTEN) return;
-    if (sent === SEND_DROPPED || ws.getBufferedAmount() > BEHIND_BYTES) {
-      d.behind = true;
-      metrics.wsSlowReaders.inc();
-    }
-  }
-
-  /** Sends a frame to every socket of one buyer on this gateway and moves their phase along. */
-  private toBuyer(saleId: string, buyer: string, frame: { type: string; [k: string]: unknown }): void {
-    const here = this.sockets.hasBuyer(saleId, buyer);
-    if (frame.type === 'order_confirmed' && here) this.payTimer.confirmed(frame.holdId as string);
-    else if (frame.type === 'order_confirmed' || frame.type === 'hold_expired' || (frame.type === 'payment_failed' && !frame.retryable)) this.payTimer.forget(frame.holdId as string);
-    if (!here) return;
-    const text = JSON.stringify(frame);
-    const phase: Phase = frame.type === 'admitted' || frame.type === 'payment_pending' || (frame.type === 'payment_failed' && frame.retryable) ? 'holding' : 'done';
-    this.sockets.forBuyer(saleId, buyer, (ws) => {
-      const d = ws.getUserData();
-      d.seq++;
-      this.setPhase(ws, phase);
-      if (typeof frame.holdId === 'string') d.holdId = frame.holdId;
-      this.sendRaw(ws, text);
-    });
-  }
-
-  /**
-   * The sale events' subscription was lost and is back. Redis pub/sub keeps nothing for a subscriber
-   * that is away, so whatever was published meanwhile (an `admitted`, an `order_confirmed`, a
-   * `sold_out`) never reached this gateway, and its buyers would wait for it for ever. So, as on a
-   * reconnect, every buyer still waiting for news (queued, pre-queued, holding or paying) reads their
-   * state again, and each sale's frame is sent afresh. Buyers who are done or never joined are left
-   * alone. Call it only once the subscription is active again, or events could fall in between.
-   */
+  /** See SaleFanout.resync: after the sale events' subscription was lost and is back. */
   resync(): void {
-    for (const saleId of this.sockets.saleIds()) this.resyncSale(saleId);
+    this.fanout.resync();
   }
 
-  /** Every socket of one sale still waiting for news reads its state again (resyncSocket); the sale frame is sent afresh. */
   resyncSale(saleId: string): void {
-    this.ctx.saleCache.forget(saleId);
-    this.openFrames.forget(saleId);
-    this.publishSaleFrame(saleId).catch((err) => this.ctx.log.warn({ err, sale: saleId }, 'could not publish the sale frame'));
-    this.sockets.forSale(saleId, (ws) => {
-      const { phase } = ws.getUserData();
-      if (phase === 'pre' || phase === 'queued' || phase === 'holding') this.enqueue(ws, () => this.resyncSocket(ws));
-    });
+    this.fanout.resyncSale(saleId);
   }
 
   /** A message from the sale's Redis channel (every gateway gets every message once). */
   onSaleEvent(saleId: string, ev: SaleEvent): void {
-    // Only an existing sale has events (its admitter ticks at least once a second): once this
-    // gateway has heard of it, its buyers upgrade without a lookup.
-    this.ctx.saleCache.markKnown(saleId);
-    switch (ev.t) {
-      case 'tick': {
-        // An admitter of an older version sends no model: the last one heard stays in use.
-        const prev = this.served.get(saleId);
-        const m = ev.m ?? prev?.m;
-        // One estimator per sale per tick, shared by the pushes below and the answers until the next tick.
-        const est = ev.m ? placeEstimator(ev.m) : prev?.est;
-        // Kept for sales with sockets here only (answer() reads it for their ETAs).
-        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, rate: ev.rate, m, est });
-        else this.served.delete(saleId);
-        for (const { b, f } of ev.buyers) this.toBuyer(saleId, b, f);
-        if (est) this.pushPositions(saleId, ev.served, est, ev.m !== undefined);
-        this.announceWindow(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not announce the sale window'));
-        return;
-      }
-      case 'buyer':
-        return this.toBuyer(saleId, ev.b, ev.f);
-      case 'state':
-        this.ctx.saleCache.forget(saleId);
-        this.openFrames.forget(saleId);
-        // To the sockets waiting now (holders and buyers who are done are not told): the string is
-        // made once, each send is uWS's own write.
-        if (ev.state === 'sold_out') {
-          this.sockets.forSale(saleId, (ws) => {
-            if (isWaiting(ws.getUserData().phase)) this.sendRaw(ws, SOLD_OUT_FRAME);
-          });
-        }
-        this.publishSaleFrame(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not publish the sale frame'));
-        return;
-      case 'healed':
-        // The sale's Redis copy was rebuilt from the ledger: what a socket was told may be gone.
-        this.resyncSale(saleId);
-        return;
-      case 'sealed':
-        // The pre-queue became tickets: each pre-queued socket reads its ticket once.
-        this.sockets.forSale(saleId, (ws) => {
-          if (ws.getUserData().phase === 'pre') this.enqueue(ws, () => this.answer(ws, () => this.ctx.room.status(saleId, ws.getUserData().buyer)));
-        });
-        return;
-    }
+    this.fanout.onSaleEvent(saleId, ev);
   }
-
-  /**
-   * A socket's state read again (after a heal, or a lost subscription). A buyer whose hold vanished
-   * with a lost copy is told it ended (the unit went back to the pool); a waiter whose place vanished
-   * is given one again (join is idempotent: a place the copy kept is the same place); everyone else
-   * gets their state as Redis now says.
-   */
-  private async resyncSocket(ws: Ws): Promise<void> {
-    const d = ws.getUserData();
-    const { phase, holdId } = d;
-    const view = await this.ctx.room.status(d.saleId, d.buyer);
-    if (view.kind === 'none' && phase === 'holding' && holdId !== '') return this.toBuyer(d.saleId, d.buyer, { type: 'hold_expired', holdId });
-    if (view.kind === 'none' && (phase === 'queued' || phase === 'pre')) return this.answer(ws, () => this.ctx.room.join(d.saleId, d.buyer));
-    return this.answer(ws, () => Promise.resolve(view));
-  }
-
-  /**
-   * A sale opens at startsAt and ends at endsAt without any operator action, so no 'state' event says
-   * so; the contract still wants a sale frame on every state change (and waiters must not wait for
-   * nothing after the end). The admitter ticks every sale at least once a second: each tick compares
-   * the sale's window with the last one seen and publishes the frame when it moved.
-   */
-  private async announceWindow(saleId: string): Promise<void> {
-    if (!this.sockets.hasSale(saleId)) {
-      this.windows.delete(saleId);
-      return;
-    }
-    const sale = await this.ctx.saleCache.get(saleId);
-    if (!sale) return;
-    const w = windowOf(sale, Date.now());
-    const seen = this.windows.get(saleId);
-    this.windows.set(saleId, w);
-    if (seen !== undefined && seen !== w) await this.publishSaleFrame(saleId);
-  }
-
-  private async publishSaleFrame(saleId: string): Promise<void> {
-    const frame = await this.saleFrame(saleId);
-    // One serialisation for every socket of the sale (uWS topic), not one per socket.
-    if (frame) this.app.publish(saleTopic(saleId), frame, false);
-  }
-
-  /**
-   * Positions move locally: position = my ticket - served ticket; no Redis call per waiting buyer. The
-   * sale's model came with the tick, so a place's chance and ETA interval are a few flops (estimates.ts).
-   */
-  private pushPositions(saleId: string, served: number, est: Estimator, fromTick: boolean): void {
-    const now = clockMs();
-    this.sockets.forSale(saleId, (ws) => {
-      const d = ws.getUserData();
-      if (d.phase !== 'queued' || d.ticket <= 0) return;
-      const position = Math.max(1, d.ticket - served);
-      if (position === d.lastPosition || now - d.lastPositionAt < 1000) return;
-      d.lastPosition = position;
-      d.lastPositionAt = now;
-      const text = queuedText(position, d.ticket, est);
-      if (fromTick && !d.predicted) this.recordPrediction(ws, JSON.parse(text) as Record<string, unknown>);
-      this.sendRaw(ws, text);
-    });
-  }
-
-  /** A socket's first prediction from a tick's model, kept (sampled) for the operator's estimate quality. */
-  private recordPrediction(ws: Ws, frame: Record<string, unknown>): void {
-    const d = ws.getUserData();
-    if (d.predicted || d.closed) return;
-    d.predicted = true;
-    this.ctx.sales.estimates.record(d.saleId, d.buyer, {
-      at: Date.now(), chance: frame.chance as number, etaSeconds: frame.etaSeconds as number, etaRange: frame.etaRange as [number, number],
-    });
-  }
-}
-
-/**
- * Before this gateway has heard a tick with a model for the sale (its first socket, the first second):
- * a model from the settings alone, as if nothing were sold or held yet. The next tick replaces it.
- */
-function firstModel(sale: Pick<Sale, 'stock' | 'admitPerSecond' | 'maxActiveHolds' | 'holdSeconds'> | null): EstimateModel {
-  const stock = sale?.stock ?? 0;
-  const admitPerSecond = sale?.admitPerSecond ?? 1;
-  return saleModel({
-    available: stock, held: 0, paying: 0, sold: 0, expired: 0, released: 0, freeSlots: Math.min(stock, sale?.maxActiveHolds ?? 0), admitPerSecond,
-    pace: Math.min(admitPerSecond, (sale?.maxActiveHolds ?? 1) / Math.max(1, (sale?.holdSeconds ?? 2) / 2)), leaves: 0, waiterSeconds: 0,
-  });
-}
-
-function windowOf(sale: Pick<Sale, 'startsAt' | 'endsAt'>, now: number): SaleWindow {
-  return now < Date.parse(sale.startsAt) ? 'before' : now < Date.parse(sale.endsAt) ? 'during' : 'after';
-}
-
-export function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof InventoryError) {
-    // Someone else's hold is reported as missing: hold ids tell nothing about other buyers.
-    if (err.code === 'not_your_hold' || err.code === 'hold_not_found') return new ApiError('hold_not_found');
-    // Codes only settlement and restocking meet: never a buyer's doing.
-    if (err.code === 'hold_not_paying' || err.code === 'invalid_quantity') return new ApiError('internal');
-    return new ApiError(err.code, err.message);
-  }
-  if (err instanceof AdmissionError) return new ApiError(err.code === 'sold_out' ? 'sale_ended' : err.code, err.message);
-  // Redis or Postgres went away under the frame: the contract's "try again", not a fault of ours.
-  if (isConnectionLoss(err)) return new ApiError('unavailable');
-  return new ApiError('internal');
 }

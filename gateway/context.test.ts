@@ -19,7 +19,7 @@ describe('the gateway context', () => {
   it('keeps the BullMQ scripts off the autopipelined request client', async () => {
     await ctx.settlement.waitUntilReady();
     // A call that needs the queue's scripts loaded: they are now defined on the queues' client.
-    await ctx.payments.getJobCounts();
+    await ctx.settlement.paymentQueue.getJobCounts();
     expect(scriptsOf(ctx.queueRedis).length).toBeGreaterThan(20);
     expect(scriptsOf(ctx.queueRedis).some((n) => /^addStandardJob/.test(n))).toBe(true);
     const own = scriptsOf(ctx.redis);

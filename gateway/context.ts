@@ -5,7 +5,7 @@ import { createQueueRedis, createRedis, type RedisClient } from '../shared/redis
 import { Inventory } from '../inventory/inventory-service.js';
 import { SaleService } from '../admission/sale-service.js';
 import { WaitingRoom } from '../admission/waiting-room.js';
-import type { PaymentQueue } from '../settlement/payment-job.js';
+import { Payments } from '../settlement/payments.js';
 import { createSettlementClient, type SettlementClient } from '../settlement/client.js';
 import type { Sale } from '../admission/sale-schema.js';
 import { SharedReads } from './shared-reads.js';
@@ -23,8 +23,8 @@ export interface Context {
   room: WaitingRoom;
   /** Settlement as the gateway may use it: Stripe events accepted, dead letters, the payment queue to hand on. */
   settlement: SettlementClient;
-  /** settlement.paymentQueue, for settlement's payment functions (the buyer's pay). */
-  payments: PaymentQueue;
+  /** Starts the payment of a hold (settlement's doorway: the buyer path never sees the queue). */
+  payments: Payments;
   saleCache: SaleCache;
 }
 
@@ -85,7 +85,7 @@ export function createContext(config: Config, log: Logger): Context {
     sales,
     room: new WaitingRoom(redis, prefix, inventory),
     settlement,
-    payments: settlement.paymentQueue,
+    payments: new Payments(settlement.paymentQueue, inventory, log),
     saleCache: new SaleCache(sales),
   };
 }
