@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkedServices, expectBalanced, pollUntil, redisNow, sleep } from '../inventory/lua-test-support.js';
+import { checkedServices, expectBalanced, redisNow, sleep } from '../inventory/lua-test-support.js';
 import { poolOfHold } from '../inventory/keys.js';
-import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale, record, recordField, TEST_OWNER, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
+import { admit, admitAndHold, admitWhenFilled, joinAll, makeSale, parseAdmit, record, recordField, TEST_OWNER, type TestSale, waitingBuyers, waitingLine, waitingSize } from './lua-test-support.js';
 
 // admit-8, admit-done-6 and admitting-due-2 against the real Redis; every code their headers list.
 // The pool equation is checked after every inventory script call of every test.
@@ -196,13 +196,13 @@ describe('admit-8.lua', () => {
     }
     // Resumed: admissions go on.
     await scripts.putSale(paused.k, 'update', { status: 'active' });
-    expect((await pollUntil(() => admit(s, paused), (r) => r.count > 0, 3000, 10)).list[0]!.buyer).toBe('w2');
+    expect((await admitWhenFilled(s, paused)).list[0]!.buyer).toBe('w2');
   });
 });
 
 describe('admit-done-6.lua', () => {
   async function admitted(sale: TestSale, n: number) {
-    return (await pollUntil(() => admit(s, sale, n), (r) => r.count === n, 3000, 10)).list;
+    return (await admitWhenFilled(s, sale, n, n)).list;
   }
 
   it("'held': the buyer points at the hold and the sale counts the admission", async () => {
@@ -298,9 +298,9 @@ describe('admitting-due-2.lua', () => {
   it('lists admissions begun at least ARGV[1] ms ago (Redis clock), oldest first, at most ARGV[2]; finished ones drop out', async () => {
     const sale = await makeSale(s, { stock: 20 });
     await joinAll(s, sale, names(5));
-    const early = await pollUntil(() => admit(s, sale, 2), (r) => r.count === 2, 3000, 10);
+    const early = await admitWhenFilled(s, sale, 2, 2);
     await sleep(150);
-    const late = await pollUntil(() => admit(s, sale, 3), (r) => r.count === 1, 3000, 10);
+    const late = await admitWhenFilled(s, sale, 3, 1);
     const pairs = (l: { holdId: string; buyer: string }[]) => l.map((x) => [x.holdId, x.buyer]);
     // Only the early ones are 100 ms old.
     expect(pairs(await scripts.admittingDue(sale.k, 100, 10)).sort()).toEqual(early.list.map((a) => [a.holdId, a.buyer]).sort());

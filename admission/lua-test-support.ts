@@ -1,10 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { Services } from '../tests/helpers/env.js';
 import { uniqueId } from '../tests/helpers/env.js';
 import { saleKeys, type SaleKeys } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
-import { pollUntil } from '../inventory/lua-test-support.js';
 import { poolOfHold } from '../inventory/keys.js';
 
 /**
@@ -107,7 +106,7 @@ export async function admit(s: Services, sale: TestSale, maxNew = 1000, batch = 
 export async function admitAndHold(s: Services, sale: TestSale, want: number) {
   const list: Admission[] = [];
   let served = 0;
-  await pollUntil(async () => {
+  await expect.poll(async () => {
     const r = await admit(s, sale, want - list.length);
     served = r.served;
     for (const a of r.list) {
@@ -117,8 +116,21 @@ export async function admitAndHold(s: Services, sale: TestSale, want: number) {
       list.push(a);
     }
     return list.length;
-  }, (n) => n >= want, 3000, 10);
+  }, { timeout: 3000, interval: 10 }).toBeGreaterThanOrEqual(want);
   return { served, list };
+}
+
+/**
+ * Calls admit until one call lets `want` buyers through (any, by default): the token bucket of a new
+ * sale starts empty and fills in real time. Returns that call's answer.
+ */
+export async function admitWhenFilled(s: Services, sale: TestSale, maxNew = 1000, want?: number) {
+  return vi.waitFor(async () => {
+    const r = await admit(s, sale, maxNew);
+    if (want === undefined) expect(r.count).toBeGreaterThan(0);
+    else expect(r.count).toBe(want);
+    return r;
+  }, { timeout: 3000, interval: 10 });
 }
 
 export async function joinAll(s: Services, sale: TestSale, buyers: string[]) {

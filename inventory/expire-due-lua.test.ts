@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createRedis } from '../shared/redis.js';
 import { redisUrl, uniqueId } from '../tests/helpers/env.js';
 import { useTestClock } from '../tests/helpers/test-clock.js';
 import { Inventory } from './inventory-service.js';
-import { checkedServices, checkEveryStep, expectBalanced, pollUntil, redisNow, saleWithHolds, waitPast } from './lua-test-support.js';
+import { checkedServices, checkEveryStep, expectBalanced, redisNow, saleWithHolds, waitPast } from './lua-test-support.js';
 
 // expire-due-2 (the sweeper) against the real Redis, with 1 s holds and Redis' own clock.
 // The pool equation is checked after every inventory script call of every test.
@@ -79,7 +79,11 @@ describe('expire-due-2.lua', () => {
     const { saleId, ids } = await sale(1, ['b1'], 1);
     await inv.beginPay(saleId, ids.b1!, 'b1');
     expect(await inv.payFailed(saleId, ids.b1!, 1)).toEqual({ state: 'held', changed: true });
-    const swept = await pollUntil(() => inv.expireDue(saleId, 1), (r) => r.length > 0);
+    const swept = await vi.waitFor(async () => {
+      const r = await inv.expireDue(saleId, 1);
+      expect(r).not.toEqual([]);
+      return r;
+    }, { timeout: 5000, interval: 25 });
     expect(swept).toEqual([{ holdId: ids.b1, buyer: 'b1' }]);
     expect(await inv.expireDue(saleId, 1)).toEqual([]);
     await expectBalanced(inv, saleId, 1);

@@ -99,17 +99,6 @@ export async function waitPast(redis: RedisClient, ms: number, timeoutMs = 5000)
   }
 }
 
-/** Polls `read` until `done` holds for its value, at most `timeoutMs`; returns the last value. */
-export async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000, everyMs = 25): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > giveUp) throw new Error(`condition not reached within ${timeoutMs} ms; last value ${JSON.stringify(v)}`);
-    await sleep(everyMs);
-  }
-}
-
 /**
  * The services of one Lua test file, with the pool equation checked after every inventory script
  * call of every test (and a check at the end that some steps were checked at all).
