@@ -101,10 +101,11 @@ export async function waitPast(redis: RedisClient, ms: number, timeoutMs = 5000)
 
 /**
  * The services of one Lua test file, with the pool equation checked after every inventory script
- * call of every test (and a check at the end that some steps were checked at all).
+ * call of every test (and a check at the end that some steps were checked at all). `clockMs`: the
+ * scripts run on a test clock (tests/helpers/test-clock.ts) instead of Redis' own.
  */
-export function checkedServices(): Services {
-  const s = services();
+export function checkedServices(o: { clockMs?: number } = {}): Services {
+  const s = services(undefined, undefined, o);
   const steps = checkEveryStep(s.inventory);
   afterEach(() => expect(steps.violations).toEqual([]));
   afterAll(async () => {
