@@ -90,13 +90,13 @@ export async function redisNow(redis: RedisClient): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls Redis' clock until it is strictly past `ms` (deadline-based behaviour has no event to wait on). */
+/**
+ * Waits until Redis' own clock is strictly past `ms`: for the few tests whose code under test does not
+ * run on a test clock (reconciliation with the settlement fixture, a second client). Everything else
+ * moves a test clock instead (checkedServices({ clockMs })).
+ */
 export async function waitPast(redis: RedisClient, ms: number, timeoutMs = 5000): Promise<void> {
-  const giveUp = Date.now() + timeoutMs;
-  while ((await redisNow(redis)) <= ms) {
-    if (Date.now() > giveUp) throw new Error(`redis clock did not pass ${ms} within ${timeoutMs} ms`);
-    await sleep(20);
-  }
+  await expect.poll(() => redisNow(redis), { timeout: timeoutMs, interval: 20, message: `redis clock past ${ms}` }).toBeGreaterThan(ms);
 }
 
 /**
