@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { uniqueId } from '../tests/helpers/env.js';
-import { checkedServices, expectBalanced, pollUntil, redisNow } from '../inventory/lua-test-support.js';
+import { checkedServices, expectBalanced, redisNow } from '../inventory/lua-test-support.js';
 import { runScript } from '../shared/redis.js';
 import { AdmissionError } from './errors.js';
 import { saleKeys } from './keys.js';
@@ -205,12 +205,12 @@ describe('lease-2.lua', () => {
     const k = saleKeys(s.prefix, uniqueId('sale'));
     const a1 = (await scripts.lease(k, 'owner-a', 300))!;
     expect(await scripts.lease(k, 'owner-b', 5000)).toBeNull();
-    await pollUntil(() => s.redis.exists(k.lease), (n) => n === 0, 3000, 20);
+    await expect.poll(() => s.redis.exists(k.lease), { timeout: 3000, interval: 20 }).toBe(0);
     const b = (await scripts.lease(k, 'owner-b', 300))!;
     expect(b.token).toBeGreaterThan(a1.token);
     expect(await scripts.lease(k, 'owner-a', 5000)).toBeNull();
     expect(await s.redis.get(k.lease)).toBe(b.value);
-    await pollUntil(() => s.redis.exists(k.lease), (n) => n === 0, 3000, 20);
+    await expect.poll(() => s.redis.exists(k.lease), { timeout: 3000, interval: 20 }).toBe(0);
     // owner-a again, after its own holding ended: a new token, so what it read under a1 stays fenced.
     const a2 = (await scripts.lease(k, 'owner-a', 5000))!;
     expect(a2.token).toBeGreaterThan(b.token);
@@ -224,7 +224,7 @@ describe('lease-2.lua', () => {
     expect(first.token).toBeGreaterThan(before);
     // The design's premise: Redis is not lost and back within the millisecond of a holding (the new
     // counter starts at the clock). The test is that fast, so it waits for the next millisecond first.
-    await pollUntil(() => redisNow(s.redis), (t) => t >= first.token, 1000, 1);
+    await expect.poll(() => redisNow(s.redis), { timeout: 1000, interval: 1 }).toBeGreaterThanOrEqual(first.token);
     await s.redis.del(k.lease, k.leaseToken);
     const again = (await scripts.lease(k, 'owner-b', 5000))!;
     expect(again.token).toBeGreaterThan(first.token);
@@ -234,7 +234,7 @@ describe('lease-2.lua', () => {
     const k = saleKeys(s.prefix, uniqueId('sale'));
     await s.redis.set(k.lease, 'host:7:0a1b2c3d', 'PX', 300);
     expect(await scripts.lease(k, 'host:8:owner', 5000)).toBeNull();
-    await pollUntil(() => s.redis.exists(k.lease), (n) => n === 0, 3000, 20);
+    await expect.poll(() => s.redis.exists(k.lease), { timeout: 3000, interval: 20 }).toBe(0);
     expect(await scripts.lease(k, 'host:8:owner', 5000)).not.toBeNull();
   });
 });

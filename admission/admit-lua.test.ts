@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { checkedServices, expectBalanced, pollUntil, redisNow, sleep } from '../inventory/lua-test-support.js';
+import { checkedServices, expectBalanced } from '../inventory/lua-test-support.js';
 import { poolOfHold } from '../inventory/keys.js';
-import { admit, admitAndHold, joinAll, makeSale, parseAdmit, type TestSale, record, recordField, TEST_OWNER, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
+import { admit, admitAndHold, admitWhenFilled, joinAll, makeSale, parseAdmit, record, recordField, TEST_OWNER, type TestSale, waitingBuyers, waitingLine, waitingSize } from './lua-test-support.js';
 
 // admit-8, admit-done-6 and admitting-due-2 against the real Redis; every code their headers list.
-// The pool equation is checked after every inventory script call of every test.
-const s = checkedServices();
+// The pool equation is checked after every inventory script call of every test. The scripts run on a
+// test clock (tests/helpers/test-clock.ts): the token bucket fills when a test moves time, not by sleeping.
+const s = checkedServices({ clockMs: Date.now() });
+const clock = s.clock!;
 const scripts = s.room.scripts;
 
 const names = (n: number, p = 'w') => Array.from({ length: n }, (_, i) => `${p}${i + 1}`);
 
-/** A new bucket is empty: one call starts its clock, then wait real time for it to fill. */
+/** A new bucket is empty: one call starts its clock, then `ms` of the test clock fill it. */
 async function primed(sale: TestSale, ms: number) {
   expect((await admit(s, sale, 0)).count).toBe(0);
-  const from = Date.now();
-  while (Date.now() - from < ms) await sleep(ms - (Date.now() - from));
+  clock.advance(ms);
 }
 
 describe('admit-8.lua', () => {
@@ -22,9 +23,9 @@ describe('admit-8.lua', () => {
     const sale = await makeSale(s, { stock: 10, pools: 2 });
     await joinAll(s, sale, names(5));
     await primed(sale, 30);
-    const before = await redisNow(s.redis);
+    const before = clock.now();
     const r = await admit(s, sale, 3);
-    const after = await redisNow(s.redis);
+    const after = clock.now();
     expect(r.count).toBe(3);
     expect(r.served).toBe(3);
     expect(r.list.map((a) => [a.buyer, a.ticket])).toEqual([['w1', 1], ['w2', 2], ['w3', 3]]);
@@ -133,12 +134,12 @@ describe('admit-8.lua', () => {
     const sale = await makeSale(s, { admitPerSecond: rate });
     await joinAll(s, sale, names(40));
     const calls: { before: number; after: number; n: number }[] = [];
-    // Run until 1.3 s separate the first call's end from the last call's start, however slow the machine.
+    // A call every 40 ms of the test clock until 1.3 s separate the first call from the last.
     while (calls.length < 2 || calls.at(-1)!.before - calls[0]!.after < 1300) {
-      const before = Date.now();
+      const before = clock.now();
       const n = (await admit(s, sale)).count;
-      calls.push({ before, after: Date.now(), n });
-      await sleep(40);
+      calls.push({ before, after: clock.now(), n });
+      clock.advance(40);
     }
     for (let i = 0; i < calls.length; i++) {
       let sum = 0;
@@ -161,11 +162,11 @@ describe('admit-8.lua', () => {
     await joinAll(s, sale, names(20));
     await primed(sale, 1600);
     const first = await admit(s, sale);
-    const after = Date.now();
     expect(first.count).toBe(rate);
-    // Emptied: the next call has only what accrued since.
-    const second = await admit(s, sale);
-    expect(second.count).toBeLessThanOrEqual(Math.floor((rate * (Date.now() - after + 5)) / 1000));
+    // Emptied: the next call has only what accrued since — nothing at the same instant, one token after 1/rate s.
+    expect((await admit(s, sale)).count).toBe(0);
+    clock.advance(1000 / rate);
+    expect((await admit(s, sale)).count).toBe(1);
   });
 
   it('paused, ended or not yet sealed: {served, 0}, nobody popped', async () => {
@@ -178,16 +179,16 @@ describe('admit-8.lua', () => {
     await scripts.putSale(ended.k, 'update', { status: 'ended' });
     const overdue = await makeSale(s);
     await joinAll(s, overdue, names(3));
-    await scripts.putSale(overdue.k, 'update', { endsAt: Date.now() - 1 });
+    await scripts.putSale(overdue.k, 'update', { endsAt: clock.now() - 1 });
     // Mid-seal: some buyers are in the waiting room already but the sale is not sealed.
-    const future = Date.now() + 600_000;
+    const future = clock.now() + 600_000;
     const unsealed = await makeSale(s, { startsAt: future, endsAt: future + 60_000 });
     await joinAll(s, unsealed, names(4));
-    await scripts.putSale(unsealed.k, 'update', { startsAt: Date.now() - 1 });
+    await scripts.putSale(unsealed.k, 'update', { startsAt: clock.now() - 1 });
     expect(await scripts.seal(unsealed.k, 2)).toBe(0);
     for (const [sale, served, waiting] of [[paused, 1, 2], [ended, 0, 3], [overdue, 0, 3], [unsealed, 0, 2]] as const) {
       // A full bucket, so only the sale's state can be what stops admissions.
-      await s.redis.hset(sale.k.bucket, 'tokens', 1000, 'ts', await redisNow(s.redis));
+      await s.redis.hset(sale.k.bucket, 'tokens', 1000, 'ts', clock.now());
       const before = await s.redis.hgetall(sale.k.bucket);
       expect(await scripts.admit(sale.k, sale.lease, 100, 100, 'n', [5, 5])).toEqual([served, 0]);
       expect(await waitingSize(s, sale.k)).toBe(waiting);
@@ -196,13 +197,13 @@ describe('admit-8.lua', () => {
     }
     // Resumed: admissions go on.
     await scripts.putSale(paused.k, 'update', { status: 'active' });
-    expect((await pollUntil(() => admit(s, paused), (r) => r.count > 0, 3000, 10)).list[0]!.buyer).toBe('w2');
+    expect((await admitWhenFilled(s, paused)).list[0]!.buyer).toBe('w2');
   });
 });
 
 describe('admit-done-6.lua', () => {
   async function admitted(sale: TestSale, n: number) {
-    return (await pollUntil(() => admit(s, sale, n), (r) => r.count === n, 3000, 10)).list;
+    return (await admitWhenFilled(s, sale, n, n)).list;
   }
 
   it("'held': the buyer points at the hold and the sale counts the admission", async () => {
@@ -298,9 +299,13 @@ describe('admitting-due-2.lua', () => {
   it('lists admissions begun at least ARGV[1] ms ago (Redis clock), oldest first, at most ARGV[2]; finished ones drop out', async () => {
     const sale = await makeSale(s, { stock: 20 });
     await joinAll(s, sale, names(5));
-    const early = await pollUntil(() => admit(s, sale, 2), (r) => r.count === 2, 3000, 10);
-    await sleep(150);
-    const late = await pollUntil(() => admit(s, sale, 3), (r) => r.count === 1, 3000, 10);
+    const early = await admitWhenFilled(s, sale, 2, 2);
+    clock.advance(150);
+    // A full bucket (the clock moved no further): the late admission begins now, 150 ms after the early
+    // ones; room for one more beside the two unfinished.
+    await s.redis.hset(sale.k.bucket, 'tokens', 1000, 'ts', clock.now());
+    const late = await admit(s, sale, 3);
+    expect(late.count).toBe(1);
     const pairs = (l: { holdId: string; buyer: string }[]) => l.map((x) => [x.holdId, x.buyer]);
     // Only the early ones are 100 ms old.
     expect(pairs(await scripts.admittingDue(sale.k, 100, 10)).sort()).toEqual(early.list.map((a) => [a.holdId, a.buyer]).sort());

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createRedis } from '../shared/redis.js';
 import { redisUrl, services, silentLog, type Services } from '../tests/helpers/env.js';
 import { sampleHolds } from '../tests/helpers/hold-sampler.js';
-import { pollUntil, sleep } from '../inventory/lua-test-support.js';
+import { sleep } from '../inventory/lua-test-support.js';
 import { Admitter } from './admitter.js';
 import { salesIndexKey } from './keys.js';
 import { joinAll, makeSale, record, type TestSale } from './lua-test-support.js';
@@ -46,8 +46,8 @@ function startPausedAdmitter(s: Services, freezeAt: 'admit' | 'take'): Paused {
     child,
     got: (type) => inbox.some((m) => m.type === type),
     next: async (type, timeoutMs = 20_000) => {
-      const m = await pollUntil(async () => inbox.find((x) => x.type === type), (x) => x !== undefined || child.exitCode !== null, timeoutMs, 10)
-        .catch((e: Error) => { throw new Error(`${e.message}; paused admitter stderr: ${err}`); });
+      await expect.poll(() => inbox.some((x) => x.type === type) || child.exitCode !== null, { timeout: timeoutMs, interval: 10, message: `no ${type} from the paused admitter; stderr: ${err}` }).toBe(true);
+      const m = inbox.find((x) => x.type === type);
       if (!m) throw new Error(`paused admitter exited (${child.exitCode}): ${err}`);
       return m as never;
     },
@@ -103,7 +103,7 @@ async function frozenAdmitterOnCrowdedSale(freezeAt: 'admit' | 'take') {
 async function otherFillsTheCapDuringTheFreeze(s: Services, sale: TestSale, frozen: Paused): Promise<Admitter> {
   const b = secondAdmitter(s);
   b.start();
-  await pollUntil(() => held(s, sale), (n) => n === MAX_ACTIVE, FREEZE_MS, 10);
+  await expect.poll(() => held(s, sale), { timeout: FREEZE_MS, interval: 10 }).toBe(MAX_ACTIVE);
   expect(frozen.got('thawed'), 'the other admitter filled the cap before the frozen one woke').toBe(false);
   return b;
 }
@@ -120,7 +120,7 @@ async function expectTheCapHeldThroughout(sampling: ReturnType<typeof sampler>) 
 
 /** The end every scenario must reach: the cap's worth of holds, every one a buyer's, nothing left admitting. */
 async function expectSettled(s: Services, sale: TestSale) {
-  await pollUntil(() => s.redis.hlen(sale.k.admitting), (n) => n === 0, 5000);
+  await expect.poll(() => s.redis.hlen(sale.k.admitting), { timeout: 5000, interval: 25 }).toBe(0);
   const holds = (await s.inventory.listHolds(sale.id, sale.pools)).filter((h) => h.state === 'held');
   expect(holds).toHaveLength(MAX_ACTIVE);
   for (const h of holds) expect(await record(s, sale.k, h.buyer)).toMatchObject({ state: 'holding', holdId: h.holdId });
@@ -131,7 +131,7 @@ describe('an admitter frozen past its lease (the fencing token)', () => {
   it('woken with a maxNew it read before the freeze, it admits nobody: admit-8 answers -7', async () => {
     const { s, sale, sampling, a } = await frozenAdmitterOnCrowdedSale('admit');
     // It takes the lease first; its first tick computes maxNew = 5 and freezes just before admit-8.
-    await pollUntil(() => s.redis.get(sale.k.lease), (v) => v?.startsWith(`${hostname()}:${a.child.pid}:`) ?? false, 20_000, 10);
+    await expect.poll(() => s.redis.get(sale.k.lease), { timeout: 20_000, interval: 10 }).toMatch(new RegExp(`^${hostname()}:${a.child.pid}:`));
     const b = await otherFillsTheCapDuringTheFreeze(s, sale, a);
     expect((await s.redis.get(sale.k.lease))!.startsWith(`${b.owner}:`)).toBe(true);
 
@@ -145,7 +145,7 @@ describe('an admitter frozen past its lease (the fencing token)', () => {
   it('woken between admit-8 and its takes, it cannot push held + paying over the cap; the lease holder finishes its admissions', async () => {
     const { s, sale, sampling, a } = await frozenAdmitterOnCrowdedSale('take');
     // It admits (its bucket fills after its first tick) and freezes before the first take of that tick.
-    await pollUntil(() => s.redis.hlen(sale.k.admitting), (n) => n > 0, 20_000, 5);
+    await expect.poll(() => s.redis.hlen(sale.k.admitting), { timeout: 20_000, interval: 5 }).toBeGreaterThan(0);
     expect((await s.redis.get(sale.k.lease))!.startsWith(`${hostname()}:${a.child.pid}:`)).toBe(true);
     await otherFillsTheCapDuringTheFreeze(s, sale, a);
 

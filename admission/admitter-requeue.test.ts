@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { services, silentLog } from '../tests/helpers/env.js';
 import { Inventory } from '../inventory/inventory-service.js';
-import { pollUntil } from '../inventory/lua-test-support.js';
 import { Admitter } from './admitter.js';
 import { salesIndexKey } from './keys.js';
 import { joinAll, makeSale, record } from './lua-test-support.js';
@@ -41,15 +40,15 @@ describe('an admission whose pool is empty at its take', () => {
     const admitter = new Admitter(s.redis, s.prefix, inventory, { tickMs: 50, leaseMs: 2000, batch: 1000, log: silentLog });
     admitter.start();
     try {
-      await pollUntil(async () => tried.length, (n) => n === sale.stock, 10_000, 5);
-      await pollUntil(() => s.redis.hlen(sale.k.admitting), (n) => n === 0, 5000, 5);
+      await expect.poll(() => tried.length, { timeout: 10_000, interval: 5 }).toBe(sale.stock);
+      await expect.poll(() => s.redis.hlen(sale.k.admitting), { timeout: 5000, interval: 5 }).toBe(0);
       expect(await record(s, sale.k, 'w1')).toEqual({ state: 'waiting', ticket: '1' });
       expect(await record(s, sale.k, 'w2')).toEqual({ state: 'waiting', ticket: '2' });
       for (const id of tried) expect(await s.redis.hgetall(s.inventory.keys(sale.id, 0).hold(id))).toEqual({ state: 'void' });
 
       // Units come back: the re-queued are admitted first, under new hold ids; the void ones stay void.
       for (const id of strangers) expect(await s.inventory.release(sale.id, id, '')).toBe('released');
-      await pollUntil(() => record(s, sale.k, 'w2'), (r) => r.state === 'holding', 5000, 5);
+      await expect.poll(() => record(s, sale.k, 'w2'), { timeout: 5000, interval: 5 }).toMatchObject({ state: 'holding' });
       for (const b of ['w1', 'w2']) {
         const r = await record(s, sale.k, b);
         expect(r.state).toBe('holding');

@@ -4,7 +4,6 @@ import { redisUrl, services, silentLog } from '../tests/helpers/env.js';
 import { sampleHolds } from '../tests/helpers/hold-sampler.js';
 import { Inventory } from '../inventory/inventory-service.js';
 import { metrics } from '../shared/metrics.js';
-import { pollUntil } from '../inventory/lua-test-support.js';
 import { Admitter } from './admitter.js';
 import { salesIndexKey } from './keys.js';
 import { joinAll, makeSale, record } from './lua-test-support.js';
@@ -48,14 +47,14 @@ describe('admissions left unfinished by a failed step', () => {
     const sampling = sampleHolds(sampler, s.inventory, sale.id, sale.pools);
     admitter.start();
     try {
-      await pollUntil(async () => lost.length, (n) => n === MAX_ACTIVE, 10_000, 5);
+      await expect.poll(() => lost.length, { timeout: 10_000, interval: 5 }).toBe(MAX_ACTIVE);
       const lease = await s.redis.get(sale.k.lease);
       expect(lease!.startsWith(admitter.owner)).toBe(true);
       const stuck = Object.entries(await s.redis.hgetall(sale.k.admitting)).map(([holdId, buyer]) => ({ holdId, buyer }));
       expect(stuck.map((x) => x.holdId).sort()).toEqual([...lost].sort());
 
       // Finished by the admitter's own ticks: a few of them, not a lease change away.
-      await pollUntil(() => s.redis.hlen(sale.k.admitting), (n) => n === 0, 5000, 5);
+      await expect.poll(() => s.redis.hlen(sale.k.admitting), { timeout: 5000, interval: 5 }).toBe(0);
       // The grace is three ticks' time; ticks under load only come slower, never faster.
       expect((await ticks()) - lostAtTick).toBeLessThanOrEqual(8);
       expect(await s.redis.get(sale.k.lease)).toBe(lease);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { uniqueId } from '../tests/helpers/env.js';
-import { checkedServices, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
+import { checkedServices, expectBalanced } from '../inventory/lua-test-support.js';
 import { saleKeys } from './keys.js';
 import type { JoinItem } from './scripts.js';
-import { admit, admitAndHold, hashOrder, joinAll, makeSale, record, waitingLine, type TestSale, type TestSaleOptions } from './lua-test-support.js';
+import { admitAndHold, admitWhenFilled, hashOrder, joinAll, makeSale, record, type TestSale, type TestSaleOptions, waitingLine } from './lua-test-support.js';
 import { recordOrder } from './waiting-room.js';
 
 // join-4 with many buyers in one call: each item answered as the same calls one by one would be.
@@ -60,7 +60,7 @@ describe('join-4.lua, a batch of buyers', () => {
       await joinAll(s, sale, ['hold', 'adm', 'w1', 'gone']);
       // 'hold' is admitted and holds; then 'adm' is admitted and stays admitting.
       holds[sale.id] = (await admitAndHold(s, sale, 1)).list[0]!.holdId;
-      const adm = await pollUntil(() => admit(s, sale, 1), (r) => r.count === 1, 3000, 10);
+      const adm = await admitWhenFilled(s, sale, 1);
       expect(adm.list[0]!.buyer).toBe('adm');
       admitting[sale.id] = adm.list[0]!.holdId;
       await scripts.leave(sale.k, 'gone');

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { uniqueId } from '../tests/helpers/env.js';
-import { checkedServices, expectBalanced, pollUntil } from '../inventory/lua-test-support.js';
+import { checkedServices, expectBalanced } from '../inventory/lua-test-support.js';
 import { AdmissionError } from './errors.js';
 import { saleKeys } from './keys.js';
 import { runScript } from '../shared/redis.js';
-import { admit, admitAndHold, hashOrder, scoreHex, joinAll, makeSale, record, recordField, waitingLine, waitingBuyers, waitingSize } from './lua-test-support.js';
+import { admitAndHold, admitWhenFilled, hashOrder, joinAll, makeSale, record, recordField, scoreHex, waitingBuyers, waitingLine, waitingSize } from './lua-test-support.js';
 import { recordOrder } from './waiting-room.js';
 import { InventoryError } from '../inventory/errors.js';
 
@@ -51,7 +51,7 @@ describe('leave-4.lua', () => {
   it('admitting: marked left at once; the admitter then sees left and gives the unit back', async () => {
     const sale = await makeSale(s, { stock: 2 });
     await joinAll(s, sale, ['a1']);
-    const r = await pollUntil(() => admit(s, sale, 1), (x) => x.count === 1, 3000, 10);
+    const r = await admitWhenFilled(s, sale, 1);
     const a = r.list[0]!;
     expect(await scripts.join(sale.k, 'a1', 'status')).toEqual(['admitting', a.holdId, a.ticket]);
     expect(await scripts.leave(sale.k, 'a1')).toEqual(['left']);
@@ -196,13 +196,13 @@ describe('seal-5.lua', () => {
     const sale = await makeSale(s, { startsAt, endsAt: startsAt + 60_000 });
     await joinAll(s, sale, buyers.slice(0, 3));
     const calls: { before: number; after: number; r: number; pre: number }[] = [];
-    await pollUntil(async () => {
+    await expect.poll(async () => {
       const before = Date.now();
       const r = await scripts.seal(sale.k, 100);
       const after = Date.now();
       calls.push({ before, after, r, pre: await s.redis.zcard(sale.k.pre) });
       return r;
-    }, (r) => r === 1, 5000, 20);
+    }, { timeout: 5000, interval: 20 }).toBe(1);
     const zeros = calls.filter((c) => c.r === 0);
     expect(zeros.length).toBeGreaterThan(0);
     for (const c of zeros) {

@@ -1,10 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { Services } from '../tests/helpers/env.js';
 import { uniqueId } from '../tests/helpers/env.js';
 import { saleKeys, type SaleKeys } from './keys.js';
 import { AdmissionScripts } from './scripts.js';
-import { pollUntil } from '../inventory/lua-test-support.js';
 import { poolOfHold } from '../inventory/keys.js';
 
 /**
@@ -39,7 +38,8 @@ export interface TestSale extends TestSaleOptions {
 export const TEST_OWNER = 'test-host:1:lua-tests';
 
 export async function makeSale(s: Services, over: Partial<TestSaleOptions> = {}): Promise<TestSale> {
-  const now = Date.now();
+  // The scripts' clock: a test clock when the services have one, so windows are relative to it.
+  const now = s.clock?.now() ?? Date.now();
   const o: TestSaleOptions = {
     stock: 10, pools: 2, startsAt: now - 1000, endsAt: now + 3600_000, status: 'active', admitPerSecond: 1000,
     maxActiveHolds: 1000, holdSeconds: 60, perBuyerLimit: 1, prequeueKey: randomBytes(16).toString('hex'), seal: (over.startsAt ?? now - 1000) <= now, takeLease: true, ...over,
@@ -107,7 +107,9 @@ export async function admit(s: Services, sale: TestSale, maxNew = 1000, batch = 
 export async function admitAndHold(s: Services, sale: TestSale, want: number) {
   const list: Admission[] = [];
   let served = 0;
-  await pollUntil(async () => {
+  await expect.poll(async () => {
+    // On a test clock the bucket fills only when the test moves time: a second of it fills any bucket.
+    s.clock?.advance(1000);
     const r = await admit(s, sale, want - list.length);
     served = r.served;
     for (const a of r.list) {
@@ -117,8 +119,23 @@ export async function admitAndHold(s: Services, sale: TestSale, want: number) {
       list.push(a);
     }
     return list.length;
-  }, (n) => n >= want, 3000, 10);
+  }, { timeout: 3000, interval: 10 }).toBeGreaterThanOrEqual(want);
   return { served, list };
+}
+
+/**
+ * Calls admit until one call lets `want` buyers through (any, by default): the token bucket of a new
+ * sale starts empty and fills in real time — or, on a test clock, when the time is moved (a second
+ * before each call). Returns that call's answer.
+ */
+export async function admitWhenFilled(s: Services, sale: TestSale, maxNew = 1000, want?: number) {
+  return vi.waitFor(async () => {
+    s.clock?.advance(1000);
+    const r = await admit(s, sale, maxNew);
+    if (want === undefined) expect(r.count).toBeGreaterThan(0);
+    else expect(r.count).toBe(want);
+    return r;
+  }, { timeout: 3000, interval: 10 });
 }
 
 export async function joinAll(s: Services, sale: TestSale, buyers: string[]) {

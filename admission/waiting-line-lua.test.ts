@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { scanKeys } from '../shared/redis.js';
-import { checkedServices, pollUntil, redisNow } from '../inventory/lua-test-support.js';
-import { admit, joinAll, makeSale, record, waitingLine, type TestSale } from './lua-test-support.js';
+import { checkedServices, redisNow } from '../inventory/lua-test-support.js';
+import { admit, admitWhenFilled, joinAll, makeSale, record, type TestSale, waitingLine } from './lua-test-support.js';
 
 // The waiting line's layout: one field of the sale's `buyers` hash per buyer and one `ticket:buyer`
 // entry per place in a list, stale entries of leavers skipped by admit-8, the re-queued in front.
@@ -9,7 +9,7 @@ const s = checkedServices();
 const scripts = s.room.scripts;
 
 async function admitted(sale: TestSale, n: number) {
-  return (await pollUntil(() => admit(s, sale, n), (r) => r.count > 0, 3000, 10)).list;
+  return (await admitWhenFilled(s, sale, n)).list;
 }
 
 describe('the waiting line', () => {
@@ -53,11 +53,11 @@ describe('the waiting line', () => {
   it('several re-queued in one tick come back in ticket order, ahead of the line', async () => {
     const sale = await makeSale(s, { stock: 10, pools: 2 });
     await joinAll(s, sale, ['w1', 'w2', 'w3', 'w4', 'w5']);
-    const first = await pollUntil(() => admit(s, sale, 3), (r) => r.count === 3, 3000, 10);
+    const first = await admitWhenFilled(s, sale, 3, 3);
     // Finished in reverse order, as concurrent finishes may be.
     for (const a of [...first.list].reverse()) expect(await scripts.admitDone(sale.k, sale.lease, a.buyer, a.holdId, 'requeue')).toBe('requeued');
     expect(await waitingLine(s, sale.k)).toEqual(['w1', '1', 'w2', '2', 'w3', '3', 'w4', '4', 'w5', '5']);
-    const again = await pollUntil(() => admit(s, sale, 4), (r) => r.count === 4, 3000, 10);
+    const again = await admitWhenFilled(s, sale, 4, 4);
     expect(again.list.map((a) => a.buyer)).toEqual(['w1', 'w2', 'w3', 'w4']);
     expect(await waitingLine(s, sale.k)).toEqual(['w5', '5']);
   });

@@ -3,11 +3,15 @@ import { createRedis } from '../shared/redis.js';
 import { redisUrl, uniqueId } from '../tests/helpers/env.js';
 import { useTestClock } from '../tests/helpers/test-clock.js';
 import { Inventory } from './inventory-service.js';
-import { checkedServices, checkEveryStep, expectBalanced, pollUntil, redisNow, saleWithHolds, waitPast } from './lua-test-support.js';
+import { checkedServices, checkEveryStep, expectBalanced, redisNow, saleWithHolds } from './lua-test-support.js';
 
 // expire-due-2 (the sweeper) against the real Redis, with 1 s holds and Redis' own clock.
 // The pool equation is checked after every inventory script call of every test.
-const s = checkedServices();
+// The scripts run on a test clock (tests/helpers/test-clock.ts): deadlines pass when a test moves it.
+const s = checkedServices({ clockMs: Date.now() });
+const clock = s.clock!;
+/** Moves the scripts' clock strictly past `ms` (never back). */
+const passed = (ms: number) => clock.set(Math.max(clock.now(), ms + 1));
 const inv = s.inventory;
 
 const sale = (units: number, buyers: string[], holdSeconds = 60) => saleWithHolds(inv, units, buyers, holdSeconds);
@@ -24,7 +28,7 @@ describe('expire-due-2.lua', () => {
     await inv.beginPay(saleId, ids.b3!, 'b3');
     await inv.release(saleId, ids.b4!, 'b4');
     await expectBalanced(inv, saleId, 1);
-    await waitPast(inv.redis, Math.max(...Object.values(deadlines)));
+    passed(Math.max(...Object.values(deadlines)));
     const first = await inv.scripts.expireDue(k, 100);
     // Flat {holdId, buyer, ...} in deadline order.
     expect(first).toEqual([ids.b1, 'b1', ids.b2, 'b2']);
@@ -38,7 +42,7 @@ describe('expire-due-2.lua', () => {
   it('concurrent sweepers: every overdue hold is returned by exactly one of them', async () => {
     const buyers = Array.from({ length: 6 }, (_, i) => `c${i}`);
     const { saleId, deadlines } = await sale(6, buyers, 1);
-    await waitPast(inv.redis, Math.max(...Object.values(deadlines)));
+    passed(Math.max(...Object.values(deadlines)));
     const runs = await Promise.all(Array.from({ length: 4 }, () => inv.expireDue(saleId, 1, 2)));
     const all = runs.flat().map((e) => e.buyer).sort();
     const rest = (await inv.expireDue(saleId, 1)).map((e) => e.buyer);
@@ -49,7 +53,7 @@ describe('expire-due-2.lua', () => {
 
   it('takes at most ARGV[2] holds per call', async () => {
     const { saleId, k, deadlines } = await sale(3, ['l1', 'l2', 'l3'], 1);
-    await waitPast(inv.redis, Math.max(...Object.values(deadlines)));
+    passed(Math.max(...Object.values(deadlines)));
     expect(await inv.scripts.expireDue(k, 2)).toHaveLength(4);
     expect(await inv.stats(saleId, 1)).toMatchObject({ held: 1, available: 2 });
     await expectBalanced(inv, saleId, 1);
@@ -60,7 +64,7 @@ describe('expire-due-2.lua', () => {
   it('a paying hold is never expired by the sweeper, even long past its deadline; a decline then expires it', async () => {
     const { saleId, k, ids, deadlines } = await sale(1, ['b1'], 1);
     await inv.beginPay(saleId, ids.b1!, 'b1');
-    await waitPast(inv.redis, deadlines.b1! + 200);
+    passed(deadlines.b1! + 200);
     expect(await inv.scripts.expireDue(k, 100)).toEqual([]);
     // Even a deadline entry left behind (say, by an older script version) does not expire it.
     await inv.redis.zadd(k.deadlines, deadlines.b1!, ids.b1!);
@@ -76,11 +80,12 @@ describe('expire-due-2.lua', () => {
   });
 
   it('a declined payment before the deadline is swept once the deadline passes', async () => {
-    const { saleId, ids } = await sale(1, ['b1'], 1);
+    const { saleId, ids, deadlines } = await sale(1, ['b1'], 1);
     await inv.beginPay(saleId, ids.b1!, 'b1');
     expect(await inv.payFailed(saleId, ids.b1!, 1)).toEqual({ state: 'held', changed: true });
-    const swept = await pollUntil(() => inv.expireDue(saleId, 1), (r) => r.length > 0);
-    expect(swept).toEqual([{ holdId: ids.b1, buyer: 'b1' }]);
+    expect(await inv.expireDue(saleId, 1)).toEqual([]);
+    passed(deadlines.b1!);
+    expect(await inv.expireDue(saleId, 1)).toEqual([{ holdId: ids.b1, buyer: 'b1' }]);
     expect(await inv.expireDue(saleId, 1)).toEqual([]);
     await expectBalanced(inv, saleId, 1);
   });

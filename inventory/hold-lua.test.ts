@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InventoryError } from './errors.js';
-import { checkedServices, expectBalanced, saleWithHolds, waitPast } from './lua-test-support.js';
+import { checkedServices, expectBalanced, saleWithHolds } from './lua-test-support.js';
 
 // begin-pay-4, settle-3, pay-failed-4 and release-3 against the real Redis (expire-due-2: expire-due-lua.test.ts).
 // The pool equation is checked after every inventory script call of every test.
-const s = checkedServices();
+// The scripts run on a test clock (tests/helpers/test-clock.ts): deadlines pass when a test moves it.
+const s = checkedServices({ clockMs: Date.now() });
+const clock = s.clock!;
+/** Moves the scripts' clock strictly past `ms` (never back). */
+const passed = (ms: number) => clock.set(Math.max(clock.now(), ms + 1));
 const inv = s.inventory;
 
 const sale = (units: number, buyers: string[], holdSeconds = 60) => saleWithHolds(inv, units, buyers, holdSeconds);
@@ -80,7 +84,7 @@ describe('begin-pay-4.lua', () => {
 
   it('expired hold: begin-pay on an overdue hold expires it, returns the unit, and the sweeper does not return it again', async () => {
     const { saleId, k, ids, deadlines } = await sale(1, ['b1'], 1);
-    await waitPast(inv.redis, deadlines.b1!);
+    passed(deadlines.b1!);
     expect(await inv.scripts.beginPay(k, ids.b1!, 'b1')).toBe(-5);
     expect((await inv.getHold(saleId, ids.b1!))?.state).toBe('expired');
     expect(await inv.stats(saleId, 1)).toMatchObject({ available: 1, held: 0, paying: 0, expired: 1 });
@@ -177,7 +181,7 @@ describe('pay-failed-4.lua', () => {
   it('after the deadline: paying -> expired and the unit returns to the pool, once', async () => {
     const { saleId, k, ids, deadlines } = await sale(1, ['b1'], 1);
     await inv.beginPay(saleId, ids.b1!, 'b1');
-    await waitPast(inv.redis, deadlines.b1!);
+    passed(deadlines.b1!);
     expect(await inv.scripts.payFailed(k, ids.b1!, 1)).toEqual(['expired', 1]);
     expect(await inv.redis.zcard(k.deadlines)).toBe(0);
     expect(await inv.stats(saleId, 1)).toMatchObject({ held: 0, paying: 0, available: 1, expired: 1 });
@@ -235,7 +239,7 @@ describe('release-3.lua', () => {
 
   it('answers expired for an expired hold without returning its unit twice', async () => {
     const { saleId, ids, deadlines } = await sale(1, ['b1'], 1);
-    await waitPast(inv.redis, deadlines.b1!);
+    passed(deadlines.b1!);
     expect(await inv.expireDue(saleId, 1)).toEqual([{ holdId: ids.b1, buyer: 'b1' }]);
     expect(await inv.release(saleId, ids.b1!, 'b1')).toBe('expired');
     expect(await inv.stats(saleId, 1)).toMatchObject({ available: 1, released: 0, expired: 1 });

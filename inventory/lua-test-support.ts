@@ -90,32 +90,22 @@ export async function redisNow(redis: RedisClient): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls Redis' clock until it is strictly past `ms` (deadline-based behaviour has no event to wait on). */
+/**
+ * Waits until Redis' own clock is strictly past `ms`: for the few tests whose code under test does not
+ * run on a test clock (reconciliation with the settlement fixture, a second client). Everything else
+ * moves a test clock instead (checkedServices({ clockMs })).
+ */
 export async function waitPast(redis: RedisClient, ms: number, timeoutMs = 5000): Promise<void> {
-  const giveUp = Date.now() + timeoutMs;
-  while ((await redisNow(redis)) <= ms) {
-    if (Date.now() > giveUp) throw new Error(`redis clock did not pass ${ms} within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
-/** Polls `read` until `done` holds for its value, at most `timeoutMs`; returns the last value. */
-export async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000, everyMs = 25): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > giveUp) throw new Error(`condition not reached within ${timeoutMs} ms; last value ${JSON.stringify(v)}`);
-    await sleep(everyMs);
-  }
+  await expect.poll(() => redisNow(redis), { timeout: timeoutMs, interval: 20, message: `redis clock past ${ms}` }).toBeGreaterThan(ms);
 }
 
 /**
  * The services of one Lua test file, with the pool equation checked after every inventory script
- * call of every test (and a check at the end that some steps were checked at all).
+ * call of every test (and a check at the end that some steps were checked at all). `clockMs`: the
+ * scripts run on a test clock (tests/helpers/test-clock.ts) instead of Redis' own.
  */
-export function checkedServices(): Services {
-  const s = services();
+export function checkedServices(o: { clockMs?: number } = {}): Services {
+  const s = services(undefined, undefined, o);
   const steps = checkEveryStep(s.inventory);
   afterEach(() => expect(steps.violations).toEqual([]));
   afterAll(async () => {

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkedServices, redisNow, saleWithHolds, waitPast } from './lua-test-support.js';
+import { checkedServices, saleWithHolds } from './lua-test-support.js';
 
 // paying-since-1 (reconciliation's worklist) against the real Redis: holds are aged by Redis' clock.
-const s = checkedServices();
+// The scripts run on a test clock (tests/helpers/test-clock.ts): deadlines pass when a test moves it.
+const s = checkedServices({ clockMs: Date.now() });
+const clock = s.clock!;
+/** Moves the scripts' clock strictly past `ms` (never back). */
+const passed = (ms: number) => clock.set(Math.max(clock.now(), ms + 1));
 const inv = s.inventory;
 
 describe('paying-since-1.lua', () => {
@@ -10,9 +14,9 @@ describe('paying-since-1.lua', () => {
     const { saleId, k, ids } = await saleWithHolds(inv, 4, ['b1', 'b2', 'b3', 'b4']);
     await inv.beginPay(saleId, ids.b1!, 'b1');
     await inv.beginPay(saleId, ids.b2!, 'b2');
-    const began = await redisNow(inv.redis);
+    const began = clock.now();
     // b3 only held, b4 paying but too young to be listed.
-    await waitPast(inv.redis, began + 300);
+    passed(began + 300);
     await inv.beginPay(saleId, ids.b4!, 'b4');
     expect(await inv.scripts.payingSince(k, 250, 100)).toEqual([ids.b1, ids.b2]);
     expect(await inv.scripts.payingSince(k, 250, 1)).toEqual([ids.b1]);

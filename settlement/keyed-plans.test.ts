@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../shared/db.js';
 import { isolatedDatabase } from '../tests/helpers/env.js';
-import { COMMIT_ORDERS, ENSURE_ATTEMPTS, MARK_CAPTURED, PaymentStore, RECORD_INTENTS } from './payment-store.js';
+import { COMMIT_ORDERS, ENSURE_ATTEMPTS, MARK_CAPTURED, RECORD_INTENTS } from './payment-statements.js';
+import { PaymentStore } from './payment-store.js';
 import { LedgerStatistics } from './ledger-statistics.js';
 import type { PaymentJob } from './payment-job.js';
 

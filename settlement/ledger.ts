@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Db } from '../shared/db.js';
-import { SOLD_OUT } from './payment-store.js';
+import { SOLD_OUT } from './payment-rows.js';
 import { poolOfHold } from '../inventory/keys.js';
 import type { LedgerHold } from '../inventory/scripts.js';
 

@@ -48,22 +48,17 @@ export class PaymentProvider {
     return this.confirm((await this.create(j, key)).id, key);
   }
 
-  /** Step 3: take the authorised money. Already captured counts as done. */
+  /**
+   * Step 3: take the authorised money. Already captured counts as done. One request: a failure (even a
+   * 409 while another path captures the same payment) goes up to the caller's retry, with the same key.
+   */
   async capture(paymentIntentId: string, attemptKey: string): Promise<Intent> {
-    for (let i = 0; ; i++) {
-      try {
-        return await timed('capture', () => this.stripe.paymentIntents.capture(paymentIntentId, {}, { idempotencyKey: captureKey(attemptKey) }));
-      } catch (err) {
-        // Another path (job, webhook, reconciliation) is capturing this very payment right now: its
-        // answer is moments away, and waiting for it keeps "confirmed" meaning "captured".
-        if ((err as { code?: string }).code === 'idempotency_key_in_use' && i < 5) {
-          await new Promise((r) => setTimeout(r, 50 * 2 ** i));
-          continue;
-        }
-        const pi = await this.alreadyIn(err, paymentIntentId, 'succeeded');
-        if (pi) return pi;
-        throw err;
-      }
+    try {
+      return await timed('capture', () => this.stripe.paymentIntents.capture(paymentIntentId, {}, { idempotencyKey: captureKey(attemptKey) }));
+    } catch (err) {
+      const pi = await this.alreadyIn(err, paymentIntentId, 'succeeded');
+      if (pi) return pi;
+      throw err;
     }
   }
 

@@ -5,9 +5,10 @@ import { paymentBackoff, PAYMENT_TRIES, type RetryHistory } from './payment-job.
  *
  * One layer owns retries: the BullMQ payment job. This module decides whether and when; BullMQ runs the
  * next try (payment-worker.ts). Nothing below retries on its own: the stripe SDK's network retries are
- * off, pg and the statement batcher pass every error up, and a provider call is made once per try.
- * (Two small exceptions inside one try, documented where they are: a capture is retried a few times
- * before being left to reconciliation, and a 409 on a capture waits for the other path's answer.)
+ * off, pg and the statement batcher pass every error up, and each provider call (create, confirm,
+ * capture, cancel) is made at most once per try — so a provider that keeps failing sees exactly
+ * PAYMENT_TRIES requests per step (settlement/retry-layers.test.ts holds that). Every try sends the
+ * same derived idempotency keys, so a retry is the same request.
  */
 
 export type { RetryHistory } from './payment-job.js';

@@ -198,7 +198,8 @@ export class Reconciler {
 
   private async captures(fixed: (a: string) => void): Promise<void> {
     for (const o of await this.d.store.uncaptured(this.o.afterMs, this.o.batch ?? 100)) {
-      if (await captureOrder(this.d, o.id, o.payment_intent_id, o.idempotency_key)) fixed('captured');
+      // One try per order per pass: a failure stays marked and the next pass is the retry.
+      if ((await captureOrder(this.d, o.id, o.payment_intent_id, o.idempotency_key)) === null) fixed('captured');
     }
   }
 }

@@ -64,13 +64,14 @@ describe('saga: authorise → order + outbox → capture → hold sold', () => {
     expect((await f.s.db.query('SELECT payment_intent_id FROM orders WHERE hold_id = $1', [job.holdId])).rows).toEqual([{ payment_intent_id: paid.id }]);
   });
 
-  it('a failed capture keeps the order (marked), the buyer is told, and a later capture takes the money once', async () => {
+  it('a failed capture keeps the order (marked), the buyer is told, the failure goes up to the retry layer, and its next try takes the money once', async () => {
     const { saleId, job } = await f.payingHold();
     const { row } = await f.deps.store.ensureAttempt(job);
     const pi = await f.deps.provider.authorise(job, row.idempotency_key);
     await f.setFaults({ errorRate: 1 });
     try {
-      expect(await finishAuthorised(f.deps, row, pi.id)).toBe('sold');
+      // One capture request, no loop of its own: the 500 reaches the caller (the job retries it).
+      await expect(finishAuthorised(f.deps, row, pi.id)).rejects.toMatchObject({ type: 'StripeAPIError', statusCode: 500 });
     } finally {
       await f.setFaults({});
     }

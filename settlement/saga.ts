@@ -52,9 +52,11 @@ export async function finishAuthorised(d: SagaDeps, a: AttemptRow, paymentIntent
     metrics.paymentAttempts.inc({ result: 'succeeded' });
   }
   // Capture before the buyer is told: on the normal path a confirmation means the money is taken. A
-  // failed capture does not hold the confirmation back (the order stands; reconciliation captures).
-  await captureOrder(d, r.orderId, paymentIntentId, a.idempotency_key);
+  // failed capture does not hold the confirmation back (the order stands): the buyer is told, then the
+  // failure goes up so the caller's one retry layer captures again with the same key.
+  const failed = await captureOrder(d, r.orderId, paymentIntentId, a.idempotency_key);
   await completeSold(d, a, r.orderId);
+  if (failed?.retryable) throw failed.err;
   return 'sold';
 }
 
@@ -142,39 +144,39 @@ export async function completeStoredOrder(d: SagaDeps, a: AttemptRow): Promise<b
   const order = await d.store.orderOfHold(a.hold_id);
   if (!order) return false;
   // As on the first run: the money is taken before the buyer is told.
-  if (order.capture_status !== 'captured') await captureOrder(d, order.id, order.payment_intent_id, a.idempotency_key);
+  const failed = order.capture_status === 'captured' ? null : await captureOrder(d, order.id, order.payment_intent_id, a.idempotency_key);
   await completeSold(d, a, order.id);
+  if (failed?.retryable) throw failed.err;
   return true;
+}
+
+/** A capture that did not go through; `retryable` when the same request may succeed later. */
+export interface CaptureFailure {
+  err: Error;
+  retryable: boolean;
 }
 
 /**
- * Step 3. A failure does not undo the order (the money is authorised and the buyer was told): the
- * order is marked and reconciliation captures it later with the same key.
+ * Step 3, one provider call: retries belong to the caller's layer (the job's next try, the webhook
+ * event's, reconciliation's next pass — docs/settlement.md "Retries"), never to a loop here. A failure
+ * does not undo the order (the money is authorised): the order is marked, so reconciliation captures it
+ * with the same key should every retry of the caller fail too. Null when captured.
  */
-export async function captureOrder(d: SagaDeps, orderId: string, paymentIntentId: string, attemptKey: string, tries = CAPTURE_TRIES): Promise<boolean> {
-  for (let i = 1; ; i++) {
-    try {
-      await d.provider.capture(paymentIntentId, attemptKey);
-      break;
-    } catch (err) {
-      metrics.captures.inc({ result: 'failed' });
-      // A blip (5xx, lost answer) usually passes in a moment; the same key makes a retry safe, and
-      // retrying here keeps a confirmation from waiting for the next reconciliation pass.
-      if (i < tries && permanentCaptureError(err) === null) {
-        await new Promise((r) => setTimeout(r, 100 * 2 ** (i - 1)));
-        continue;
-      }
-      await d.store.markCaptureFailed(orderId, (err as Error).message);
-      d.log.warn({ orderId, err: (err as Error).message }, 'capture failed; reconciliation will retry it');
-      return false;
-    }
+export async function captureOrder(d: SagaDeps, orderId: string, paymentIntentId: string, attemptKey: string): Promise<CaptureFailure | null> {
+  try {
+    await d.provider.capture(paymentIntentId, attemptKey);
+  } catch (thrown) {
+    const err = thrown instanceof Error ? thrown : new Error(String(thrown));
+    metrics.captures.inc({ result: 'failed' });
+    await d.store.markCaptureFailed(orderId, err.message);
+    const permanent = permanentCaptureError(err);
+    d.log.warn({ orderId, err: err.message, permanent }, permanent ? 'capture refused for good; the order stays marked for people' : 'capture failed; retried with the same key');
+    return { err, retryable: permanent === null };
   }
   await d.store.markCaptured(orderId);
   metrics.captures.inc({ result: 'captured' });
-  return true;
+  return null;
 }
-
-const CAPTURE_TRIES = 3;
 
 /** A capture error no retry can fix (the authorisation is gone), or null when a retry may succeed. */
 function permanentCaptureError(err: unknown): string | null {

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isolatedDatabase, saleInput, services, uniqueId } from '../tests/helpers/env.js';
 import { TcpProxy } from '../tests/helpers/tcp-proxy.js';
 import { createDb } from '../shared/db.js';
-import { COMMIT_ORDERS, PaymentStore } from './payment-store.js';
+import { COMMIT_ORDERS } from './payment-statements.js';
+import { PaymentStore } from './payment-store.js';
 import { pgRowError, StatementBatcher } from './statement-batcher.js';
 import type { PaymentJob } from './payment-job.js';
 

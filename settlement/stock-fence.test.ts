@@ -4,7 +4,8 @@ import { createDb, type Db } from '../shared/db.js';
 import { isolatedDatabase, saleInput, uniqueId } from '../tests/helpers/env.js';
 import { SaleStore } from '../admission/sale-store.js';
 import { splitUnits } from '../inventory/pool-split.js';
-import { COMMIT_ORDERS, PaymentStore, type CommitResult } from './payment-store.js';
+import { COMMIT_ORDERS } from './payment-statements.js';
+import { PaymentStore, type CommitResult } from './payment-store.js';
 import type { PaymentJob } from './payment-job.js';
 
 // The ledger's stock fence (DESIGN.md invariant 7) against the real Postgres: two "workers" (payment

@@ -2,7 +2,9 @@ import Stripe from 'stripe';
 
 /**
  * The stripe SDK, pointed at `apiUrl` when given (the local stand-in), else at the real API. The SDK's
- * own network retries are off: BullMQ retries the job with the same idempotency key and backoff.
+ * own network retries stay off: the payment job is the one retry layer (payment-retry.ts), and SDK
+ * retries under it would multiply its tries (4 × (1 + n) requests per step) with a backoff the job's
+ * budget and dead-letter decision cannot see (settlement/retry-layers.test.ts fails if they come back).
  * Telemetry is off: it would add a header of the previous request's latency to every call, CPU spent
  * per payment for Stripe's dashboards, not ours (ours: fs_payment_provider_latency_seconds).
  */

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { percentiles } from '../crowd/stats.js';
 import { sourceAddresses } from '../crowd/options.js';
 import { SocketFleet } from '../crowd/threads.js';
-import { adminCall, BENCH_BUYER_SECRET, cpuMs, startChild, stackEnv, type Child } from './infra.js';
+import { adminCall, BENCH_BUYER_SECRET, stackEnv } from './infra.js';
+import { cpuMs, startChild, type Child } from './child-processes.js';
 
 /**
  * What the gateway-joins and memory benches share: a gateway child process with a paused sale (so

@@ -1,6 +1,7 @@
 import { SocketFleet } from '../crowd/threads.js';
 import { makeLine, type BenchLine } from './json-line.js';
-import { adminCall, benchPrefix, cpuMs, deletePrefix, ownDatabase, type BenchContext, type Child } from './infra.js';
+import { adminCall, benchPrefix, deletePrefix, ownDatabase, type BenchContext } from './infra.js';
+import { cpuMs, type Child } from './child-processes.js';
 import { FLEET_THREADS, joinRound, startEcho, startGatewayWithPausedSale } from './gateway-bench-kit.js';
 
 /**

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { SocketFleet } from '../crowd/threads.js';
 import { makeLine, type BenchLine } from './json-line.js';
-import { benchPrefix, collectGarbage, deletePrefix, fdLimit, INSPECT_ARGV, ownDatabase, privateRedis, rssBytes, type BenchContext, type Child } from './infra.js';
+import { benchPrefix, deletePrefix, ownDatabase, privateRedis, type BenchContext } from './infra.js';
+import { collectGarbage, fdLimit, INSPECT_ARGV, rssBytes, type Child } from './child-processes.js';
 import { FLEET_THREADS, joinRound, startEcho, startGatewayWithPausedSale } from './gateway-bench-kit.js';
 
 /**

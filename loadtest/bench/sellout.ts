@@ -2,7 +2,8 @@ import { crowdOptions } from '../crowd/options.js';
 import { runStampede } from '../crowd/run.js';
 import { makeLine, type BenchLine } from './json-line.js';
 import { cpuPerUnit, startCpuMeter, type CpuMeter } from './cpu-meter.js';
-import { adminCall, BENCH_ADMIN_TOKEN, BENCH_BUYER_SECRET, benchPrefix, deletePrefix, ownDatabase, startChild, stackEnv, type BenchContext, type Child } from './infra.js';
+import { adminCall, BENCH_ADMIN_TOKEN, BENCH_BUYER_SECRET, benchPrefix, deletePrefix, ownDatabase, stackEnv, type BenchContext } from './infra.js';
+import { startChild, type Child } from './child-processes.js';
 
 /**
  * sellout: 10,000 buyers against 1,000 units at admitPerSecond 500. The whole crowd is connected and

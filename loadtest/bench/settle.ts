@@ -8,7 +8,8 @@ import { SaleService } from '../../admission/sale-service.js';
 import { createPaymentQueue, enqueuePayment } from '../../settlement/payment-job.js';
 import { makeLine, type BenchLine } from './json-line.js';
 import { cpuPerUnit, startCpuMeter } from './cpu-meter.js';
-import { benchPrefix, deletePrefix, ownDatabase, startChild, stackEnv, type BenchContext, type Child } from './infra.js';
+import { benchPrefix, deletePrefix, ownDatabase, stackEnv, type BenchContext } from './infra.js';
+import { startChild, type Child } from './child-processes.js';
 
 /**
  * settle: orders settled per second end to end — payment jobs on the queue, two settlement worker

@@ -5,9 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { createRedis, deleteKeys, isCluster, scanKeys, type RedisClient } from '../../shared/redis.js';
 import { sourceAddresses } from '../crowd/options.js';
 import { makeLine, type BenchLine } from './json-line.js';
-import {
-  adminCall, BENCH_BUYER_SECRET, benchPrefix, collectGarbage, cpuMs, INSPECT_ARGV, ownDatabase, rssBytes, startChild, stackEnv, type Child,
-} from './infra.js';
+import { adminCall, BENCH_BUYER_SECRET, benchPrefix, ownDatabase, stackEnv } from './infra.js';
+import { collectGarbage, cpuMs, INSPECT_ARGV, rssBytes, startChild, type Child } from './child-processes.js';
 import { BUCKET_MS, figures, mergeSparse, type HistogramFigures } from './ms-histogram.js';
 import { PrivateCluster } from './private-cluster.js';
 import type { FromHerd, ToHerd } from './waiter-herd.js';

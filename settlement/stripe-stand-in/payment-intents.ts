@@ -1,72 +1,11 @@
 import { ApiError, invalidParam, invalidRequest, missingParam, noSuchIntent, unexpectedState } from './errors.js';
 import type { FormObject } from './form.js';
 import { randomAlnum, stripeId } from './ids.js';
+import type { Charge, IntentEventType, IntentStatus, PaymentIntent, RequestContext } from './intent-model.js';
 import * as p from './params.js';
+import { testCardOutcome } from './test-cards.js';
 
-/**
- * The intent events the stand-in sends to a webhook (webhooks.ts). Here, beside the intents that cause
- * them, so the two files do not import each other.
- */
-export type IntentEventType =
-  | 'payment_intent.amount_capturable_updated'
-  | 'payment_intent.succeeded'
-  | 'payment_intent.payment_failed'
-  | 'payment_intent.requires_action'
-  | 'payment_intent.canceled';
-
-export type IntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'requires_capture' | 'succeeded' | 'canceled';
-type CaptureMethod = 'automatic' | 'automatic_async' | 'manual';
-
-/** The PaymentIntent fields Stripe returns that our settlement (or the SDK's types) may read. */
-export interface PaymentIntent {
-  id: string;
-  object: 'payment_intent';
-  allowed_payment_method_types: string[] | null;
-  amount: number;
-  amount_capturable: number;
-  amount_received: number;
-  automatic_payment_methods: { enabled: boolean } | null;
-  canceled_at: number | null;
-  cancellation_reason: string | null;
-  capture_method: CaptureMethod;
-  client_secret: string;
-  confirmation_method: 'automatic';
-  created: number;
-  currency: string;
-  customer: string | null;
-  description: string | null;
-  last_payment_error: Record<string, unknown> | null;
-  latest_charge: string | null;
-  livemode: false;
-  metadata: Record<string, string>;
-  next_action: Record<string, unknown> | null;
-  payment_method: string | null;
-  payment_method_types: string[];
-  status: IntentStatus;
-}
-
-/** One successful payment, as listed by `GET /_stand-in/charges`. */
-export interface Charge {
-  paymentIntent: string;
-  amount: number;
-  currency: string;
-  status: 'succeeded';
-  idempotencyKey: string | null;
-  metadata: Record<string, string>;
-}
-
-export interface RequestContext {
-  idempotencyKey: string | null;
-}
-
-// Stripe's test PaymentMethods that decline; every other pm_card_* is treated as a good card.
-const DECLINES: Record<string, { decline_code: string; message: string }> = {
-  pm_card_chargeDeclined: { decline_code: 'generic_decline', message: 'Your card was declined.' },
-  pm_card_chargeDeclinedInsufficientFunds: { decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
-};
-// Stripe's test PaymentMethods whose issuer asks for 3D Secure: a confirmation stops in requires_action
-// until the buyer completes the challenge (here: `POST /_stand-in/payment_intents/{id}/authenticate`).
-const THREE_D_SECURE: readonly string[] = ['pm_card_threeDSecure2Required', 'pm_card_authenticationRequired'];
+export type { Charge, IntentEventType, IntentStatus, PaymentIntent, RequestContext } from './intent-model.js';
 
 const CREATE_PARAMS = [
   'amount', 'currency', 'payment_method', 'confirm', 'capture_method', 'metadata', 'description',
@@ -271,13 +210,12 @@ export class PaymentIntentStore {
 
   /** Runs the test card: declines leave the intent retryable, 3DS cards wait for the buyer, good cards authorise or take the money. */
   private runCard(pi: PaymentIntent): void {
-    const pm = pi.payment_method as string;
-    const decline = DECLINES[pm];
-    if (decline) {
-      this.decline(pi, { code: 'card_declined', ...decline }, true);
+    const outcome = testCardOutcome(pi.payment_method as string);
+    if (outcome.kind === 'decline') {
+      this.decline(pi, { code: 'card_declined', decline_code: outcome.decline_code, message: outcome.message }, true);
       return;
     }
-    if (THREE_D_SECURE.includes(pm)) {
+    if (outcome.kind === 'challenge') {
       // Nothing is authorised yet: the issuer waits for the buyer's challenge (Stripe answers 200).
       pi.status = 'requires_action';
       pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=${pi.id}` } };

@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { stripeId } from './ids.js';
-import type { IntentEventType, PaymentIntent } from './payment-intents.js';
+import type { IntentEventType, PaymentIntent } from './intent-model.js';
 
 export const webhookConfigSchema = z.object({ url: z.string().url(), secret: z.string().min(8) }).strict();
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRedis, type RedisClient } from '../../shared/redis.js';
 import { Inventory } from '../../inventory/inventory-service.js';
 import { saleKeys } from '../../admission/keys.js';
@@ -8,7 +8,7 @@ import { sampleHolds } from '../helpers/hold-sampler.js';
 import { StoppingProxy, stopAfterAny } from '../helpers/stopping-proxy.js';
 import { clusterOf, redisMode, startChaosRedis, type ChaosRedis } from './chaos-redis.js';
 import { printFigures } from './chaos-kit.js';
-import { pollUntil, sleep } from '../../inventory/lua-test-support.js';
+import { sleep } from '../../inventory/lua-test-support.js';
 import { Buyers, createSale, expectCleanAudit, shop, waitSettled, type ShopOutcome } from '../e2e/kit.js';
 
 // A real stack of two gateways, each running an admitter. The gateway whose admitter holds the sale's
@@ -73,7 +73,11 @@ describe('the gateway holding the admitter lease is SIGSTOPped past its lease', 
     const payGate = new Promise<void>((r) => (openGate = r));
     try {
       const sockets = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyers.connect(sale.id, uniqueId('buyer'), i % 2)));
-      const holder = (await pollUntil(() => leaseHolder(sale.id), (g) => g !== undefined, 10_000, 10))!;
+      const holder = await vi.waitFor(async () => {
+        const g = await leaseHolder(sale.id);
+        expect(g).toBeDefined();
+        return g!;
+      }, { timeout: 10_000, interval: 10 });
       const other = stack.gateways.find((g) => g !== holder)!;
 
       // SIGSTOP the holder at its next read of the pools; then the crowd joins.
@@ -84,8 +88,8 @@ describe('the gateway holding the admitter lease is SIGSTOPped past its lease', 
         // Shoppers who pay once admitted, but not before the gate opens, and take a refusal as final.
         outcomes = Promise.all(sockets.map((b) => shop(b, { timeoutMs: 90_000, payGate, repayOn: [] })));
         // The other gateway's admitter takes the lease once the stopped one's expires, and fills the holds.
-        await pollUntil(() => leaseHolder(sale.id), (g) => g === other, STOP_MS - 200, 10);
-        await pollUntil(async () => sampling.seen.maxActive, (n) => n >= MAX_ACTIVE, Math.max(1, STOP_MS - (Date.now() - stoppedAt)), 10);
+        await expect.poll(() => leaseHolder(sale.id), { timeout: STOP_MS - 200, interval: 10 }).toBe(other);
+        await expect.poll(() => sampling.seen.maxActive, { timeout: Math.max(1, STOP_MS - (Date.now() - stoppedAt)), interval: 10 }).toBeGreaterThanOrEqual(MAX_ACTIVE);
         await sleep(Math.max(0, STOP_MS - (Date.now() - stoppedAt)));
       } finally {
         holder.child.kill('SIGCONT');

@@ -5,12 +5,11 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { runCrowd } from '../../loadtest/crowd/threads.js';
 import type { Plan } from '../../loadtest/crowd/buyer.js';
 import type { BuyerResult } from '../../loadtest/crowd/stats.js';
-import type { SaleStats } from '../../admission/sale-schema.js';
 import { databaseUrl, uniqueId } from '../helpers/env.js';
-import { BUYER_SECRET, startStack, type LogLine, type Proc, type Stack, type StackOptions } from '../helpers/stack.js';
+import { BUYER_SECRET, startStack, type Stack, type StackOptions } from '../helpers/stack.js';
 import { cutLinks, startChaosRedis, type ChaosRedis, type ChaosRedisOptions, type LinkCutter } from './chaos-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { metricValue, settledNow } from '../e2e/kit.js';
+import { gatewayMetrics, processesOf } from './chaos-observe.js';
 
 /**
  * What every chaos case needs (not a test file itself): a stack on a private redis-server or a private
@@ -104,6 +103,9 @@ export async function admittersTicking(stack: Stack, ms = 1000): Promise<boolean
 }
 
 export { createSale } from '../e2e/kit.js';
+// The kit is one import for the cases: its ledger checks and its readings of the stack live apart.
+export * from './chaos-ledger.js';
+export * from './chaos-observe.js';
 
 export interface CrowdOptions {
   buyers: number;
@@ -198,54 +200,6 @@ export function untoldHolds(results: BuyerResult[]): BuyerResult[] {
   });
 }
 
-export interface Ledger {
-  stock: number;
-  orders: number;
-  charges: number;
-  /** Charges beyond the first for one hold (must be 0). */
-  doubleCharges: number;
-  /** Orders beyond the stock (must be 0). */
-  oversold: number;
-  audit: { ok: boolean; problems: string[]; [k: string]: unknown };
-}
-
-/**
- * Waits (bounded) until the sale's payments have settled — nothing paying in Redis, no attempt
- * pending, every order captured, charges == orders — then reads the audit and the ledger. Returns
- * the figures whether or not they settled; `expectClosingCheck` judges them. `seeded`: orders
- * written straight into the ledger (no charge).
- */
-export async function settledLedger(c: Pick<Chaos, 'stack' | 'db'>, saleId: string, timeoutMs = 60_000, seeded = 0): Promise<Ledger> {
-  const n = async (sql: string) => Number((await c.db.query(sql, [saleId])).rows[0].n);
-  const end = Date.now() + timeoutMs;
-  while (!(await settledNow(c.stack, c.db, saleId, seeded)) && Date.now() < end) await sleep(250);
-  const audit = (await c.stack.admin('GET', `/v1/admin/sales/${saleId}/audit`)).body;
-  const orders = await n('SELECT count(*) AS n FROM orders WHERE sale_id = $1');
-  const stock = Number((await c.db.query('SELECT stock FROM sales WHERE id = $1', [saleId])).rows[0].stock);
-  const ch = c.stack.standIn.charges().filter((x) => x.metadata.saleId === saleId);
-  const holds = new Set(ch.map((x) => x.metadata.holdId));
-  return { stock, orders, charges: ch.length, doubleCharges: ch.length - holds.size, oversold: Math.max(0, orders - stock), audit };
-}
-
-/**
- * The closing check of every case on the ledger `settledLedger` read: audit ok, charges == orders, no
- * hold charged twice, orders ≤ stock; with the crowd's results, every order told to its buyer.
- * `seeded` orders were written straight into the ledger (seedOrders): they have no charge.
- */
-export async function expectClosingCheck(c: Pick<Chaos, 'stack' | 'db'>, saleId: string, l: Ledger, results?: BuyerResult[], seeded = 0): Promise<void> {
-  expect(l.audit, JSON.stringify(l.audit)).toMatchObject({ ok: true, problems: [] });
-  expect(l.charges, 'captured charges at the stand-in == orders in Postgres').toBe(l.orders - seeded);
-  expect(l.doubleCharges, 'every charge pays a hold of its own').toBe(0);
-  expect(l.orders).toBeLessThanOrEqual(l.stock);
-  if (results) {
-    // Every order was told to its buyer, and every confirmation a buyer saw is an order in the ledger.
-    const seen = new Set(results.flatMap((r) => r.orderIds));
-    const stored = new Set((await c.db.query<{ id: string }>("SELECT id FROM orders WHERE sale_id = $1 AND buyer_id NOT LIKE 'seeded-%'", [saleId])).rows.map((r) => r.id));
-    expect([...seen].filter((id) => !stored.has(id)), 'confirmations without an order').toEqual([]);
-    expect(seen.size, 'orders whose buyer was told').toBe(stored.size);
-  }
-}
-
 /** Fails naming each process of the stack that died, with how and its last log lines. */
 export function expectAllAlive(stack: Stack): void {
   const dead = [...stack.gateways.map((p, i) => ['gateway', i, p] as const), ...stack.workers.map((p, i) => ['worker', i, p] as const)]
@@ -255,140 +209,7 @@ export function expectAllAlive(stack: Stack): void {
 }
 
 /** The first log line of any of `procs` matching `pred` at or after `since` (epoch ms), or undefined. */
-export function firstLog(procs: Proc[], pred: (l: LogLine) => boolean, since = 0): LogLine | undefined {
-  let first: LogLine | undefined;
-  for (const p of procs) for (const l of p.logs) if (l.time >= since && pred(l) && (!first || l.time < first.time)) first = l;
-  return first;
-}
-
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-// The Redis guard's log lines (LOG_LEVEL=info): `redis loss detected` {sale, reason} when a process
-// finds Redis behind the ledger, `sale healed from the ledger` {sale, generation, ms} once rebuilt.
-export const LOSS_DETECTED = 'redis loss detected';
-export const HEALED = 'sale healed from the ledger';
-
-export const isLog = (msg: string, saleId: string) => (l: LogLine) => l.msg === msg && l.sale === saleId;
-
-/** Every process of the stack, gateways first. */
-export const processesOf = (stack: Stack): Proc[] => [...stack.gateways, ...stack.workers];
-
-/**
- * Waits (bounded, polling the processes' logs) for the first line matching `pred` at or after `since`
- * in any process of the stack, also ones started meanwhile; undefined if none came in time.
- */
-export async function waitAnyLog(stack: Stack, pred: (l: LogLine) => boolean, since: number, timeoutMs: number): Promise<LogLine | undefined> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const hit = firstLog(processesOf(stack), pred, since);
-    if (hit || Date.now() > end) return hit;
-    await sleep(50);
-  }
-}
-
-/**
- * When a loss was first detected and healed, from the logs at or after `since`: ms after `zero`
- * (e.g. the moment the stale Redis came back).
- */
-export function healFigures(stack: Stack, saleId: string, since: number, zero = since): { detectMs?: number; healMs?: number; healLogMs?: number; reasons: string[]; healLines: number } {
-  const procs = processesOf(stack);
-  const detected = firstLog(procs, isLog(LOSS_DETECTED, saleId), since);
-  const healed = firstLog(procs, isLog(HEALED, saleId), since);
-  const reasons = [...new Set(procs.flatMap((p) => p.logs.filter((l) => l.time >= since && isLog(LOSS_DETECTED, saleId)(l)).map((l) => String(l.reason))))];
-  const healLines = procs.reduce((a, p) => a + p.logs.filter((l) => l.time >= since && isLog(HEALED, saleId)(l)).length, 0);
-  return {
-    detectMs: detected ? detected.time - zero : undefined,
-    healMs: healed ? healed.time - zero : undefined,
-    healLogMs: typeof healed?.ms === 'number' ? healed.ms : undefined,
-    reasons,
-    healLines,
-  };
-}
-
-/**
- * The `fs_redis_loss_detected_total` of the gateway that logged the first detection of this loss, or
- * null when a settlement worker saw it first (workers have no /metrics here, and once one process has
- * healed the sale, the others' guards find nothing to detect).
- */
-export async function detectorMetric(stack: Stack, saleId: string, since: number): Promise<number | null> {
-  const first = firstLog(stack.gateways, isLog(LOSS_DETECTED, saleId), since);
-  const workerFirst = firstLog(stack.workers, isLog(LOSS_DETECTED, saleId), since);
-  if (!first || (workerFirst && workerFirst.time < first.time)) return null;
-  const g = stack.gateways.find((p) => p.logs.includes(first))!;
-  return metricValue(await (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text(), 'fs_redis_loss_detected_total');
-}
-
-/** One metric (its series with `labels` summed) of each live gateway, from its /metrics. */
-export async function gatewayMetrics(stack: Stack, name: string, labels = ''): Promise<number[]> {
-  return Promise.all(stack.gateways.filter((p) => p.alive()).map(async (g) => metricValue(await (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text(), name, labels)));
-}
-
-/** One metric summed over the live gateways. */
-export async function gatewayMetric(stack: Stack, name: string, labels = ''): Promise<number> {
-  return (await gatewayMetrics(stack, name, labels)).reduce((a, x) => a + x, 0);
-}
-
-/** Polls the sale's stats until `pred` holds (bounded); returns the last stats read either way. */
-export async function statsUntil(c: Pick<Chaos, 'stack'>, saleId: string, pred: (s: SaleStats) => boolean, timeoutMs: number): Promise<SaleStats> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await c.stack.admin('GET', `/v1/admin/sales/${saleId}`);
-    if ((r.status === 200 && pred(r.body.stats)) || Date.now() > end) return r.body.stats;
-    await sleep(100);
-  }
-}
-
-/** Polls the audit until it is clean (bounded); ms until it was, or undefined. */
-export async function auditCleanWithin(stack: Stack, saleId: string, since: number, timeoutMs: number): Promise<{ ms?: number; last: any }> {
-  let last: any;
-  while (Date.now() < since + timeoutMs) {
-    const r = await stack.admin('GET', `/v1/admin/sales/${saleId}/audit`).catch((err: Error) => ({ status: 0, body: { error: err.message } }));
-    last = r.body;
-    if (r.status === 200 && r.body.ok === true) return { ms: Date.now() - since, last };
-    await sleep(200);
-  }
-  return { last };
-}
-
-/**
- * Writes `n` paid orders of a sale straight into the ledger (attempt + order, captured), spread over
- * its pools as hold ids name them: what a ledger holds after sales Redis no longer remembers. The
- * stock fence's per-pool `sold` is moved with them when `fence` (a consistent ledger); without it the
- * orders bypass the fence (an inconsistent ledger, e.g. more orders than stock).
- */
-export async function seedOrders(db: pg.Pool, saleId: string, pools: number, n: number, o: { fence: boolean; amount?: number }): Promise<void> {
-  const tag = uniqueId('seed').replace('-', '');
-  const args = [saleId, tag, pools, n, o.amount ?? 1999];
-  // One transaction: a guard reading the ledger meanwhile sees all of them or none.
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(
-      `INSERT INTO payment_attempts (id, hold_id, sale_id, buyer_id, attempt_no, idempotency_key, amount, currency, status, payment_intent_id)
-       SELECT 'pay_' || $2 || '_' || i, 'hold_' || (i % $3) || '_' || $2 || '_' || i, $1, 'seeded-' || $2 || '-' || i, 1, 'idem_' || $2 || '_' || i, $5, 'eur', 'succeeded', 'pi_' || $2 || '_' || i
-       FROM generate_series(0, $4 - 1) AS i`,
-      args,
-    );
-    await client.query(
-      `INSERT INTO orders (id, hold_id, sale_id, buyer_id, amount, currency, payment_intent_id, attempt_id, capture_status, captured_at)
-       SELECT 'ord_' || $2 || '_' || i, 'hold_' || (i % $3) || '_' || $2 || '_' || i, $1, 'seeded-' || $2 || '-' || i, $5, 'eur', 'pi_' || $2 || '_' || i, 'pay_' || $2 || '_' || i, 'captured', now()
-       FROM generate_series(0, $4 - 1) AS i`,
-      args,
-    );
-    if (o.fence) {
-      await client.query(
-        'UPDATE sale_pools SET sold = sold + (SELECT count(*) FROM generate_series(0, $3 - 1) AS i WHERE i % $2 = pool) WHERE sale_id = $1',
-        [saleId, pools, n],
-      );
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
 
 /**
  * One chaos stack for the tests of a file or describe block: started before them, closed after them,

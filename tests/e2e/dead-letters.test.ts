@@ -1,6 +1,6 @@
 import pg from 'pg';
 import Stripe from 'stripe';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { WEBHOOK_SECRET, type Stack } from '../helpers/stack.js';
 import { METRIC } from '../../shared/metric-names.js';
 import { addWorkerWithMetrics, Buyers, createSale, expectCleanAudit, metricValue, setFaults, stats, useStack } from './kit.js';
@@ -23,15 +23,13 @@ afterEach(() => setFaults(stack, null));
 afterAll(() => db?.end());
 
 async function deadLetterOf(holdId: string, timeoutMs = 30_000): Promise<any> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
+  return vi.waitFor(async () => {
     const r = await stack.admin('GET', '/v1/admin/dead-letters');
     expect(r.status).toBe(200);
     const hit = r.body.deadLetters.find((d: any) => d.holdId === holdId);
-    if (hit) return hit;
-    if (Date.now() > end) throw new Error(`no dead letter for ${holdId}: ${JSON.stringify(r.body)}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
+    expect(hit, `a dead letter for ${holdId}`).toBeDefined();
+    return hit;
+  }, { timeout: timeoutMs, interval: 200 });
 }
 
 describe('dead letters', () => {
@@ -85,15 +83,23 @@ describe('Stripe webhooks', () => {
   it('the webhook alone finishes a payment whose answers never reach the worker: one order, one charge', async () => {
     const sale = await createSale(stack, { stock: 1, pools: 1 });
     const { b, holdId } = await buyers.holding(sale.id);
-    const soldByWebhook = async () => metricValue(await workerMetrics(), METRIC.webhookEvents, 'result="sold"');
-    const before = await soldByWebhook();
+    // The events that finished it: the authorisation's (order, buyer told) and the capture's own.
+    const finishedByWebhook = async () => {
+      const text = await workerMetrics();
+      return metricValue(text, METRIC.webhookEvents, 'result="sold"') + metricValue(text, METRIC.webhookEvents, 'result="captured"');
+    };
+    const before = await finishedByWebhook();
     // Every answer is lost after the work is done: only the stand-in's signed events tell us.
     await setFaults(stack, { dropAfterChargeRate: 1 });
     b.send({ type: 'pay', holdId, paymentMethod: 'pm_card_visa' });
     expect(await b.next('order_confirmed', 20_000)).toMatchObject({ holdId });
     expect(stack.standIn.charges().filter((c) => c.metadata.holdId === holdId)).toHaveLength(1);
-    // The worker counts the event once its handler returns, just after the buyer was told.
-    await expect.poll(soldByWebhook, { timeout: 5000 }).toBe(before + 1);
+    // The capture's answer is lost too: the authorisation event's handler tells the buyer, then its
+    // capture failure goes to that event's retry (one retry layer per entry, same key); the capture's
+    // own event (payment_intent.succeeded) marks the order captured.
+    await expect.poll(async () => (await db.query('SELECT capture_status FROM orders WHERE hold_id = $1', [holdId])).rows, { timeout: 15_000 })
+      .toEqual([{ capture_status: 'captured' }]);
+    await expect.poll(finishedByWebhook, { timeout: 5000 }).toBeGreaterThan(before);
     await setFaults(stack, null);
     await expectCleanAudit(stack, sale.id, { sold: 1, orders: 1 });
   }, 60_000);

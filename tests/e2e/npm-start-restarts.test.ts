@@ -40,16 +40,6 @@ const alive = (pid: number): boolean => {
   }
 };
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms; start's output:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const readyz = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
 
 it('a gateway killed with SIGKILL comes back, the start process stays up, and SIGTERM still stops everything', async () => {
@@ -67,7 +57,9 @@ it('a gateway killed with SIGKILL comes back, the start process stays up, and SI
   const startPid = start.pid!;
   start.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   start.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await until('the stack says it is running', 60_000, () => (out.includes('Flash-sale admission layer is running') ? true : start!.exitCode !== null ? Promise.reject(new Error(out)) : undefined));
+  // Polled until it runs or the start process ends (then fail at once, with its output).
+  await expect.poll(() => (out.includes('Flash-sale admission layer is running') ? 'running' : start!.exitCode !== null ? 'exited' : 'starting'), { timeout: 60_000, interval: 100 }).not.toBe('starting');
+  expect(start.exitCode, out).toBeNull();
   expect(await readyz(port)).toBe(200);
 
   const first = children(startPid);
@@ -77,11 +69,13 @@ it('a gateway killed with SIGKILL comes back, the start process stays up, and SI
   expect(worker).toBeGreaterThan(0);
 
   process.kill(gateway, 'SIGKILL');
-  const line = await until('the restart is announced', 10_000, () => /gateway exited with signal SIGKILL; restarting in (\d+\.\d) s \(restart 1\)/.exec(out) ?? undefined);
+  const announced = /gateway exited with signal SIGKILL; restarting in (\d+\.\d) s \(restart 1\)/;
+  await expect.poll(() => out, { timeout: 10_000, interval: 100, message: 'the restart is announced' }).toMatch(announced);
+  const line = announced.exec(out)!;
   // Restart 1: half a second, with jitter between half of it and all of it.
   expect(Number(line[1])).toBeGreaterThanOrEqual(0.2);
   expect(Number(line[1])).toBeLessThanOrEqual(0.5);
-  await until('the new gateway answers /readyz 200', 60_000, async () => ((await readyz(port)) === 200 ? true : undefined));
+  await expect.poll(() => readyz(port), { timeout: 60_000, interval: 100, message: 'the new gateway answers /readyz 200' }).toBe(200);
   const after = children(startPid);
   expect(after.get('gateway')).toBeGreaterThan(0);
   expect(after.get('gateway')).not.toBe(gateway);
@@ -89,7 +83,7 @@ it('a gateway killed with SIGKILL comes back, the start process stays up, and SI
   expect(after.get('worker')).toBe(worker);
   expect(start.exitCode).toBeNull();
   expect(alive(startPid)).toBe(true);
-  await until('the restart is reported done', 10_000, () => (/gateway is back \(restart 1, pid \d+\)/.test(out) ? true : undefined));
+  await expect.poll(() => out, { timeout: 10_000, interval: 100, message: 'the restart is reported done' }).toMatch(/gateway is back \(restart 1, pid \d+\)/);
 
   // SIGTERM (Ctrl-C sends SIGINT, handled the same way) stops the children and the start process cleanly.
   const exited = new Promise<number | null>((r) => start!.once('exit', (code) => r(code)));

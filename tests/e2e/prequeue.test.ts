@@ -1,8 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Stack } from '../helpers/stack.js';
 import { uniqueId } from '../helpers/env.js';
-import { pollUntil } from '../../inventory/lua-test-support.js';
 import { Buyers, useStack, createSale, type Frame } from './kit.js';
 
 let stack: Stack;
@@ -22,7 +21,11 @@ async function prequeue(saleId: string): Promise<{ status: number; body: any }> 
 
 /** Waits for the seal (the key and order published) and checks the order by the formula from outside. */
 async function sealedOrder(saleId: string, commitment: string): Promise<{ key: string; order: string[] }> {
-  const r = await pollUntil(() => prequeue(saleId), (x) => 'key' in x.body, 15_000, 50);
+  const r = await vi.waitFor(async () => {
+    const x = await prequeue(saleId);
+    expect(x.body).toHaveProperty('key');
+    return x;
+  }, { timeout: 15_000, interval: 50 });
   expect(r.status).toBe(200);
   const { key, order } = r.body as { key: string; order: string[]; commitment: string };
   expect(r.body.commitment).toBe(commitment);
@@ -87,7 +90,7 @@ describe('the verifiable pre-queue', () => {
       return { id, b };
     };
     const early = await Promise.all([join(), join(), join()]);
-    await pollUntil(async () => Date.now(), (now) => now >= startsAt + 300, 5000, 50);
+    await expect.poll(() => Date.now(), { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(startsAt + 300);
     const inWindow = await Promise.all([join(), join(), join()]);
     // Started, still inside the window: no key yet (nobody can pick an identity knowing its score).
     expect(await prequeue(sale.id)).toEqual({ status: 200, body: { commitment } });

@@ -8,6 +8,7 @@ import { Inventory } from '../../inventory/inventory-service.js';
 import { SaleService } from '../../admission/sale-service.js';
 import { WaitingRoom } from '../../admission/waiting-room.js';
 import type { SaleInput } from '../../admission/sale-schema.js';
+import { useTestClock, type TestClock } from './test-clock.js';
 
 export const redisUrl = () => inject('redisUrl');
 /** 'single' in the "redis" project, 'cluster' in the "cluster" one (vitest.config.ts). */
@@ -61,17 +62,23 @@ export interface Services {
   inventory: Inventory;
   sales: SaleService;
   room: WaitingRoom;
+  /** The scripts' clock when the services were made with `clockMs` (tests/helpers/test-clock.ts). */
+  clock?: TestClock;
   close(): Promise<void>;
 }
 
-export function services(prefix = testPrefix(), dbUrl = databaseUrl()): Services {
+/** `clockMs`: every clock-reading script runs on a test clock starting there, moved only by the test. */
+export function services(prefix = testPrefix(), dbUrl = databaseUrl(), o: { clockMs?: number } = {}): Services {
   const redis = createRedis(redisUrl(), { name: 'test' });
+  // Before any Scripts class is made on the client: theirs would replace the clocked scripts.
+  const clock = o.clockMs === undefined ? undefined : useTestClock(redis, o.clockMs);
   const db = createDb(dbUrl, 10);
   const inventory = new Inventory(redis, prefix);
   const sales = new SaleService(db, redis, prefix, inventory);
   return {
     prefix, redis, db, inventory, sales,
     room: new WaitingRoom(redis, prefix, inventory),
+    ...(clock ? { clock } : {}),
     close: async () => {
       await db.end();
       redis.disconnect();
