@@ -199,6 +199,7 @@ export class CrowdBuyer {
     if ((f.type === 'queued' || f.type === 'admitted' || f.type === 'sold_out') && !this.result.joined) {
       this.result.joined = true;
       if (this.joinSentAt > 0) this.result.joinToQueuedMs = now - this.joinSentAt;
+      this.result.joinedAt = Date.now();
     }
     switch (f.type) {
       case 'challenge':

@@ -11,7 +11,7 @@ const buyers: DrawBuyer[] = ids.map((id) => ({ id, commitment, ticket: order.ind
 describe('checkDraw', () => {
   it('verifies every buyer whose ticket carries their score under the committed key', () => {
     expect(checkDraw({ commitment, key, order }, [...buyers, { id: 'late', commitment, ticket: 5 }, { id: 'none' }])).toEqual({
-      published: true, keyMatches: true, sorted: true, commitmentMismatch: 0, inDraw: 4, verified: 4, mismatched: [], afterDraw: 1, noTicket: 1, drawn: 4,
+      published: true, keyMatches: true, sorted: true, commitmentMismatch: 0, inDraw: 4, verified: 4, mismatched: [], afterDraw: 1, outOfArrivalOrder: 0, noTicket: 1, drawn: 4,
     });
   });
 
@@ -23,6 +23,13 @@ describe('checkDraw', () => {
     expect(other.verified).toBe(0);
     expect(checkDraw({ commitment, key, order: [...order].reverse() }, []).sorted).toBe(false);
     expect(checkDraw({ commitment, key, order }, [{ ...buyers[0]!, commitment: 'f'.repeat(64) }]).commitmentMismatch).toBe(1);
+  });
+
+  it('after the draw, tickets follow the order joins were answered in (within the in-flight slack)', () => {
+    const late = (id: string, ticket: number, joinedAt: number): DrawBuyer => ({ id, commitment, ticket, joinedAt });
+    expect(checkDraw({ commitment, key, order }, [late('e', 5, 1000), late('f', 6, 1100), late('g', 7, 1050), late('h', 8, 2000)]).outOfArrivalOrder).toBe(0);
+    // h was placed at 2000 ms, yet i, answered 1.5 s earlier, holds a later ticket.
+    expect(checkDraw({ commitment, key, order }, [late('e', 5, 1000), late('h', 6, 2000), late('i', 7, 500)]).outOfArrivalOrder).toBe(1);
   });
 
   it('before the seal nothing is verified', () => {

@@ -25,6 +25,8 @@ export interface DrawBuyer {
   estimate?: { at: number; chance: number; etaRange?: [number, number] };
   /** Epoch ms of the first admitted frame. */
   admittedAt?: number;
+  /** Epoch ms the join was answered with a place. */
+  joinedAt?: number;
 }
 
 export interface DrawCheck {
@@ -42,6 +44,11 @@ export interface DrawCheck {
   mismatched: string[];
   /** Tickets past the draw: those buyers queued by arrival (after the lottery window). */
   afterDraw: number;
+  /**
+   * Of them, placed out of arrival order: a buyer whose join was answered more than ARRIVAL_SLACK_MS
+   * before another's yet holds the later ticket (joins in flight together may land either way).
+   */
+  outOfArrivalOrder: number;
   /** Buyers never told a ticket (e.g. refused before joining). */
   noTicket: number;
   /** The order's length (pre-queue buyers drawn at the seal). */
@@ -57,7 +64,8 @@ export function checkDraw(view: DrawView, buyers: readonly DrawBuyer[]): DrawChe
   const keyMatches = published && createHash('sha256').update(view.key!).digest('hex') === view.commitment;
   let sorted = true;
   for (let i = 1; i < order.length; i++) if (order[i - 1]! > order[i]!) sorted = false;
-  const out: DrawCheck = { published, keyMatches, sorted, commitmentMismatch: 0, inDraw: 0, verified: 0, mismatched: [], afterDraw: 0, noTicket: 0, drawn: order.length };
+  const out: DrawCheck = { published, keyMatches, sorted, commitmentMismatch: 0, inDraw: 0, verified: 0, mismatched: [], afterDraw: 0, outOfArrivalOrder: 0, noTicket: 0, drawn: order.length };
+  const late: DrawBuyer[] = [];
   for (const b of buyers) {
     if (b.commitment !== undefined && b.commitment !== view.commitment) out.commitmentMismatch++;
     if (b.ticket === undefined) {
@@ -66,14 +74,26 @@ export function checkDraw(view: DrawView, buyers: readonly DrawBuyer[]): DrawChe
     }
     if (b.ticket > order.length) {
       out.afterDraw++;
+      late.push(b);
       continue;
     }
     out.inDraw++;
     if (published && order[b.ticket - 1] === drawScore(view.key!, b.id)) out.verified++;
     else out.mismatched.push(b.id);
   }
+  // Arrival order: walking the late tickets upwards, no answer may come well before one already passed.
+  late.sort((a, b) => a.ticket! - b.ticket!);
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const b of late) {
+    if (b.joinedAt === undefined) continue;
+    if (b.joinedAt < latest - ARRIVAL_SLACK_MS) out.outOfArrivalOrder++;
+    latest = Math.max(latest, b.joinedAt);
+  }
   return out;
 }
+
+/** Joins answered within this of each other were in flight together: either order is arrival order. */
+export const ARRIVAL_SLACK_MS = 250;
 
 export interface EstimateQuality {
   /** Buyers shown an estimate once the sale was live. */

@@ -108,7 +108,7 @@ export async function runStampede(o: CrowdOptions, hooks: RunHooks = {}): Promis
     // if every ticket in the draw carries its buyer's score under the key committed to at creation.
     summary.draw = checkDraw(await readDraw(o, saleId), run.results);
     const d = summary.draw;
-    summary.ok &&= d.keyMatches && d.sorted && d.commitmentMismatch === 0 && d.mismatched.length === 0;
+    summary.ok &&= d.keyMatches && d.sorted && d.commitmentMismatch === 0 && d.mismatched.length === 0 && d.outOfArrivalOrder === 0;
   }
   return { summary, results: run.results, threadIds: run.threadIds, startedAt: t0 };
 }

@@ -37,6 +37,8 @@ export interface BuyerResult {
   solveMs?: number;
   /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
   frames?: TimedFrame[];
+  /** Epoch ms the join was answered with a place (arrival order after a draw). */
+  joinedAt?: number;
   /** prequeueCommitment of the first sale frame seen (the draw is checked against it). */
   commitment?: string;
   /** `ticket` of the last queued frame, and the epoch ms it arrived. */
@@ -150,7 +152,7 @@ function drawRows(s: Summary): [string, string][] {
   const d = s.draw;
   if (d) {
     rows.push(['pre-queue draw', `${d.drawn} drawn; key ${d.keyMatches ? 'matches' : 'does NOT match'} the commitment; order ${d.sorted ? 'sorted' : 'NOT sorted'}; ${d.commitmentMismatch} saw another commitment`]);
-    rows.push(['places verified', `${d.verified} of ${d.inDraw} in the draw (${d.mismatched.length} mismatched${d.mismatched.length ? `: ${d.mismatched.slice(0, 3).join(', ')}` : ''}), ${d.afterDraw} queued after it, ${d.noTicket} without a ticket`]);
+    rows.push(['places verified', `${d.verified} of ${d.inDraw} in the draw (${d.mismatched.length} mismatched${d.mismatched.length ? `: ${d.mismatched.slice(0, 3).join(', ')}` : ''}), ${d.afterDraw} queued after it by arrival (${d.outOfArrivalOrder} out of arrival order), ${d.noTicket} without a ticket`]);
   }
   const e = s.estimates;
   if (e) {
