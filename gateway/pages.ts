@@ -33,6 +33,7 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   'console-live.js': { body: page('console-live.js'), type: JS },
   'console-funnel.js': { body: page('console-funnel.js'), type: JS },
   'console-estimates.js': { body: page('console-estimates.js'), type: JS },
+  'console-actions.js': { body: page('console-actions.js'), type: JS },
   'uplot.js': { body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'), type: JS },
   'uplot.css': { body: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'), type: CSS },
 };
