@@ -1,5 +1,6 @@
-// The buyer page: one WebSocket of the contract (GET /v1/sales/{id}/ws), every frame it can send
-// rendered, and a reconnect loop with backoff and jitter. No framework: one state object, one render.
+// The buyer page: every frame the contract's WebSocket can send rendered, and the buttons and forms
+// that answer it. No framework: one state object, one render. The socket and its reconnect loop are
+// buyer-socket.js, the proof-of-work buyer-pow.js, the words buyer-text.js (all loaded before this).
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -13,32 +14,14 @@
     phase: 'connecting', // idle | queued | admitted | paying | retry | failed | confirmed | expired | sold_out | left | ended
     position: null, eta: null, holdId: null, expiresAt: null, holdMs: null, reason: '', orderId: null,
   };
-  let ws = null;
-  let attempt = 0; // reconnects since the last socket that opened
-  let failedOpens = 0; // sockets that closed before opening (a refused or expired token looks like this)
-  let retryTimer = null;
+  const { HEADLINES, fmtSeconds, fmtWait, clock } = window.fsText;
+  const sock = window.fsSocket;
+  const pow = window.fsPow;
+  const send = (frame) => sock.send(frame);
   let lastAnnounce = 0;
   let lastAnnounced = '';
   let warned30 = false;
-  // The socket's proof-of-work: null without a challenge, else { worker, proof, hashes }. A join
-  // clicked before the proof is found is sent when it is (joinWhenSolved).
-  let pow = null;
-  let joinWhenSolved = false;
-  let lastJoinHadProof = false;
 
-  const fmtSeconds = (s) => {
-    s = Math.max(0, Math.round(s));
-    if (s < 60) return s + ' s';
-    const m = Math.floor(s / 60);
-    if (m < 60) return m + ' min ' + String(s % 60).padStart(2, '0') + ' s';
-    return Math.floor(m / 60) + ' h ' + String(m % 60).padStart(2, '0') + ' min';
-  };
-  // A wait is an estimate: whole minutes past the first one, so it fits a phone and does not flicker.
-  const fmtWait = (s) => (s < 60 ? Math.max(1, Math.round(s)) + ' s' : s < 3600 ? Math.ceil(s / 60) + ' min' : fmtSeconds(s));
-  const clock = (ms) => {
-    const s = Math.max(0, Math.ceil(ms / 1000));
-    return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
-  };
   const show = (el, on) => { el.hidden = !on; };
   // Position changes are announced at most every 10 s (and on every change of phase), so a screen
   // reader is not talking over the person while the queue moves each second.
@@ -57,26 +40,6 @@
     // Moving focus makes keyboard and screen-reader users notice a change they must act on.
     $('headline').focus({ preventScroll: false });
   }
-
-  const HEADLINES = {
-    connecting: ['Connecting…', ''],
-    idle: ['Ready when you are', 'Join the queue to get a place in line.'],
-    queued: ['You are in line', 'Keep this page open: you will be let in automatically.'],
-    admitted: ['Your item is held for you', 'Pay before the time runs out, or it goes to the next person in line.'],
-    paying: ['Taking your payment…', 'Do not close this page.'],
-    retry: ['Payment declined', ''],
-    failed: ['Payment failed', ''],
-    confirmed: ['Order confirmed', 'Thank you! A confirmation is on its way.'],
-    expired: ['Your hold expired', 'The time to pay ran out and the item went back on sale. You can join the queue again.'],
-    // A waiter told sold_out keeps their record and ticket (join-4, admit-8): a restock clears the
-    // sold-out flag and the admitter lets the same line in again, in ticket order, with no new join.
-    sold_out: ['Sold out', 'Everything has been sold for now. You keep your place in line: if the seller adds units, this page tells you and lets you in automatically, in your turn. Keep it open (or come back to it), or leave to give up your place.'],
-    // Sold out before this buyer took a place: there is no place to keep.
-    sold_out_no_place: ['Sold out', 'Everything has been sold. If the seller adds units, this page shows it and you can join the queue then.'],
-    left: ['You left the sale', 'Your place was given up. You can join again.'],
-    ended: ['The sale has ended', ''],
-    paused: ['The sale is paused', 'Your place is kept; the queue moves again when the sale resumes.'],
-  };
 
   function render() {
     const sale = st.sale;
@@ -108,10 +71,10 @@
     const holding = phase === 'admitted' || phase === 'paying' || phase === 'retry';
     show($('hold'), holding);
     show($('payform'), phase === 'admitted' || phase === 'retry');
-    $('pay').disabled = !ws || ws.readyState !== 1;
+    $('pay').disabled = !sock.isOpen();
     show($('order'), phase === 'confirmed');
     $('order-id').textContent = st.orderId || '';
-    const open = ws && ws.readyState === 1;
+    const open = sock.isOpen();
     const canJoin = ['idle', 'expired', 'left', 'failed'].includes(phase) && !(sale && ['ended', 'sold_out'].includes(sale.state));
     show($('join'), canJoin);
     $('join').textContent = phase === 'idle' ? 'Join the queue' : 'Join again';
@@ -153,7 +116,7 @@
     if (f.type !== 'error') alertText('');
     switch (f.type) {
       case 'challenge':
-        return solve(f.nonce, f.bits);
+        return pow.solve(f.nonce, f.bits);
       case 'sale': {
         const wasSoldOut = st.sale && st.sale.state === 'sold_out';
         st.sale = f;
@@ -194,109 +157,12 @@
         // purchase_limit_reached is a final answer: this buyer already has what the sale allows.
         if (f.code === 'purchase_limit_reached') { st.reason = f.message; return setPhase('confirmed'); }
         if (f.code === 'hold_ended') st.phase = 'expired';
-        // A challenge comes with it (or is being solved): the join goes again once it is answered.
-        // (A join sent before the challenge arrived, or the sale started asking for one after this page connected.)
-        if (f.code === 'challenge_failed') {
-          if (pow && pow.proof !== null && !lastJoinHadProof) return join();
-          joinWhenSolved = true;
-          return powLine('Checking you are not a bot…');
-        }
+        // The join goes again once the challenge that comes with it is answered (buyer-pow.js).
+        if (f.code === 'challenge_failed') return pow.refused();
         alertText(f.message);
         return render();
     }
   }
-
-  function send(frame) {
-    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
-  }
-
-  function powLine(text) {
-    $('pow').textContent = text;
-    show($('pow'), Boolean(text));
-  }
-
-  // A `challenge` (sent on connect, or after a refused join when the sale started asking for one):
-  // solved in a Web Worker with WebCrypto; one per socket, a new socket brings a new nonce.
-  function solve(nonce, bits) {
-    if (pow && pow.worker) pow.worker.terminate();
-    if (!window.Worker || !window.crypto || !window.crypto.subtle) {
-      pow = { worker: null, proof: null, hashes: 0 };
-      return powLine('This browser cannot do the check this sale asks for (it needs a secure https page).');
-    }
-    const worker = new Worker('/assets/pow-worker.js');
-    const mine = { worker, proof: null, hashes: 0 };
-    pow = mine;
-    powLine('Checking you are not a bot… 0 hashes');
-    worker.onmessage = (e) => {
-      if (pow !== mine) return;
-      mine.hashes = e.data.hashes;
-      if (e.data.type === 'progress') return powLine('Checking you are not a bot… ' + mine.hashes.toLocaleString('en') + ' hashes');
-      mine.proof = e.data.proof;
-      mine.worker = null;
-      worker.terminate();
-      powLine('Checked: ' + mine.hashes.toLocaleString('en') + ' hashes. You can join.');
-      if (joinWhenSolved) join();
-    };
-    worker.postMessage({ nonce, bits });
-  }
-
-  function join() {
-    if (pow && pow.proof === null) {
-      joinWhenSolved = true;
-      return powLine($('pow').textContent || 'Checking you are not a bot…');
-    }
-    joinWhenSolved = false;
-    lastJoinHadProof = Boolean(pow);
-    send(pow ? { type: 'join', proof: pow.proof } : { type: 'join' });
-  }
-
-  function setConn(state, text) {
-    $('conn').dataset.conn = state;
-    $('conn').textContent = text;
-  }
-
-  function connect() {
-    clearTimeout(retryTimer);
-    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    const token = store.getItem('fsBuyerToken');
-    let opened = false;
-    setConn('connecting', attempt ? 'Reconnecting…' : 'Connecting…');
-    ws = new WebSocket(proto + '://' + location.host + '/v1/sales/' + encodeURIComponent(saleId) + '/ws?token=' + encodeURIComponent(token));
-    // A new socket, a new challenge (if the sale asks for one): the last socket's proof is worth nothing.
-    if (pow && pow.worker) pow.worker.terminate();
-    pow = null;
-    powLine('');
-    ws.onopen = () => {
-      opened = true; attempt = 0; failedOpens = 0;
-      setConn('open', 'Connected');
-      render();
-    };
-    // On (re)connect the gateway sends the sale frame and then this buyer's state: place, hold or order.
-    ws.onmessage = (e) => {
-      try { onFrame(JSON.parse(e.data)); } catch (err) { console.error('bad frame', err); }
-    };
-    ws.onclose = () => {
-      ws = null;
-      if (!opened) failedOpens++;
-      render();
-      scheduleReconnect();
-    };
-  }
-
-  // Exponential backoff (0.5 s, 1 s, 2 s … 30 s) with full jitter, so thousands of pages that lost the
-  // same gateway do not all come back in the same instant.
-  function scheduleReconnect() {
-    const base = Math.min(30_000, 500 * 2 ** attempt);
-    const delay = Math.round(base * (0.5 + Math.random()));
-    attempt++;
-    setConn('retrying', 'Connection lost — reconnecting in ' + Math.ceil(delay / 1000) + ' s');
-    retryTimer = setTimeout(async () => {
-      // A socket that keeps closing before it opens may carry an expired demo token: mint a new one.
-      if (dev && failedOpens >= 3 && store.getItem('fsBuyerName')) await mint(store.getItem('fsBuyerName')).catch(() => {});
-      connect();
-    }, delay);
-  }
-  window.addEventListener('online', () => { if (!ws) { attempt = 0; connect(); } });
 
   async function mint(name) {
     const r = await fetch('/dev/buyer-token?buyer=' + encodeURIComponent(name));
@@ -305,6 +171,13 @@
     store.setItem('fsBuyerToken', body.token);
     store.setItem('fsBuyerName', body.buyer);
   }
+
+  pow.attach(send);
+  sock.init({
+    saleId, onFrame, onChange: render, onNewSocket: pow.reset,
+    // A socket that keeps closing before it opens may carry an expired demo token: mint a new one.
+    renewToken: () => (dev && store.getItem('fsBuyerName') ? mint(store.getItem('fsBuyerName')) : null),
+  });
 
   $('signin').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -317,7 +190,7 @@
       $('buyer-name').focus();
     }
   });
-  $('join').addEventListener('click', () => join());
+  $('join').addEventListener('click', () => pow.join());
   $('leave').addEventListener('click', () => send({ type: 'leave' }));
   $('payform').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -339,7 +212,7 @@
     show($('switch-buyer'), dev && Boolean(store.getItem('fsBuyerName')));
     $('title').textContent = 'Sale ' + saleId;
     render();
-    connect();
+    sock.connect();
   }
 
   // A token in the link (from the shop) is kept for this tab only and removed from the address bar.
@@ -353,9 +226,9 @@
   else if (dev) {
     $('buyer-name').value = 'buyer-' + Math.random().toString(36).slice(2, 8);
     show($('signin'), true);
-    setConn('idle', 'Not connected');
+    sock.setConn('idle', 'Not connected');
   } else {
     show($('no-token'), true);
-    setConn('idle', 'Not connected');
+    sock.setConn('idle', 'Not connected');
   }
 })();
