@@ -112,6 +112,9 @@ export class Admitter {
     metrics.admitterTicks.inc();
     const memo = this.memo.get(saleId) ?? { lastPublish: 0, lastServed: -1, window: [], estimates: new SaleTracker() };
     this.memo.set(saleId, memo);
+    // A new holding of the lease (this process had lost it to another): what it measured before is
+    // stale, and its last tick may be hours old, which would count as one long tick. Start from the priors.
+    if (this.leased.get(saleId) !== lease.value) memo.estimates = new SaleTracker();
     // Before the pools are read below: units these admissions take are then in that read.
     const frames = await this.finishUnfinished(saleId, lease, holdSeconds);
 
