@@ -2,7 +2,7 @@ import type { BuyerView } from '../admission/waiting-room.js';
 import type { BuyerFrame, SaleEvent } from '../admission/sale-events.js';
 import { placeEstimator, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
 import { frameText } from './buyer-frames.js';
-import { expectsNews, isWaiting, queuedText, stageAfter, type Estimator } from './buyer-state.js';
+import { expectsNews, firstModel, isWaiting, queuedText, stageAfter, type Estimator } from './buyer-state.js';
 import { clockMs, sendText, setStage, type Ws } from './buyer-socket.js';
 import type { BuyerSockets } from './buyer-sockets.js';
 import type { Context } from './context.js';
@@ -70,6 +70,13 @@ export class SaleFanout {
         else this.served.delete(saleId);
         for (const { b, f } of ev.buyers) this.toBuyer(saleId, b, f);
         if (est) this.pushPositions(saleId, ev.served, est, ev.m !== undefined);
+        // No model heard yet (an admitter of an older version, mid-deploy): positions still move, with
+        // estimates from the sale's settings. Sent a moment later, so only to sockets still waiting then.
+        else if (this.sockets.hasSale(saleId)) {
+          this.ctx.saleCache.get(saleId)
+            .then((sale) => this.pushPositions(saleId, ev.served, placeEstimator(firstModel(sale)), false))
+            .catch((err: unknown) => this.ctx.log.warn({ err, sale: saleId }, 'could not push positions'));
+        }
         this.windows.tick(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not announce the sale window'));
         return;
       }
