@@ -166,7 +166,9 @@ export class Admitter {
       const done = await Promise.all(
         Array.from({ length: count }, (_, i) => {
           const at = 2 + i * 4;
-          return this.finishAdmission(saleId, lease, String(reply[at]), String(reply[at + 1]), Number(reply[at + 2]), holdSeconds);
+          const ticket = Number(reply[at + 3]);
+          return this.finishAdmission(saleId, lease, String(reply[at]), String(reply[at + 1]), Number(reply[at + 2]), holdSeconds)
+            .then((f) => f && (ticket > 0 ? { ...f, t: ticket } : f));
         }),
       );
       for (const f of done) if (f) frames.push(f);

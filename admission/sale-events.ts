@@ -18,8 +18,12 @@ export type BuyerFrame =
  * cost per tick is O(admitted), not O(waiting).
  */
 export type SaleEvent =
-  /** `m`: the sale's chance and ETA model of this tick (estimates.ts); absent from older admitters. */
-  | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame }[]; m?: EstimateModel }
+  /**
+   * `m`: the sale's chance and ETA model of this tick (estimates.ts); absent from older admitters.
+   * A buyer's `t`: the ticket an admission was given (so a buyer admitted in the tick of the seal, never
+   * told their sealed ticket in a `queued` frame, still learns it first: verify my place needs it).
+   */
+  | { t: 'tick'; served: number; rate: number; buyers: { b: string; f: BuyerFrame; t?: number }[]; m?: EstimateModel }
   | { t: 'buyer'; b: string; f: BuyerFrame }
   | { t: 'state'; state: SaleState }
   | { t: 'sealed' }

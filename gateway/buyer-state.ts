@@ -62,7 +62,7 @@ export function firstModel(sale: Pick<Sale, 'stock' | 'admitPerSecond' | 'maxAct
 }
 
 /** The `admitting` place: the admitter is taking a unit for this buyer now (back to the front only if none is left). */
-const ADMITTING: PlaceEstimate = { etaSeconds: 0, etaRange: [0, 1], chance: 1 };
+export const ADMITTING: PlaceEstimate = { etaSeconds: 0, etaRange: [0, 1], chance: 1 };
 
 export interface Rendered {
   frame: FrameToBuyer | null;

@@ -50,3 +50,19 @@ describe('queue positions pushed from ticks', () => {
     await expect.poll(() => queued(s.sent)).toEqual([expect.objectContaining({ position: 18, ticket: 30, etaRange: expect.any(Array), chance: expect.any(Number) })]);
   });
 });
+
+describe('an admission in the tick of the seal', () => {
+  it('tells a still pre-queued socket its sealed ticket before admitted; a ticketed waiter gets admitted alone', async () => {
+    const admitted = { type: 'admitted' as const, holdId: 'hold_0_1_a', expiresAt: new Date(Date.now() + 60_000).toISOString() };
+    const pre = await waitingSocket();
+    pre.s.data.stage = 'pre';
+    pre.hub.onSaleEvent(SALE.id, { t: 'tick', served: 7, rate: 10, buyers: [{ b: 'b1', f: admitted, t: 7 }] });
+    expect(pre.s.sent.map((t) => JSON.parse(t) as Record<string, unknown>)).toEqual([
+      { type: 'queued', position: 1, etaSeconds: 0, etaRange: [0, 1], chance: 1, ticket: 7 },
+      admitted,
+    ]);
+    const waiter = await waitingSocket();
+    waiter.hub.onSaleEvent(SALE.id, { t: 'tick', served: 30, rate: 10, buyers: [{ b: 'b1', f: admitted, t: 30 }] });
+    expect(waiter.s.sent.map((t) => JSON.parse(t) as Record<string, unknown>)).toEqual([admitted]);
+  });
+});

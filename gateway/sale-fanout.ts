@@ -2,7 +2,7 @@ import type { BuyerView } from '../admission/waiting-room.js';
 import type { BuyerFrame, SaleEvent } from '../admission/sale-events.js';
 import { placeEstimator, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
 import { frameText } from './buyer-frames.js';
-import { expectsNews, firstModel, isWaiting, queuedText, stageAfter, type Estimator } from './buyer-state.js';
+import { ADMITTING, expectsNews, firstModel, isWaiting, queuedText, stageAfter, type Estimator } from './buyer-state.js';
 import { clockMs, sendText, setStage, type Ws } from './buyer-socket.js';
 import type { BuyerSockets } from './buyer-sockets.js';
 import type { Context } from './context.js';
@@ -68,7 +68,7 @@ export class SaleFanout {
         // Kept for sales with sockets here only (answers read it for their ETAs).
         if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, m: ev.m ?? prev?.m, est });
         else this.served.delete(saleId);
-        for (const { b, f } of ev.buyers) this.toBuyer(saleId, b, f);
+        for (const { b, f, t } of ev.buyers) this.toBuyer(saleId, b, f, t);
         if (est) this.pushPositions(saleId, ev.served, est, ev.m !== undefined);
         // No model heard yet (an admitter of an older version, mid-deploy): positions still move, with
         // estimates from the sale's settings. Sent a moment later, so only to sockets still waiting then.
@@ -110,8 +110,13 @@ export class SaleFanout {
     }
   }
 
-  /** Sends a frame about a hold to every socket of its buyer on this gateway and moves their stage along. */
-  toBuyer(saleId: string, buyer: string, frame: BuyerFrame): void {
+  /**
+   * Sends a frame about a hold to every socket of its buyer on this gateway and moves their stage along.
+   * `ticket`: the admission's ticket. A socket still pre-queued here was admitted in the tick of the
+   * seal, before it read its sealed ticket: it is told the ticket first (a `queued` frame at the front
+   * of the line), so "verify my place" checks the ticket the draw gave it, not its rank before the seal.
+   */
+  toBuyer(saleId: string, buyer: string, frame: BuyerFrame, ticket?: number): void {
     const here = this.sockets.hasBuyer(saleId, buyer);
     if (frame.type === 'order_confirmed' && here) this.payTimer.confirmed(frame.holdId);
     else if (stageAfter(frame) === 'finished') this.payTimer.forget(frame.holdId);
@@ -120,6 +125,7 @@ export class SaleFanout {
     const stage = stageAfter(frame);
     this.sockets.forBuyer(saleId, buyer, (ws) => {
       const d = ws.getUserData();
+      if (ticket !== undefined && d.stage === 'pre') sendText(ws, queuedText(1, ticket, ADMITTING));
       d.seq++;
       setStage(d, stage);
       d.holdId = frame.holdId;
