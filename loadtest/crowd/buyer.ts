@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { solveChallenge } from '../../gateway/join-challenge.js';
+import { solveChallengeInSlices } from '../../gateway/join-challenge.js';
 import type { BuyerResult, Outcome } from './stats.js';
 
 /**
@@ -28,6 +28,18 @@ export interface BuyerSpec {
 type Frame = { type: string; [k: string]: any };
 
 const MAX_SESSIONS = 8;
+
+/**
+ * Solves on this thread run one after another, first come first served: sliced solves all at once would
+ * share the CPU so evenly that every buyer's proof landed at the end together, where on real devices
+ * each solves on its own CPU and the early ones join first.
+ */
+let solveQueue: Promise<unknown> = Promise.resolve();
+function solveInTurn(nonce: string, bits: number): Promise<{ proof: string; hashes: number }> {
+  const turn = solveQueue.then(() => solveChallengeInSlices(nonce, bits));
+  solveQueue = turn.catch(() => undefined);
+  return turn;
+}
 /** Answers that mean "not now" (a dependency away): a person clicks again after a moment. */
 const TRY_AGAIN = new Set(['unavailable', 'internal', 'not_ready']);
 const MAX_TRIES_AGAIN = 20;
@@ -49,6 +61,9 @@ export class CrowdBuyer {
   private tryAgainTimer: ReturnType<typeof setTimeout> | undefined;
   /** The proof for this socket's challenge ('' when none was sent: the sale asks none). */
   private proof = '';
+  /** The challenge being solved now (a newer challenge or socket replaces it), and a join waiting for it. */
+  private solving: Promise<void> | undefined;
+  private joinAfterSolve = false;
   /** A join is due once the sale frame is in: any challenge comes before it (the gateway's order). */
   private joinOnSale = false;
   /** Epoch ms of the sale's start (from the sale frame): estimates shown from then on are kept. */
@@ -107,6 +122,8 @@ export class CrowdBuyer {
       const ws = new WebSocket(this.wsUrls[this.gateway]!, { localAddress: this.spec.localAddress, perMessageDeflate: false, handshakeTimeout: 10_000 });
       this.ws = ws;
       this.proof = '';
+      this.solving = undefined;
+      this.joinAfterSolve = false;
       this.joinOnSale = false;
       this.wake = resolve;
       let stateSeen = false;
@@ -151,20 +168,34 @@ export class CrowdBuyer {
   }
 
   private join(): void {
+    if (this.solving) {
+      this.joinAfterSolve = true;
+      return;
+    }
     this.joinSentAt = performance.now();
     this.act(this.proof ? { type: 'join', proof: this.proof } : { type: 'join' });
   }
 
   /**
    * The sale's proof-of-work: solved here, in this thread (node:crypto; about 2^bits hashes, ~0.1 s
-   * at 16 bits), as a real client would spend it before joining. A challenge sent later (the bits were
-   * raised after this socket opened and its join was refused) is answered with a join at once.
+   * at 16 bits), as a real client would spend it before joining, in slices so this thread's other
+   * buyers keep reading their sockets meanwhile, one solve at a time per thread (solveInTurn). A join asked for while solving goes once the proof is
+   * in; a challenge sent later (the bits were raised after this socket opened and its join was
+   * refused) is answered with a join at once.
    */
   private onChallenge(f: Frame): void {
     const t0 = performance.now();
-    this.proof = solveChallenge(String(f.nonce), Number(f.bits)).proof;
-    this.result.solveMs = (this.result.solveMs ?? 0) + (performance.now() - t0);
-    if (!this.joinOnSale && !this.result.joined && this.lastAction !== undefined) this.join();
+    const run: Promise<void> = solveInTurn(String(f.nonce), Number(f.bits)).then(({ proof }) => {
+      if (this.solving !== run) return; // a newer challenge or socket took over
+      this.solving = undefined;
+      this.proof = proof;
+      this.result.solveMs = (this.result.solveMs ?? 0) + (performance.now() - t0);
+      if (this.joinAfterSolve || (!this.joinOnSale && !this.result.joined && this.lastAction !== undefined)) {
+        this.joinAfterSolve = false;
+        this.join();
+      }
+    });
+    this.solving = run;
   }
 
   private send(frame: unknown): void {

@@ -33,7 +33,7 @@ export interface BuyerResult {
   gatewaySwitches?: number;
   /** Error frames received (each "try again" one is answered by sending the last join, pay or leave again). */
   errors?: number;
-  /** Time spent solving the sale's join challenges (proof-of-work), ms; absent when none was asked. */
+  /** From a challenge to its proof (proof-of-work), ms, waiting for this thread's earlier solves included; absent when none was asked. */
   solveMs?: number;
   /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
   frames?: TimedFrame[];
