@@ -5,8 +5,7 @@ import { InventoryError } from '../inventory/errors.js';
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { SaleEvent } from '../admission/sale-events.js';
 import { buyerFrame, frameText, type BuyerFrameIn } from './buyer-frames.js';
-import { firstModel, renderView } from './buyer-state.js';
-import { placeEstimator } from '../admission/estimates.js';
+import { renderView, settingsEstimator } from './buyer-state.js';
 import { CAUGHT_UP_BYTES, clockMs, saleTopic, sendText, setStage, type Ws } from './buyer-socket.js';
 import { takeFrame } from './frame-budget.js';
 import { ApiError, wsErrorFrame } from './errors.js';
@@ -245,7 +244,7 @@ export class BuyerHub implements SocketWork {
       }
       const est = this.fanout.estimatorOf(d.saleId);
       const startsIn = sale ? (Date.parse(sale.startsAt) - Date.now()) / 1000 : 0;
-      const r = renderView(view, est ?? placeEstimator(firstModel(sale)), startsIn);
+      const r = renderView(view, est ?? settingsEstimator(sale), startsIn);
       setStage(d, r.stage, r.ticket);
       if ('holdId' in view && !d.closed) d.holdId = view.holdId;
       if (r.frame) {

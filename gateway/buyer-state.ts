@@ -1,5 +1,5 @@
 import type { BuyerView } from '../admission/waiting-room.js';
-import { saleModel, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
+import { placeEstimator, saleModel, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
 import type { Sale } from '../admission/sale-schema.js';
 import type { BuyerFrame } from '../admission/sale-events.js';
 import { ERRORS } from './errors.js';
@@ -59,6 +59,19 @@ export function firstModel(sale: Pick<Sale, 'stock' | 'admitPerSecond' | 'maxAct
     available: stock, held: 0, paying: 0, sold: 0, expired: 0, released: 0, freeSlots: Math.min(stock, sale?.maxActiveHolds ?? 0), admitPerSecond,
     pace: Math.min(admitPerSecond, (sale?.maxActiveHolds ?? 1) / Math.max(1, (sale?.holdSeconds ?? 2) / 2)), leaves: 0, waiterSeconds: 0,
   });
+}
+
+const settingsEstimators = new WeakMap<object, Estimator>();
+/**
+ * firstModel's estimator, made once per sale object (the sale cache hands out the same one until it
+ * changes): every connect reads the buyer's state, and an estimator per answer is two arrays and a
+ * model of allocations on the hot path of a stampede.
+ */
+export function settingsEstimator(sale: Parameters<typeof firstModel>[0]): Estimator {
+  if (!sale) return placeEstimator(firstModel(null));
+  let est = settingsEstimators.get(sale);
+  if (!est) settingsEstimators.set(sale, (est = placeEstimator(firstModel(sale))));
+  return est;
 }
 
 /** The `admitting` place: the admitter is taking a unit for this buyer now (back to the front only if none is left). */

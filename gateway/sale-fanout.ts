@@ -2,7 +2,7 @@ import type { BuyerView } from '../admission/waiting-room.js';
 import type { BuyerFrame, SaleEvent } from '../admission/sale-events.js';
 import { placeEstimator, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
 import { frameText } from './buyer-frames.js';
-import { ADMITTING, expectsNews, firstModel, isWaiting, queuedText, stageAfter, type Estimator } from './buyer-state.js';
+import { ADMITTING, expectsNews, isWaiting, queuedText, settingsEstimator, stageAfter, type Estimator } from './buyer-state.js';
 import { clockMs, sendText, setStage, type Ws } from './buyer-socket.js';
 import type { BuyerSockets } from './buyer-sockets.js';
 import type { Context } from './context.js';
@@ -89,7 +89,7 @@ export class SaleFanout {
         // estimates from the sale's settings. Sent a moment later, so only to sockets still waiting then.
         else if (this.sockets.hasSale(saleId)) {
           this.ctx.saleCache.get(saleId)
-            .then((sale) => this.pushPositions(saleId, ev.served, placeEstimator(firstModel(sale)), false))
+            .then((sale) => this.pushPositions(saleId, ev.served, settingsEstimator(sale), false))
             .catch((err: unknown) => this.ctx.log.warn({ err, sale: saleId }, 'could not push positions'));
         }
         this.windows.tick(saleId).catch((err) => this.ctx.log.error({ err, sale: saleId }, 'could not announce the sale window'));
