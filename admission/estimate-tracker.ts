@@ -1,14 +1,9 @@
+import type { PoolStats } from '../inventory/inventory-service.js';
 import { DEFAULT_MULTIPLIERS, etaAt, saleModel, type EstimateModel } from './estimates.js';
 
 /** What the admitter reads of a sale at one tick. */
-export interface TickInput {
+export interface TickInput extends Omit<PoolStats, 'stock'> {
   now: number;
-  available: number;
-  held: number;
-  paying: number;
-  sold: number;
-  expired: number;
-  released: number;
   /** Holds ever given (the sale hash's `admitted`). */
   admitted: number;
   /** Tickets ever given (the sale hash's `seq`) and the highest ticket admitted. */

@@ -1,3 +1,4 @@
+import type { PoolStats } from '../inventory/inventory-service.js';
 /**
  * Honest chances and ETA ranges for waiting buyers (contract: `queued.chance`, `queued.etaRange`).
  *
@@ -17,15 +18,8 @@
  */
 
 /** A sale's figures at one admitter tick (estimate-tracker.ts derives the rates from their history). */
-export interface SaleFigures {
-  available: number;
-  held: number;
-  paying: number;
-  sold: number;
-  /** Holds that ran out of time (declined payments that were not retried end here too). */
-  expired: number;
-  /** Holds given back by buyers who left. */
-  released: number;
+/** The pools' counters (`expired`: declined payments not retried end there too; `released`: holds given back by buyers who left). */
+export interface SaleFigures extends Omit<PoolStats, 'stock'> {
   /** Admissions that may start at once (min(maxActiveHolds - active, available)): they go at the bucket's rate. */
   freeSlots: number;
   admitPerSecond: number;

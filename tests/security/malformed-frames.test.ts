@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Stack } from '../helpers/stack.js';
 import type { BuyerSocket } from '../helpers/buyer.js';
 import { Buyers, createSale, expectCleanAudit, stats, useStack } from '../e2e/kit.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /**
  * 10,000 malformed frames from 42 sockets: random text, random binary, truncated JSON, wrong types,
@@ -26,17 +27,7 @@ const FLOOD_FRAMES = 500;
 const TOTAL = PACED_SOCKETS * PACED_FRAMES + FLOOD_SOCKETS * FLOOD_FRAMES;
 const MAX_FRAME_BYTES = 4096;
 
-/** A small deterministic PRNG (mulberry32), so a failing frame can be found again. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 type Bad = string | Buffer;
 
