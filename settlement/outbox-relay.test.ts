@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { uniqueId } from '../tests/helpers/env.js';
 import { OutboxRelay, orderEventsStream } from './outbox-relay.js';
 import { OrderEventConsumer, type OrderEvent } from './order-events.js';
-import { settlementFixture } from './settlement-test-support.js';
+import { settlementFixture } from '../tests/helpers/settlement-fixture.js';
 
 // The outbox relay and a deduping consumer against real Postgres (own database) and Redis.
 const f = settlementFixture();

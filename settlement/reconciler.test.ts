@@ -4,7 +4,7 @@ import { createPaymentQueue, enqueuePayment, PAYMENT_JOB_OPTIONS, PAYMENTS_QUEUE
 import { createRedis } from '../shared/redis.js';
 import { redisUrl } from '../tests/helpers/env.js';
 import { Reconciler, type ReconcilerOptions } from './reconciler.js';
-import { settlementFixture } from './settlement-test-support.js';
+import { settlementFixture } from '../tests/helpers/settlement-fixture.js';
 import { redisNow, waitPast } from '../inventory/lua-test-support.js';
 
 // Reconciliation against real Redis, Postgres (a database of this file's own) and the stand-in.

@@ -5,7 +5,7 @@ import { redisUrl } from '../tests/helpers/env.js';
 import { createPaymentQueue, enqueuePayment, PAYMENT_TRIES, paymentJobId, type PaymentJob } from './payment-job.js';
 import { PaymentProvider } from './payment-provider.js';
 import { createPaymentWorker } from './payment-worker.js';
-import { settlementFixture } from './settlement-test-support.js';
+import { settlementFixture } from '../tests/helpers/settlement-fixture.js';
 import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
 import { createStripe } from './stripe-client.js';
 import type { SagaDeps } from './saga.js';

@@ -3,7 +3,7 @@ import { settlePayment } from './settle-payment.js';
 import { abandon, finishAuthorised } from './saga.js';
 import { handleStripeEvent } from './stripe-events.js';
 import { idempotencyKey, paymentBackoff } from './payment-job.js';
-import { settlementFixture } from './settlement-test-support.js';
+import { settlementFixture } from '../tests/helpers/settlement-fixture.js';
 import { metrics } from '../shared/metrics.js';
 
 // The saga's steps and compensations against real Redis, Postgres and the stand-in (through the SDK).

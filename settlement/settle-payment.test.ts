@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { uniqueId } from '../tests/helpers/env.js';
 import { permanentRefusal, settlePayment } from './settle-payment.js';
-import { settlementFixture } from './settlement-test-support.js';
+import { settlementFixture } from '../tests/helpers/settlement-fixture.js';
 
 const f = settlementFixture();
 const chargesOf = (holdId: string) => f.chargesOf(holdId);

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, expect } from 'vitest';
-import { isolatedDatabase, redisUrl, saleInput, services, silentLog, testPrefix, uniqueId, type Services } from '../tests/helpers/env.js';
-import { deleteKeys, scanKeys } from '../shared/redis.js';
-import type { BuyerFrame } from '../admission/sale-events.js';
-import { SaleSubscriptions } from '../admission/sale-subscriptions.js';
-import { buyerOutcomes } from '../admission/buyer-outcomes.js';
-import { startStandIn, type StandIn } from './stripe-stand-in/server.js';
-import { createStripe } from './stripe-client.js';
-import { PaymentProvider } from './payment-provider.js';
-import { PaymentStore } from './payment-store.js';
-import type { PaymentJob } from './payment-job.js';
-import type { SagaDeps } from './saga.js';
-import { settlePayment } from './settle-payment.js';
+import { isolatedDatabase, redisUrl, saleInput, services, silentLog, testPrefix, uniqueId, type Services } from './env.js';
+import { deleteKeys, scanKeys } from '../../shared/redis.js';
+import type { BuyerFrame } from '../../admission/sale-events.js';
+import { SaleSubscriptions } from '../../admission/sale-subscriptions.js';
+import { buyerOutcomes } from '../../admission/buyer-outcomes.js';
+import { startStandIn, type StandIn } from '../../settlement/stripe-stand-in/server.js';
+import { createStripe } from '../../settlement/stripe-client.js';
+import { PaymentProvider } from '../../settlement/payment-provider.js';
+import { PaymentStore } from '../../settlement/payment-store.js';
+import type { PaymentJob } from '../../settlement/payment-job.js';
+import type { SagaDeps } from '../../settlement/saga.js';
+import { settlePayment } from '../../settlement/settle-payment.js';
 
 /**
  * Shared set-up of the settlement test files (not a test file itself; like a process's main it is a
