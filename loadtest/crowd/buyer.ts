@@ -1,5 +1,7 @@
 import WebSocket from 'ws';
-import { solveChallengeInSlices } from '../../gateway/join-challenge.js';
+import { solveInTurn } from './proof-queue.js';
+import { sameState, STATE_FRAMES } from './reconnect-state.js';
+import { noteQueued } from './draw-check.js';
 import type { BuyerResult, Outcome } from './stats.js';
 
 /**
@@ -29,21 +31,9 @@ type Frame = { type: string; [k: string]: any };
 
 const MAX_SESSIONS = 8;
 
-/**
- * Solves on this thread run one after another, first come first served: sliced solves all at once would
- * share the CPU so evenly that every buyer's proof landed at the end together, where on real devices
- * each solves on its own CPU and the early ones join first.
- */
-let solveQueue: Promise<unknown> = Promise.resolve();
-function solveInTurn(nonce: string, bits: number): Promise<{ proof: string; hashes: number }> {
-  const turn = solveQueue.then(() => solveChallengeInSlices(nonce, bits));
-  solveQueue = turn.catch(() => undefined);
-  return turn;
-}
 /** Answers that mean "not now" (a dependency away): a person clicks again after a moment. */
 const TRY_AGAIN = new Set(['unavailable', 'internal', 'not_ready']);
 const MAX_TRIES_AGAIN = 20;
-const STATE_FRAMES = new Set(['queued', 'admitted', 'payment_pending', 'order_confirmed', 'payment_failed', 'hold_expired', 'sold_out', 'left']);
 
 export class CrowdBuyer {
   readonly result: BuyerResult;
@@ -237,15 +227,7 @@ export class CrowdBuyer {
         return this.onChallenge(f);
       case 'queued':
         this.last = 'queued';
-        if (typeof f.ticket === 'number') {
-          this.result.ticket = f.ticket;
-          this.result.ticketAt = Date.now();
-        }
-        if (Date.now() >= this.startsAt && this.result.estimate === undefined && typeof f.chance === 'number') {
-          const range = Array.isArray(f.etaRange) && f.etaRange.length === 2 ? [Number(f.etaRange[0]), Number(f.etaRange[1])] as [number, number] : undefined;
-          this.result.estimate = { at: Date.now(), chance: f.chance, ...(range ? { etaRange: range } : {}) };
-        }
-        return;
+        return noteQueued(this.result, f, this.startsAt);
       case 'admitted': {
         this.last = `hold:${f.holdId}`;
         if (!this.result.admitted) {
@@ -306,13 +288,6 @@ export class CrowdBuyer {
     this.ws?.terminate();
     this.wake?.();
   }
-}
-
-/** True when the first state frame after a reconnect is the state before the drop, or its successor. */
-export function sameState(before: string, f: Frame): boolean {
-  if (before === 'queued') return ['queued', 'admitted', 'sold_out'].includes(f.type);
-  const holdId = before.slice('hold:'.length);
-  return ['admitted', 'payment_pending', 'order_confirmed', 'payment_failed', 'hold_expired'].includes(f.type) && f.holdId === holdId;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -29,6 +29,23 @@ export interface DrawBuyer {
   joinedAt?: number;
 }
 
+/**
+ * What a buyer keeps of a `queued` frame for the checks below: its last ticket (and when), and the
+ * first estimate shown once the sale was live (`startsAt`, epoch ms, from the sale frame).
+ */
+export function noteQueued(b: DrawBuyer & { ticketAt?: number }, f: Record<string, unknown>, startsAt: number): void {
+  const now = Date.now();
+  if (typeof f.ticket === 'number') {
+    b.ticket = f.ticket;
+    b.ticketAt = now;
+  }
+  if (now >= startsAt && b.estimate === undefined && typeof f.chance === 'number') {
+    const r = f.etaRange;
+    const range = Array.isArray(r) && r.length === 2 ? [Number(r[0]), Number(r[1])] as [number, number] : undefined;
+    b.estimate = { at: now, chance: f.chance, ...(range ? { etaRange: range } : {}) };
+  }
+}
+
 export interface DrawCheck {
   /** The key and order are out (the seal happened). */
   published: boolean;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { percentile, percentiles, renderTable, summarise, type BuyerResult, type LedgerView } from './stats.js';
 import { crowdOptions, crowdUsage, parseCrowdArgs, sourceAddresses } from './options.js';
 import { planOf } from './run.js';
-import { sameState } from './buyer.js';
+import { sameState } from './reconnect-state.js';
 
 const buyer = (over: Partial<BuyerResult>): BuyerResult => ({ id: 'b', outcome: 'sold_out', joined: true, admitted: false, declines: 0, reconnects: 0, orderIds: [], ...over });
 const ledger = (over: Partial<LedgerView> = {}): LedgerView => ({ stock: 2, sold: 2, orders: 2, charges: 2, auditOk: true, problems: [], ...over });
