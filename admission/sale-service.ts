@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../shared/db.js';
-import type { RedisClient } from '../shared/redis.js';
+import { execMulti, type RedisClient } from '../shared/redis.js';
 import type { Logger } from '../shared/logger.js';
 import { splitUnits, type Inventory, type PoolStats } from '../inventory/inventory-service.js';
 import { InventoryError } from '../inventory/errors.js';
@@ -134,10 +134,8 @@ export class SaleService {
   /** Redis' copy: one MULTI, so a seal moving its last chunk is never read halfway. */
   private async sealedOrder(id: string): Promise<string[] | null> {
     const k = saleKeys(this.prefix, id);
-    const r = await this.redis.multi().hget(k.sale, 'sealed').lrange(k.order, 0, -1).exec();
-    if (!r) throw new Error('pre-queue order: transaction aborted');
-    for (const [err] of r) if (err) throw err;
-    return r[0]![1] === '1' ? (r[1]![1] as string[]) : null;
+    const [sealed, order] = await execMulti(this.redis.multi().hget(k.sale, 'sealed').lrange(k.order, 0, -1), 'pre-queue order');
+    return sealed === '1' ? (order as string[]) : null;
   }
 
   async isSoldOut(id: string): Promise<boolean> {
@@ -150,10 +148,8 @@ export class SaleService {
    */
   async funnelCounts(id: string): Promise<{ joined: number; left: number }> {
     const k = saleKeys(this.prefix, id);
-    const r = await this.redis.multi().hlen(k.buyers).hget(k.sale, 'left').exec();
-    if (!r) throw new Error('funnel counts: transaction aborted');
-    for (const [err] of r) if (err) throw err;
-    return { joined: Number(r[0]![1]), left: Number(r[1]![1] ?? 0) };
+    const [joined, left] = await execMulti(this.redis.multi().hlen(k.buyers).hget(k.sale, 'left'), 'funnel counts');
+    return { joined: Number(joined), left: Number(left ?? 0) };
   }
 
   get(id: string): Promise<Sale | null> {

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineScripts, loadLuaDir } from '../shared/lua-loader.js';
-import { runScript, type RedisClient } from '../shared/redis.js';
+import { execMulti, runScript, type RedisClient } from '../shared/redis.js';
 import type { SaleKeys } from './keys.js';
 import { prequeueScore } from './prequeue.js';
 
@@ -140,10 +140,8 @@ export class AdmissionScripts {
    * is never seen halfway.
    */
   async waitingCount(k: SaleKeys): Promise<number> {
-    const r = await this.redis.multi().zcard(k.pre).hget(k.sale, 'waiting').hget(k.sale, 'soldOut').exec();
-    if (!r) throw new Error('waiting count: transaction aborted');
-    for (const [err] of r) if (err) throw err;
-    if (r[2]![1] === '1') return 0;
-    return Number(r[0]![1]) + Number(r[1]![1] ?? 0);
+    const [pre, waiting, soldOut] = await execMulti(this.redis.multi().zcard(k.pre).hget(k.sale, 'waiting').hget(k.sale, 'soldOut'), 'waiting count');
+    if (soldOut === '1') return 0;
+    return Number(pre) + Number(waiting ?? 0);
   }
 }

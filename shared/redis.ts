@@ -1,4 +1,4 @@
-import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import { Redis, Cluster, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { createLogger, type Logger } from './logger.js';
 import { rateLimitedWarn } from './connection-errors.js';
 import { TEST_CLOCK, type TestClockHook } from './lua-loader.js';
@@ -204,6 +204,17 @@ export function runScript<T = Reply>(client: RedisClient, name: string, keys: st
 }
 
 /** The run id of the Redis server that holds a key (null when it cannot be told). */
+/**
+ * Runs a MULTI and gives each command's reply in order, or throws: the first command's error, or the
+ * abort of the whole transaction (`what` names it in the message). One instant of one slot.
+ */
+export async function execMulti(multi: ChainableCommander, what: string): Promise<unknown[]> {
+  const r = await multi.exec();
+  if (!r) throw new Error(`${what}: transaction aborted`);
+  for (const [err] of r) if (err) throw err;
+  return r.map(([, reply]) => reply);
+}
+
 export type RunIdOf = (key: string) => string | null;
 
 const RUN_ID = /run_id:([0-9a-f]+)/;
