@@ -30,7 +30,10 @@ export interface AdmitterOptions {
 interface SaleMemo {
   lastPublish: number;
   lastServed: number;
-  /** Admissions of the last few seconds, for the observed rate behind ETAs. */
+  /**
+   * Admissions of the last few seconds: the tick's `rate`. This version's gateways take ETAs from the
+   * tick's model (`m`); the rate stays for gateways of the previous version during a rolling deploy.
+   */
   window: { at: number; n: number }[];
   /** This sale's pace, leave rate and ETA calibration, for the chances and ETAs buyers are shown. */
   estimates: SaleTracker;

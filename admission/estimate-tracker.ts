@@ -1,5 +1,5 @@
 import type { PoolStats } from '../inventory/inventory-service.js';
-import { DEFAULT_MULTIPLIERS, etaAt, saleModel, type EstimateModel } from './estimates.js';
+import { DEFAULT_MULTIPLIERS, etaAt, priorPace, saleModel, type EstimateModel } from './estimates.js';
 
 /** What the admitter reads of a sale at one tick. */
 export interface TickInput extends Omit<PoolStats, 'stock'> {
@@ -73,7 +73,7 @@ export class SaleTracker {
       dt += b.dt;
       moved += b.moved;
     }
-    if (dt < PACE_MIN_SPAN_MS) return Math.min(t.admitPerSecond, t.maxActiveHolds / Math.max(1, t.holdSeconds / 2));
+    if (dt < PACE_MIN_SPAN_MS) return priorPace(t);
     // A line that stood still all along gets half a ticket per window: long ETAs, not infinite ones.
     return Math.max(moved, 0.5) / (dt / 1000);
   }

@@ -80,6 +80,14 @@ function gammaQuantile(shape: number, z: number): number {
   return Math.max(0, shape * (1 - c + z * Math.sqrt(c)) ** 3);
 }
 
+/**
+ * The line's pace before any is measured (tickets per second): every active hold turning over in half
+ * the hold time, and never faster than the admission rate.
+ */
+export function priorPace(s: { admitPerSecond: number; maxActiveHolds: number; holdSeconds: number }): number {
+  return Math.min(s.admitPerSecond, s.maxActiveHolds / Math.max(1, s.holdSeconds / 2));
+}
+
 export function saleModel(f: SaleFigures, mult: { lo: number; hi: number } = DEFAULT_MULTIPLIERS): EstimateModel {
   const alpha = Math.max(0, f.sold) + BUY_PRIOR.p * BUY_PRIOR.weight;
   const beta = Math.max(0, f.expired + f.released) + (1 - BUY_PRIOR.p) * BUY_PRIOR.weight;

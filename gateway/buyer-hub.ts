@@ -193,7 +193,7 @@ export class BuyerHub implements SocketWork {
     return false;
   }
 
-  /** begin-pay (inventory), then settlement's `payer.start`; the buyer hears what came of it. */
+  /** begin-pay (inventory), then settlement's `payments.start`; the buyer hears what came of it. */
   private async pay(ws: Ws, holdId: string, paymentMethod: string, received: bigint): Promise<void> {
     const { saleId, buyer } = ws.getUserData();
     const sale = await this.ctx.saleCache.get(saleId);

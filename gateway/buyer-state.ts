@@ -1,5 +1,5 @@
 import type { BuyerView } from '../admission/waiting-room.js';
-import { placeEstimator, saleModel, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
+import { placeEstimator, priorPace, saleModel, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
 import type { Sale } from '../admission/sale-schema.js';
 import type { BuyerFrame } from '../admission/sale-events.js';
 import { ERRORS } from './errors.js';
@@ -57,7 +57,7 @@ export function firstModel(sale: Pick<Sale, 'stock' | 'admitPerSecond' | 'maxAct
   const admitPerSecond = sale?.admitPerSecond ?? 1;
   return saleModel({
     available: stock, held: 0, paying: 0, sold: 0, expired: 0, released: 0, freeSlots: Math.min(stock, sale?.maxActiveHolds ?? 0), admitPerSecond,
-    pace: Math.min(admitPerSecond, (sale?.maxActiveHolds ?? 1) / Math.max(1, (sale?.holdSeconds ?? 2) / 2)), leaves: 0, waiterSeconds: 0,
+    pace: priorPace({ admitPerSecond, maxActiveHolds: sale?.maxActiveHolds ?? 1, holdSeconds: sale?.holdSeconds ?? 2 }), leaves: 0, waiterSeconds: 0,
   });
 }
 

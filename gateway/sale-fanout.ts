@@ -1,6 +1,6 @@
 import type { BuyerView } from '../admission/waiting-room.js';
 import type { BuyerFrame, SaleEvent } from '../admission/sale-events.js';
-import { placeEstimator, type EstimateModel, type PlaceEstimate } from '../admission/estimates.js';
+import { placeEstimator, type PlaceEstimate } from '../admission/estimates.js';
 import { frameText } from './buyer-frames.js';
 import { ADMITTING, expectsNews, isWaiting, queuedText, settingsEstimator, stageAfter, type Estimator } from './buyer-state.js';
 import { clockMs, sendText, setStage, type Ws } from './buyer-socket.js';
@@ -30,10 +30,11 @@ export interface SocketWork {
  */
 export class SaleFanout {
   /**
-   * The last tick of each sale with sockets here: served ticket, the chance/ETA model answers use, and
-   * how many first predictions this gateway has offered to the sale's estimate record (sampling).
+   * The last tick of each sale with sockets here: served ticket, the estimator of its chance/ETA model
+   * that answers use, and how many first predictions this gateway has offered to the sale's estimate
+   * record (sampling).
    */
-  private readonly served = new Map<string, { served: number; m?: EstimateModel; est?: Estimator; offered: number }>();
+  private readonly served = new Map<string, { served: number; est?: Estimator; offered: number }>();
 
   constructor(
     private readonly ctx: Pick<Context, 'saleCache' | 'room' | 'log' | 'sales'>,
@@ -81,7 +82,7 @@ export class SaleFanout {
         // One estimator per sale per tick, shared by the pushes below and the answers until the next tick.
         const est = ev.m ? placeEstimator(ev.m) : prev?.est;
         // Kept for sales with sockets here only (answers read it for their ETAs).
-        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, m: ev.m ?? prev?.m, est, offered: prev?.offered ?? 0 });
+        if (this.sockets.hasSale(saleId)) this.served.set(saleId, { served: ev.served, est, offered: prev?.offered ?? 0 });
         else this.served.delete(saleId);
         for (const { b, f, t } of ev.buyers) this.toBuyer(saleId, b, f, t);
         if (est) this.pushPositions(saleId, ev.served, est, ev.m !== undefined);
@@ -133,11 +134,11 @@ export class SaleFanout {
    */
   toBuyer(saleId: string, buyer: string, frame: BuyerFrame, ticket?: number): void {
     const here = this.sockets.hasBuyer(saleId, buyer);
+    const stage = stageAfter(frame);
     if (frame.type === 'order_confirmed' && here) this.payTimer.confirmed(frame.holdId);
-    else if (stageAfter(frame) === 'finished') this.payTimer.forget(frame.holdId);
+    else if (stage === 'finished') this.payTimer.forget(frame.holdId);
     if (!here) return;
     const text = frameText(frame);
-    const stage = stageAfter(frame);
     this.sockets.forBuyer(saleId, buyer, (ws) => {
       const d = ws.getUserData();
       if (ticket !== undefined && d.stage === 'pre') sendText(ws, queuedText(1, ticket, ADMITTING));

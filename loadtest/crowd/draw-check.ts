@@ -18,9 +18,8 @@ export interface DrawBuyer {
   id: string;
   /** prequeueCommitment of the first sale frame this buyer saw. */
   commitment?: string;
-  /** `ticket` of the last queued frame, and the epoch ms it arrived. */
+  /** `ticket` of the last queued frame. */
   ticket?: number;
-  ticketAt?: number;
   /** The first estimate this buyer was shown once the sale was live (the first queued frame with a `chance`). */
   estimate?: { at: number; chance: number; etaRange?: [number, number] };
   /** Epoch ms of the first admitted frame. */
@@ -30,15 +29,12 @@ export interface DrawBuyer {
 }
 
 /**
- * What a buyer keeps of a `queued` frame for the checks below: its last ticket (and when), and the
- * first estimate shown once the sale was live (`startsAt`, epoch ms, from the sale frame).
+ * What a buyer keeps of a `queued` frame for the checks below: its last ticket, and the first
+ * estimate shown once the sale was live (`startsAt`, epoch ms, from the sale frame).
  */
-export function noteQueued(b: DrawBuyer & { ticketAt?: number }, f: Record<string, unknown>, startsAt: number): void {
+export function noteQueued(b: DrawBuyer, f: Record<string, unknown>, startsAt: number): void {
   const now = Date.now();
-  if (typeof f.ticket === 'number') {
-    b.ticket = f.ticket;
-    b.ticketAt = now;
-  }
+  if (typeof f.ticket === 'number') b.ticket = f.ticket;
   if (now >= startsAt && b.estimate === undefined && typeof f.chance === 'number') {
     const r = f.etaRange;
     const range = Array.isArray(r) && r.length === 2 ? [Number(r[0]), Number(r[1])] as [number, number] : undefined;

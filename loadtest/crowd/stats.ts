@@ -1,14 +1,18 @@
-import type { DrawCheck, EstimateQuality } from './draw-check.js';
+import type { DrawBuyer, DrawCheck, EstimateQuality } from './draw-check.js';
 
 /**
  * The arithmetic of a load run, kept pure so it is tested on its own: percentiles, the per-buyer
  * results folded into one summary, and the summary table people read at the end of a run.
  */
 
-/** What one buyer went through, as a worker thread reports it (plain data: it crosses threads). */
+/** How a buyer's run ended. */
 export type Outcome = 'confirmed' | 'sold_out' | 'expired' | 'left' | 'ended' | 'stuck';
 
-export interface BuyerResult {
+/**
+ * What one buyer went through, as a worker thread reports it (plain data: it crosses threads); what
+ * the draw and estimate checks read of it (commitment, ticket, estimate, joinedAt) is DrawBuyer's.
+ */
+export interface BuyerResult extends DrawBuyer {
   id: string;
   outcome: Outcome;
   /** Answered the join with a state (queued, admitted, sold_out). */
@@ -37,15 +41,6 @@ export interface BuyerResult {
   solveMs?: number;
   /** With keepFrames: every frame received, with `at` = epoch ms of its arrival. */
   frames?: TimedFrame[];
-  /** Epoch ms the join was answered with a place (arrival order after a draw). */
-  joinedAt?: number;
-  /** prequeueCommitment of the first sale frame seen (the draw is checked against it). */
-  commitment?: string;
-  /** `ticket` of the last queued frame, and the epoch ms it arrived. */
-  ticket?: number;
-  ticketAt?: number;
-  /** The first estimate shown once the sale was live (first queued frame carrying `chance`). */
-  estimate?: { at: number; chance: number; etaRange?: [number, number] };
 }
 
 export type TimedFrame = { at: number; type: string; [k: string]: unknown };
